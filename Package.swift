@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+// IdleWatch: a network sensor that alerts when idle hosts talk and when the outside reaches maintenance ports.
+// Module layout follows ../shared/DESIGN.md: one module per stage of the data flow, C confined to PacketCapture.
+import PackageDescription
+
+let package = Package(
+    name: "IdleWatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "idlewatch", targets: ["idlewatch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // libpcap, found through pkg-config (Debian: libpcap-dev).
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
+        ),
+        // The only importer of CPcap: offline and live sources, BPF filters, capture statistics.
+        .target(name: "PacketCapture", dependencies: ["CPcap"]),
+        // Standard library only: header views over borrowed bytes and the packet summary.
+        .target(name: "PacketDecoding"),
+        // Flow keys, the flow table, TCP state, packet-time timeouts, flow events.
+        .target(name: "FlowTracking", dependencies: ["PacketDecoding"]),
+        // Records for people and machines: text lines, EVE-style JSON lines, Community ID.
+        .target(
+            name: "OutputSinks",
+            dependencies: ["FlowTracking", "PacketDecoding", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The per-packet pipeline (decode -> flows -> sinks), replay ordering, counters and the summary.
+        .target(name: "Sensor", dependencies: ["PacketCapture", "PacketDecoding", "FlowTracking", "OutputSinks"]),
+        .executableTarget(
+            name: "idlewatch",
+            dependencies: ["Sensor", "PacketCapture", "OutputSinks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
+        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture"]),
+        .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
+        .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Sensor", "PacketCapture", "idlewatch"]),
+    ]
+)

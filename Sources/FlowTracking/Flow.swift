@@ -1,0 +1,133 @@
+// A bidirectional flow: who started it, what each side sent, and how its TCP state evolved.
+
+import PacketDecoding
+
+/// Why a flow ended.
+public enum FlowEndReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+    /// Inactive for longer than the timeout of its protocol and state.
+    case timeout
+    /// Removed to make room for a new flow while the table was full (see `FlowTable` for the order).
+    case evicted
+    /// The input ended (end of the last file, or capture stopped) with the flow still open.
+    case endOfInput
+    /// A new connection reused the same addresses and ports after this one closed.
+    case reused
+
+    public var description: String {
+        switch self {
+        case .timeout: "timeout"
+        case .evicted: "evicted"
+        case .endOfInput: "end-of-input"
+        case .reused: "reused"
+        }
+    }
+}
+
+/// Timeout classes: every flow in a class shares one inactivity timeout, so each class is one list ordered by
+/// last activity and expiry only ever looks at the oldest end.
+public enum TimeoutClass: Int, CaseIterable, Sendable {
+    /// TCP that both sides closed or either side reset.
+    case tcpClosed
+    /// TCP attempt: a SYN and no answer yet.
+    case tcpAttempt
+    case icmp
+    case other
+    case udp
+    /// TCP established, half-closed, or picked up mid-stream.
+    case tcpEstablished
+}
+
+public struct Flow: Sendable {
+    public var key: FlowKey
+    /// Which canonical endpoint (A or B of the key) started the flow.
+    public var originatorIsA: Bool
+    /// Creation order, starting at 1: stable across runs, unlike table positions.
+    public var id: UInt64
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+
+    public var originatorPackets: UInt64 = 0
+    public var responderPackets: UInt64 = 0
+    /// Bytes on the wire, link layer included (as Suricata's `bytes_toserver`).
+    public var originatorBytes: UInt64 = 0
+    public var responderBytes: UInt64 = 0
+    /// Transport payload bytes.
+    public var originatorPayload: UInt64 = 0
+    public var responderPayload: UInt64 = 0
+
+    public var originatorState = EndpointState.inactive
+    public var responderState = EndpointState.inactive
+    public var originatorHistory = TCPHistory()
+    public var responderHistory = TCPHistory()
+    /// Later fragments (offset > 0) counted against this flow.
+    public var fragments: UInt32 = 0
+
+    /// Events already raised, so each fires once.
+    public var raised = FlowEventSet()
+    var timeoutClass = TimeoutClass.other
+    public var endReason = FlowEndReason.timeout
+
+    // Intrusive list links (indices into the table's entries) for the flow's timeout class.
+    var older: Int32 = -1
+    var newer: Int32 = -1
+
+    public var ipProtocol: UInt8 { key.ipProtocol }
+    public var originator: IPAddress { originatorIsA ? key.addressA : key.addressB }
+    public var responder: IPAddress { originatorIsA ? key.addressB : key.addressA }
+    public var originatorPort: UInt16 { originatorIsA ? key.portA : key.portB }
+    public var responderPort: UInt16 { originatorIsA ? key.portB : key.portA }
+    public var outerVLAN: UInt16 { UInt16(truncatingIfNeeded: key.vlan >> 16) }
+    public var innerVLAN: UInt16 { UInt16(truncatingIfNeeded: key.vlan) }
+    public var duration: Duration { lastSeen - firstSeen }
+
+    /// Zeek's conn_state for the flow as it stands.
+    public var connectionState: ConnectionState {
+        ConnectionState.summarize(
+            ipProtocol: key.ipProtocol, orig: originatorState, resp: responderState, origHistory: originatorHistory,
+            origPayload: originatorPayload, respPayload: responderPayload)
+    }
+
+    /// The responder sent at least one packet.
+    public var isAnswered: Bool { responderPackets > 0 }
+}
+
+/// Flow events, each raised at most once per flow (except `ended`, which is final).
+public enum FlowEvent: UInt8, Sendable, CustomStringConvertible {
+    /// The first packet of a new flow.
+    case started
+    /// The responder's first packet (a SYN-ACK, a RST, a UDP or ICMP reply, ...).
+    case answered
+    /// TCP: the responder accepted the connection (SYN-ACK to a SYN), Zeek's `connection_established`.
+    case established
+    /// Payload has now flowed in both directions.
+    case dataBothWays
+    /// The flow has been active for longer than the table's long-lived threshold.
+    case longLived
+    /// The flow left the table; `Flow.endReason` says why. The last event for a flow.
+    case ended
+
+    public var description: String {
+        switch self {
+        case .started: "started"
+        case .answered: "answered"
+        case .established: "established"
+        case .dataBothWays: "data"
+        case .longLived: "long-lived"
+        case .ended: "ended"
+        }
+    }
+}
+
+public struct FlowEventSet: OptionSet, Sendable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let answered = FlowEventSet(rawValue: 1 << 0)
+    public static let established = FlowEventSet(rawValue: 1 << 1)
+    public static let dataBothWays = FlowEventSet(rawValue: 1 << 2)
+    public static let longLived = FlowEventSet(rawValue: 1 << 3)
+}
+
+/// Receives flow events. Use it generically (`some FlowEventHandler`) so calls stay direct.
+public protocol FlowEventHandler {
+    mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp)
+}

@@ -1,0 +1,481 @@
+// The flow table: bounded, open-addressed, keyed by canonical flow keys hashed with a per-process seed, with
+// timeouts per protocol and state in packet time.
+//
+// Memory is fixed at creation: `capacity` flow entries and an index of twice as many slots. Nothing is allocated
+// per packet.
+//
+// Timeouts (packet time, configurable): each flow belongs to one timeout class, and each class is a list ordered by
+// last activity, so expiry looks only at the oldest end of each list. Expired flows are reaped by a sweep every
+// `sweepInterval` of packet time, and also when a packet arrives for a flow that has already timed out.
+//
+// Eviction order when the table is full: the least recently active flow of the first non-empty class in this order:
+// TCP closed or reset, TCP attempts without answer, ICMP, other protocols, UDP, TCP established. Closed and
+// unanswered flows go first because they carry the least information and are what scans and floods create.
+// Evicted flows end with reason `evicted` and are counted.
+
+import PacketDecoding
+
+public struct FlowTableConfiguration: Sendable {
+    /// Most flows held at once.
+    public var capacity = 262_144
+    /// TCP SYN with no answer (Suricata `tcp.new` 60 s, Zeek `tcp_attempt_delay` 5 s; 30 s catches slow retries).
+    public var tcpAttemptTimeout = Duration.seconds(30)
+    /// TCP established, half-closed or mid-stream (Suricata `tcp.established` 600 s; Zeek 5 min inactivity).
+    public var tcpEstablishedTimeout = Duration.seconds(600)
+    /// TCP after both FINs or a RST: long enough for the last ACKs and retransmissions (Zeek lingers 5 s).
+    public var tcpClosedTimeout = Duration.seconds(10)
+    /// UDP (Zeek `udp_inactivity_timeout` 1 min).
+    public var udpTimeout = Duration.seconds(60)
+    /// ICMP (Zeek `icmp_inactivity_timeout` 1 min).
+    public var icmpTimeout = Duration.seconds(60)
+    /// Other IP protocols (GRE, ESP, ...).
+    public var otherTimeout = Duration.seconds(60)
+    /// A flow active this long raises `longLived` once (an interactive session rather than a probe).
+    public var longLivedThreshold = Duration.seconds(300)
+    /// How often, in packet time, expired flows are swept.
+    public var sweepInterval = Duration.milliseconds(100)
+    /// Hash seed; nil picks a random one per table. Results never depend on it, only the slot layout does.
+    public var hashSeed: UInt64?
+    /// First fragments remembered so later fragments can be counted against their flow.
+    public var fragmentSlots = 4096
+    public var fragmentTimeout = Duration.seconds(30)
+
+    public init() {}
+
+    public func timeout(_ timeoutClass: TimeoutClass) -> Duration {
+        switch timeoutClass {
+        case .tcpClosed: tcpClosedTimeout
+        case .tcpAttempt: tcpAttemptTimeout
+        case .icmp: icmpTimeout
+        case .other: otherTimeout
+        case .udp: udpTimeout
+        case .tcpEstablished: tcpEstablishedTimeout
+        }
+    }
+}
+
+public struct FlowCounters: Equatable, Sendable {
+    public var created: UInt64 = 0
+    public var ended: UInt64 = 0
+    public var timedOut: UInt64 = 0
+    public var evicted: UInt64 = 0
+    public var reused: UInt64 = 0
+    public var endedAtEndOfInput: UInt64 = 0
+    public var peakActive = 0
+    /// Later fragments matched to the first fragment's flow.
+    public var fragmentsMatched: UInt64 = 0
+    /// Later fragments whose first fragment was never seen (or was forgotten): reported, not attached to a flow.
+    public var fragmentsUnmatched: UInt64 = 0
+    /// TCP or UDP packets whose ports could not be read (truncated or malformed transport header).
+    public var withoutPorts: UInt64 = 0
+    public init() {}
+}
+
+/// What happened to one packet in the flow table.
+public struct PacketDisposition: Sendable {
+    public enum Outcome: UInt8, Sendable {
+        case counted
+        /// Not IP (ARP and others): flows are IP only.
+        case notIP
+        /// A later fragment whose first fragment is unknown.
+        case unmatchedFragment
+        /// TCP/UDP without readable ports.
+        case withoutPorts
+    }
+    public var outcome: Outcome
+    /// Index of the flow in the table, valid until the next call (when `outcome == .counted`).
+    public var flowIndex: Int32 = -1
+    public var fromOriginator = false
+    public var isNewFlow = false
+
+    public init(outcome: Outcome, flowIndex: Int32 = -1, fromOriginator: Bool = false, isNewFlow: Bool = false) {
+        self.outcome = outcome
+        self.flowIndex = flowIndex
+        self.fromOriginator = fromOriginator
+        self.isNewFlow = isNewFlow
+    }
+}
+
+public struct FlowTable {
+    public let configuration: FlowTableConfiguration
+    public private(set) var counters = FlowCounters()
+    public private(set) var activeCount = 0
+    /// The latest packet time seen.
+    public private(set) var now = Timestamp.zero
+
+    var entries: [Flow]
+    var freeList: [Int32]
+    /// Index slots: 0 when empty, else (32-bit hash << 32) | (entry index + 1). Linear probing, backward-shift
+    /// deletion (no tombstones).
+    var slots: [UInt64]
+    let slotMask: Int
+    let seed: UInt64
+    /// Per timeout class: the oldest and newest flow (entry indices, -1 when empty).
+    var oldest: [Int32]
+    var newest: [Int32]
+    var timeouts: [Duration]
+    var nextSweep = Timestamp(nanoseconds: Int64.min)
+    var nextID: UInt64 = 1
+    var fragments: FragmentTracker
+
+    public init(configuration: FlowTableConfiguration = FlowTableConfiguration()) {
+        precondition(configuration.capacity > 0 && configuration.capacity < Int(Int32.max) / 2)
+        self.configuration = configuration
+        var slotCount = 16
+        while slotCount < configuration.capacity * 2 { slotCount <<= 1 }
+        slots = [UInt64](repeating: 0, count: slotCount)
+        slotMask = slotCount - 1
+        seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
+        let placeholderKey = FlowKey(addressA: .unspecified, addressB: .unspecified, portA: 0, portB: 0,
+                                     ipProtocol: 0, vlan: 0)
+        entries = [Flow](repeating: Flow(key: placeholderKey, originatorIsA: true, id: 0, firstSeen: .zero,
+                                         lastSeen: .zero), count: configuration.capacity)
+        freeList = (0..<Int32(configuration.capacity)).reversed()
+        oldest = [Int32](repeating: -1, count: TimeoutClass.allCases.count)
+        newest = oldest
+        timeouts = TimeoutClass.allCases.map { configuration.timeout($0) }
+        fragments = FragmentTracker(slots: configuration.fragmentSlots, timeout: configuration.fragmentTimeout,
+                                    seed: seed)
+    }
+
+    /// The flow at `index` (from a `PacketDisposition`).
+    public func flow(at index: Int32) -> Flow { entries[Int(index)] }
+
+    /// Accounts one decoded packet: finds or creates its flow, updates counters and TCP state, and raises events.
+    public mutating func process<Handler: FlowEventHandler>(
+        _ packet: PacketSummary, at time: Timestamp, wireLength: Int, handler: inout Handler
+    ) -> PacketDisposition {
+        guard packet.isIP else { return PacketDisposition(outcome: .notIP) }
+        advanceTime(to: time, handler: &handler)
+        return account(packet, at: time, wireLength: wireLength, handler: &handler)
+    }
+
+    /// Moves packet time forward (it never goes back) and reaps expired flows when a sweep is due. A live sensor
+    /// calls this on read timeouts too, so flows end even when no packet comes.
+    public mutating func advanceTime<Handler: FlowEventHandler>(to time: Timestamp, handler: inout Handler) {
+        if time > now { now = time }
+        if now >= nextSweep {
+            expire(handler: &handler)
+            nextSweep = now + configuration.sweepInterval
+        }
+    }
+
+    /// Ends every flow still open, in creation order (so output does not depend on the hash seed).
+    public mutating func endAll<Handler: FlowEventHandler>(handler: inout Handler) {
+        var live: [(id: UInt64, index: Int32)] = []
+        live.reserveCapacity(activeCount)
+        for c in TimeoutClass.allCases {
+            var index = oldest[c.rawValue]
+            while index >= 0 {
+                live.append((entries[Int(index)].id, index))
+                index = entries[Int(index)].newer
+            }
+        }
+        live.sort { $0.id < $1.id }
+        for item in live { end(item.index, reason: .endOfInput, handler: &handler) }
+    }
+
+    // MARK: Accounting
+
+    mutating func account<Handler: FlowEventHandler>(
+        _ packet: PacketSummary, at time: Timestamp, wireLength: Int, handler: inout Handler
+    ) -> PacketDisposition {
+        var sourcePort: UInt16 = 0
+        var destinationPort: UInt16 = 0
+        let proto = packet.ipProtocol
+        let isPortProtocol = proto == IPProtocol.tcp || proto == IPProtocol.udp
+        if packet.fragment.isNonFirst {
+            guard let ports = fragments.lookup(packet, now: time) else {
+                counters.fragmentsUnmatched &+= 1
+                return PacketDisposition(outcome: .unmatchedFragment)
+            }
+            (sourcePort, destinationPort) = ports
+            counters.fragmentsMatched &+= 1
+        } else if isPortProtocol {
+            guard packet.hasPorts else {
+                counters.withoutPorts &+= 1
+                return PacketDisposition(outcome: .withoutPorts)
+            }
+            sourcePort = packet.sourcePort
+            destinationPort = packet.destinationPort
+            if packet.fragment.isFragment { fragments.remember(packet, now: time) }
+        } else if packet.hasICMP {
+            (sourcePort, destinationPort, _) = ICMPPorts.ports(
+                type: packet.icmpType, code: packet.icmpCode, isIPv6: packet.network == .ipv6)
+        }
+        var senderIsA = true
+        let key = FlowKey(
+            source: packet.source, sourcePort: sourcePort, destination: packet.destination,
+            destinationPort: destinationPort, ipProtocol: proto,
+            vlan: UInt32(packet.outerVLAN) << 16 | UInt32(packet.innerVLAN), senderIsA: &senderIsA)
+        let hash = key.hash(seed: seed)
+        var isNew = false
+        var index = find(key, hash: hash)
+        if index >= 0 {
+            let flow = entries[Int(index)]
+            if time - flow.lastSeen > timeouts[flow.timeoutClass.rawValue] {
+                end(index, reason: .timeout, handler: &handler)
+                index = -1
+            } else if flow.timeoutClass == .tcpClosed && packet.tcpFlags.contains(.syn)
+                && !packet.tcpFlags.contains(.ack) && !packet.fragment.isNonFirst
+            {
+                end(index, reason: .reused, handler: &handler)
+                index = -1
+            }
+        }
+        if index < 0 {
+            index = insert(key, hash: hash, senderIsA: senderIsA, packet: packet, at: time, handler: &handler)
+            isNew = true
+            handler.flowEvent(.started, entries[Int(index)], at: time)
+        }
+        let fromOriginator = update(index, packet: packet, senderIsA: senderIsA, at: time, wireLength: wireLength,
+                                    handler: &handler)
+        return PacketDisposition(outcome: .counted, flowIndex: index, fromOriginator: fromOriginator, isNewFlow: isNew)
+    }
+
+    /// Applies the packet to the flow's counters and state; returns whether it came from the originator.
+    mutating func update<Handler: FlowEventHandler>(
+        _ index: Int32, packet: PacketSummary, senderIsA: Bool, at time: Timestamp, wireLength: Int,
+        handler: inout Handler
+    ) -> Bool {
+        let i = Int(index)
+        let fromOriginator = senderIsA == entries[i].originatorIsA
+        let payload = packet.fragment.isNonFirst ? 0 : UInt64(max(0, packet.payloadLength))
+        if time > entries[i].lastSeen { entries[i].lastSeen = time }
+        if packet.fragment.isNonFirst { entries[i].fragments &+= 1 }
+        if fromOriginator {
+            entries[i].originatorPackets &+= 1
+            entries[i].originatorBytes &+= UInt64(wireLength)
+            entries[i].originatorPayload &+= payload
+        } else {
+            entries[i].responderPackets &+= 1
+            entries[i].responderBytes &+= UInt64(wireLength)
+            entries[i].responderPayload &+= payload
+        }
+        if entries[i].key.ipProtocol == IPProtocol.tcp && !packet.fragment.isNonFirst {
+            let flags = packet.tcpFlags
+            var history = TCPHistory()
+            if flags.contains(.syn) { history.insert(flags.contains(.ack) ? .synAck : .syn) }
+            if flags.contains(.fin) { history.insert(.fin) }
+            if flags.contains(.rst) { history.insert(.rst) }
+            if packet.payloadLength > 0 { history.insert(.data) }
+            if flags == .ack && packet.payloadLength == 0 { history.insert(.ack) }
+            var originatorState = entries[i].originatorState
+            var responderState = entries[i].responderState
+            if fromOriginator {
+                entries[i].originatorHistory.formUnion(history)
+                updateTCPState(sender: &originatorState, peer: &responderState, senderIsOriginator: true,
+                               flags: flags, payloadLength: packet.payloadLength)
+            } else {
+                entries[i].responderHistory.formUnion(history)
+                updateTCPState(sender: &responderState, peer: &originatorState, senderIsOriginator: false,
+                               flags: flags, payloadLength: packet.payloadLength)
+            }
+            entries[i].originatorState = originatorState
+            entries[i].responderState = responderState
+        } else if fromOriginator {
+            entries[i].originatorState = .active
+        } else {
+            entries[i].responderState = .active
+        }
+        raiseEvents(i, at: time, handler: &handler)
+        let newClass = classify(entries[i])
+        if newClass != entries[i].timeoutClass {
+            unlink(index)
+            entries[i].timeoutClass = newClass
+            linkNewest(index)
+        } else {
+            touch(index)
+        }
+        return fromOriginator
+    }
+
+    mutating func raiseEvents<Handler: FlowEventHandler>(_ i: Int, at time: Timestamp, handler: inout Handler) {
+        let raised = entries[i].raised
+        if !raised.contains(.answered) && entries[i].responderPackets > 0 {
+            entries[i].raised.insert(.answered)
+            handler.flowEvent(.answered, entries[i], at: time)
+        }
+        if !raised.contains(.established) && entries[i].key.ipProtocol == IPProtocol.tcp
+            && entries[i].responderState == .established && entries[i].originatorHistory.contains(.syn)
+            && entries[i].responderHistory.contains(.synAck)
+        {
+            entries[i].raised.insert(.established)
+            handler.flowEvent(.established, entries[i], at: time)
+        }
+        if !raised.contains(.dataBothWays) && entries[i].originatorPayload > 0 && entries[i].responderPayload > 0 {
+            entries[i].raised.insert(.dataBothWays)
+            handler.flowEvent(.dataBothWays, entries[i], at: time)
+        }
+        if !raised.contains(.longLived) && entries[i].lastSeen - entries[i].firstSeen >= configuration.longLivedThreshold {
+            entries[i].raised.insert(.longLived)
+            handler.flowEvent(.longLived, entries[i], at: time)
+        }
+    }
+
+    func classify(_ flow: Flow) -> TimeoutClass {
+        switch flow.key.ipProtocol {
+        case IPProtocol.tcp:
+            let o = flow.originatorState, r = flow.responderState
+            if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
+            if (o == .synSent || o == .synAckSent) && r == .inactive { return .tcpAttempt }
+            return .tcpEstablished
+        case IPProtocol.udp: return .udp
+        case IPProtocol.icmp, IPProtocol.icmpv6: return .icmp
+        default: return .other
+        }
+    }
+
+    // MARK: Creation, lookup and removal
+
+    mutating func insert<Handler: FlowEventHandler>(
+        _ key: FlowKey, hash: UInt64, senderIsA: Bool, packet: PacketSummary, at time: Timestamp,
+        handler: inout Handler
+    ) -> Int32 {
+        if freeList.isEmpty { evictOne(handler: &handler) }
+        let index = freeList.removeLast()
+        var originatorIsA = senderIsA
+        if FlowTable.senderIsLikelyResponder(packet) { originatorIsA.toggle() }
+        var flow = Flow(key: key, originatorIsA: originatorIsA, id: nextID, firstSeen: time, lastSeen: time)
+        nextID &+= 1
+        flow.timeoutClass = classify(flow)
+        entries[Int(index)] = flow
+        var slot = Int(truncatingIfNeeded: hash) & slotMask
+        while slots[slot] != 0 { slot = (slot + 1) & slotMask }
+        slots[slot] = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)
+        linkNewest(index)
+        activeCount += 1
+        counters.created &+= 1
+        if activeCount > counters.peakActive { counters.peakActive = activeCount }
+        return index
+    }
+
+    /// The first packet of a flow that came from the server side: a SYN-ACK (the SYN was missed), an ICMP reply,
+    /// or TCP/UDP without a SYN from a well-known port to an ephemeral one. Zeek flips roles the same way.
+    static func senderIsLikelyResponder(_ packet: PacketSummary) -> Bool {
+        switch packet.ipProtocol {
+        case IPProtocol.tcp:
+            let flags = packet.tcpFlags
+            if flags.contains(.syn) { return flags.contains(.ack) }
+            return isLikelyServerPort(packet.sourcePort) && !isLikelyServerPort(packet.destinationPort)
+        case IPProtocol.udp:
+            return isLikelyServerPort(packet.sourcePort) && !isLikelyServerPort(packet.destinationPort)
+        case IPProtocol.icmp, IPProtocol.icmpv6:
+            return packet.hasICMP && ICMPPorts.isReply(type: packet.icmpType, isIPv6: packet.network == .ipv6)
+        default:
+            return false
+        }
+    }
+
+    /// Ports below 1024 are services; so are the registered ports of common remote-administration and database
+    /// services that sit above it.
+    static func isLikelyServerPort(_ port: UInt16) -> Bool {
+        if port != 0 && port < 1024 { return true }
+        switch port {
+        case 1433, 1521, 2049, 3306, 3389, 5432, 5900, 5985, 5986, 6379, 8080, 8443, 9200, 27017: return true
+        default: return false
+        }
+    }
+
+    func find(_ key: FlowKey, hash: UInt64) -> Int32 {
+        let tag = hash & 0xffff_ffff
+        var slot = Int(truncatingIfNeeded: hash) & slotMask
+        while true {
+            let value = slots[slot]
+            if value == 0 { return -1 }
+            if value >> 32 == tag {
+                let index = Int32(truncatingIfNeeded: value & 0xffff_ffff) - 1
+                if entries[Int(index)].key == key { return index }
+            }
+            slot = (slot + 1) & slotMask
+        }
+    }
+
+    mutating func removeSlot(of index: Int32) {
+        let hash = entries[Int(index)].key.hash(seed: seed)
+        var slot = Int(truncatingIfNeeded: hash) & slotMask
+        let wanted = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)
+        while slots[slot] != wanted { slot = (slot + 1) & slotMask }
+        // Backward-shift deletion: pull later members of the probe run back into the hole.
+        var hole = slot
+        var probe = slot
+        while true {
+            probe = (probe + 1) & slotMask
+            let value = slots[probe]
+            if value == 0 { break }
+            let home = Int(truncatingIfNeeded: value >> 32) & slotMask
+            let stays = hole <= probe ? (hole < home && home <= probe) : (hole < home || home <= probe)
+            if stays { continue }
+            slots[hole] = value
+            hole = probe
+        }
+        slots[hole] = 0
+    }
+
+    mutating func end<Handler: FlowEventHandler>(_ index: Int32, reason: FlowEndReason, handler: inout Handler) {
+        entries[Int(index)].endReason = reason
+        handler.flowEvent(.ended, entries[Int(index)], at: now)
+        unlink(index)
+        removeSlot(of: index)
+        freeList.append(index)
+        activeCount -= 1
+        counters.ended &+= 1
+        switch reason {
+        case .timeout: counters.timedOut &+= 1
+        case .evicted: counters.evicted &+= 1
+        case .endOfInput: counters.endedAtEndOfInput &+= 1
+        case .reused: counters.reused &+= 1
+        }
+    }
+
+    mutating func expire<Handler: FlowEventHandler>(handler: inout Handler) {
+        for c in TimeoutClass.allCases {
+            let timeout = timeouts[c.rawValue]
+            while oldest[c.rawValue] >= 0 {
+                let index = oldest[c.rawValue]
+                guard now - entries[Int(index)].lastSeen > timeout else { break }
+                end(index, reason: .timeout, handler: &handler)
+            }
+        }
+    }
+
+    /// Makes room: the oldest flow of the cheapest non-empty class (see the file header).
+    mutating func evictOne<Handler: FlowEventHandler>(handler: inout Handler) {
+        for c in TimeoutClass.allCases where oldest[c.rawValue] >= 0 {
+            end(oldest[c.rawValue], reason: .evicted, handler: &handler)
+            return
+        }
+    }
+
+    // MARK: Timeout-class lists
+
+    mutating func linkNewest(_ index: Int32) {
+        let c = entries[Int(index)].timeoutClass.rawValue
+        entries[Int(index)].older = newest[c]
+        entries[Int(index)].newer = -1
+        if newest[c] >= 0 { entries[Int(newest[c])].newer = index } else { oldest[c] = index }
+        newest[c] = index
+    }
+
+    mutating func unlink(_ index: Int32) {
+        let c = entries[Int(index)].timeoutClass.rawValue
+        let older = entries[Int(index)].older, newer = entries[Int(index)].newer
+        if older >= 0 { entries[Int(older)].newer = newer } else { oldest[c] = newer }
+        if newer >= 0 { entries[Int(newer)].older = older } else { newest[c] = older }
+        entries[Int(index)].older = -1
+        entries[Int(index)].newer = -1
+    }
+
+    mutating func touch(_ index: Int32) {
+        let c = entries[Int(index)].timeoutClass.rawValue
+        guard newest[c] != index else { return }
+        unlink(index)
+        linkNewest(index)
+    }
+}
+
+/// Discards events (used where the caller has no handler to give).
+public struct DiscardingHandler: FlowEventHandler {
+    public init() {}
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {}
+}

@@ -1,0 +1,53 @@
+// Remembers the ports of first fragments so that later fragments (which carry no transport header) can be counted
+// against their flow. Direct-mapped and fixed-size: a flood of fragments overwrites old entries instead of growing.
+
+import PacketDecoding
+
+struct FragmentTracker {
+    struct Entry {
+        var source = IPAddress.unspecified
+        var destination = IPAddress.unspecified
+        var identification: UInt32 = 0
+        var ipProtocol: UInt8 = 0
+        var sourcePort: UInt16 = 0
+        var destinationPort: UInt16 = 0
+        var seen = Timestamp(nanoseconds: Int64.min)
+    }
+
+    var entries: [Entry]
+    let mask: Int
+    let timeout: Duration
+    let seed: UInt64
+
+    init(slots: Int, timeout: Duration, seed: UInt64) {
+        var count = 1
+        while count < max(1, slots) { count <<= 1 }
+        entries = [Entry](repeating: Entry(), count: count)
+        mask = count - 1
+        self.timeout = timeout
+        self.seed = seed
+    }
+
+    func slot(_ packet: PacketSummary) -> Int {
+        var h = seed ^ UInt64(packet.fragment.identification) ^ UInt64(packet.ipProtocol) << 40
+        h = FlowKey.mix(h ^ packet.source.low ^ packet.source.high)
+        h = FlowKey.mix(h ^ packet.destination.low ^ packet.destination.high)
+        return Int(truncatingIfNeeded: h) & mask
+    }
+
+    mutating func remember(_ packet: PacketSummary, now: Timestamp) {
+        entries[slot(packet)] = Entry(
+            source: packet.source, destination: packet.destination, identification: packet.fragment.identification,
+            ipProtocol: packet.ipProtocol, sourcePort: packet.sourcePort, destinationPort: packet.destinationPort,
+            seen: now)
+    }
+
+    func lookup(_ packet: PacketSummary, now: Timestamp) -> (UInt16, UInt16)? {
+        let entry = entries[slot(packet)]
+        guard entry.identification == packet.fragment.identification, entry.ipProtocol == packet.ipProtocol,
+            entry.source == packet.source, entry.destination == packet.destination,
+            now - entry.seen <= timeout
+        else { return nil }
+        return (entry.sourcePort, entry.destinationPort)
+    }
+}

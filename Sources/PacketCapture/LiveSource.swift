@@ -1,0 +1,135 @@
+// Live capture from an interface: pcap_create, options, pcap_activate (warnings kept, errors typed), a BPF filter,
+// and pcap_stats figures.
+
+import CPcap
+import PacketDecoding
+
+/// Capture options, named as tcpdump's flags.
+public struct LiveOptions: Sendable {
+    /// `-s`: bytes kept per packet; 0 means libpcap's default (262144).
+    public var snapshotLength = 262_144
+    /// Promiscuous mode (on unless `-p`).
+    public var promiscuous = true
+    /// `-B`: kernel buffer size in bytes; nil keeps libpcap's default (2 MiB on Linux).
+    public var bufferSize: Int?
+    /// `--immediate-mode`: deliver each packet at once instead of when the buffer fills or the timeout passes.
+    public var immediate = false
+    /// Read timeout in milliseconds: how often an idle read returns so the caller can check signals and timers.
+    public var timeoutMilliseconds = 200
+    /// BPF filter expression, compiled by libpcap.
+    public var filter: String?
+
+    public init() {}
+}
+
+/// Packet counts from `pcap_stats`: received by the filter, dropped for lack of buffer space, dropped by the
+/// interface or driver (not supported everywhere).
+public struct CaptureStatistics: Equatable, Sendable {
+    public var received: UInt64
+    public var dropped: UInt64
+    public var interfaceDropped: UInt64
+}
+
+public final class LiveSource {
+    public let interface: String
+    let handle: PcapHandle
+    let nanosecondPrecision: Bool
+    public private(set) var packetsRead = 0
+    /// Warnings from pcap_activate (for example, promiscuous mode not supported), in libpcap's words.
+    public private(set) var warnings: [String] = []
+
+    public init(interface: String, options: LiveOptions = LiveOptions()) throws(PcapError) {
+        self.interface = interface
+        let (created, message) = withErrorBuffer { buffer in pcap_create(interface, buffer) }
+        guard let created else { throw PcapError(source: interface, message: message) }
+        let handle = PcapHandle(pointer: created, source: interface)
+        self.handle = handle
+        func check(_ status: Int32, _ what: String) throws(PcapError) {
+            guard status == 0 else {
+                throw PcapError(source: interface, message: "\(what): \(String(cString: pcap_statustostr(status)))")
+            }
+        }
+        try check(pcap_set_snaplen(created, Int32(options.snapshotLength == 0 ? 262_144 : options.snapshotLength)),
+                  "cannot set snapshot length")
+        try check(pcap_set_promisc(created, options.promiscuous ? 1 : 0), "cannot set promiscuous mode")
+        try check(pcap_set_timeout(created, Int32(options.timeoutMilliseconds)), "cannot set read timeout")
+        if let bufferSize = options.bufferSize {
+            try check(pcap_set_buffer_size(created, Int32(clamping: bufferSize)), "cannot set buffer size")
+        }
+        if options.immediate {
+            try check(pcap_set_immediate_mode(created, 1), "cannot set immediate mode")
+        }
+        nanosecondPrecision = pcap_set_tstamp_precision(created, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
+        let status = pcap_activate(created)
+        if status < 0 {
+            // For these codes libpcap's buffer holds the detail; for the others the status text says it all.
+            let detail = handle.lastError
+            let summary = String(cString: pcap_statustostr(status))
+            let text = detail.isEmpty ? summary : (detail.contains(summary) ? detail : "\(summary): \(detail)")
+            throw PcapError(source: interface, message: "cannot start capture: \(text)")
+        }
+        if status > 0 {
+            let detail = handle.lastError
+            warnings.append(detail.isEmpty ? String(cString: pcap_statustostr(status)) : detail)
+        }
+        if let filter = options.filter, !filter.isEmpty {
+            try handle.setFilter(filter)
+        }
+    }
+
+    public var linkType: LinkType { handle.linkType }
+    public var snapshotLength: Int { handle.snapshotLength }
+
+    /// The next packet, `.timeout` when the read timeout passed with none, or `.end` after `breakLoop()`.
+    @inline(__always)
+    public func read() throws(PcapError) -> ReadResult {
+        let result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+        if case .packet = result { packetsRead += 1 }
+        return result
+    }
+
+    /// Makes a blocked or later `read()` return `.end`; safe to call from a signal handler's thread.
+    public func breakLoop() {
+        pcap_breakloop(handle.pointer)
+    }
+
+    /// Kernel and interface counters since the capture started.
+    public func statistics() throws(PcapError) -> CaptureStatistics {
+        var stats = pcap_stat()
+        guard pcap_stats(handle.pointer, &stats) == 0 else {
+            throw PcapError(source: interface, message: "cannot read statistics: \(handle.lastError)")
+        }
+        return CaptureStatistics(received: UInt64(stats.ps_recv), dropped: UInt64(stats.ps_drop),
+                                 interfaceDropped: UInt64(stats.ps_ifdrop))
+    }
+}
+
+/// A capture device as `pcap_findalldevs` lists it (`tcpdump -D`).
+public struct CaptureInterface: Sendable {
+    public var name: String
+    public var description: String?
+    public var isUp: Bool
+    public var isRunning: Bool
+    public var isLoopback: Bool
+}
+
+/// The interfaces libpcap can capture on.
+public func captureInterfaces() throws(PcapError) -> [CaptureInterface] {
+    var list: UnsafeMutablePointer<pcap_if_t>?
+    let (status, message) = withErrorBuffer { buffer in pcap_findalldevs(&list, buffer) }
+    guard status == 0 else { throw PcapError(source: "interfaces", message: message) }
+    defer { pcap_freealldevs(list) }
+    var result: [CaptureInterface] = []
+    var node = list
+    while let current = node {
+        let flags = current.pointee.flags
+        result.append(CaptureInterface(
+            name: String(cString: current.pointee.name),
+            description: current.pointee.description.map { String(cString: $0) },
+            isUp: flags & UInt32(PCAP_IF_UP) != 0,
+            isRunning: flags & UInt32(PCAP_IF_RUNNING) != 0,
+            isLoopback: flags & UInt32(PCAP_IF_LOOPBACK) != 0))
+        node = current.pointee.next
+    }
+    return result
+}

@@ -1,0 +1,426 @@
+// The lax decode chain: link layer -> VLAN tags -> ARP / IPv4 / IPv6 (+ extension headers) -> TCP / UDP / ICMP.
+//
+// Every layer that could be read is kept in the summary, and `stop` says where and why decoding ended. Three
+// limits apply to every header: the captured bytes (`caplen`), the frame on the wire (`len`), and the enclosing
+// length field (IPv4 total length, IPv6 payload length). A header past the captured bytes but within the other
+// two is `truncated`; past the frame or the enclosing length field it is a contradiction (`malformed`).
+// The decoder allocates nothing and reads only through views whose length it has checked.
+
+public enum PacketDecoder {
+    /// Deepest 802.1Q/802.1ad stack followed; the corpus has up to 3, real networks rarely more than 2.
+    public static let maximumVLANTags = 8
+    /// Longest IPv6 extension-header chain followed (RFC 8200 recommends each appears at most once or twice).
+    public static let maximumExtensionHeaders = 16
+
+    /// Decodes one packet. `bytes` is the captured part (`caplen` bytes); `wireLength` is its length on the wire.
+    public static func decode(_ bytes: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType) -> PacketSummary {
+        var summary = PacketSummary()
+        decode(bytes, wireLength: wireLength, linkType: linkType, into: &summary)
+        return summary
+    }
+
+    /// Decodes into an existing summary, which is reset first.
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType, into summary: inout PacketSummary
+    ) {
+        summary = PacketSummary()
+        var cursor = Cursor(bytes: bytes, wireLength: max(wireLength, bytes.count))
+        summary.capturedLength = Int32(truncatingIfNeeded: bytes.count)
+        summary.wireLength = Int32(truncatingIfNeeded: wireLength)
+        summary.linkType = linkType
+        switch linkType {
+        case .ethernet:
+            decodeEthernet(&cursor, &summary)
+        case .linuxSLL:
+            decodeLinuxSLL(&cursor, &summary)
+        case .linuxSLL2:
+            decodeLinuxSLL2(&cursor, &summary)
+        case .null, .loop:
+            decodeLoopback(&cursor, &summary)
+        case .raw, .rawLinktype:
+            decodeRawIP(&cursor, &summary, required: nil)
+        case .ipv4:
+            decodeRawIP(&cursor, &summary, required: 4)
+        case .ipv6:
+            decodeRawIP(&cursor, &summary, required: 6)
+        default:
+            summary.stop(.unsupportedLinkType, .link, offset: 0, required: 0, available: bytes.count)
+        }
+    }
+
+    // MARK: Link layer
+
+    static func decodeEthernet(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(EthernetHeader.length, at: 0, layer: .link, &summary),
+            let ethernet = EthernetHeader(cursor.bytes)
+        else { return }
+        summary.destinationMAC = ethernet.destination
+        summary.sourceMAC = ethernet.source
+        decodeEtherType(ethernet.etherType, at: EthernetHeader.length, &cursor, &summary)
+    }
+
+    static func decodeLinuxSLL(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(LinuxSLLHeader.length, at: 0, layer: .link, &summary),
+            let sll = LinuxSLLHeader(cursor.bytes)
+        else { return }
+        summary.sourceMAC = sll.sourceMAC
+        decodeEtherType(sll.protocolType, at: LinuxSLLHeader.length, &cursor, &summary)
+    }
+
+    static func decodeLinuxSLL2(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(LinuxSLL2Header.length, at: 0, layer: .link, &summary),
+            let sll2 = LinuxSLL2Header(cursor.bytes)
+        else { return }
+        summary.sourceMAC = sll2.sourceMAC
+        decodeEtherType(sll2.protocolType, at: LinuxSLL2Header.length, &cursor, &summary)
+    }
+
+    static func decodeLoopback(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(LoopbackHeader.length, at: 0, layer: .link, &summary),
+            let loopback = LoopbackHeader(cursor.bytes)
+        else { return }
+        guard let etherType = loopback.etherType else {
+            summary.etherType = UInt16(truncatingIfNeeded: loopback.family)
+            summary.stop(.unsupportedEtherType, .link, offset: 0, required: 0, available: cursor.bytes.count)
+            return
+        }
+        decodeEtherType(etherType, at: LoopbackHeader.length, &cursor, &summary)
+    }
+
+    static func decodeRawIP(_ cursor: inout Cursor, _ summary: inout PacketSummary, required: UInt8?) {
+        guard cursor.require(1, at: 0, layer: .link, &summary) else { return }
+        let version = cursor.bytes.u8(0) >> 4
+        if let required, version != required {
+            summary.stop(.badIPVersion, .link, offset: 0, required: 1, available: cursor.bytes.count)
+            return
+        }
+        switch version {
+        case 4:
+            summary.etherType = EtherType.ipv4
+            decodeIPv4(at: 0, &cursor, &summary)
+        case 6:
+            summary.etherType = EtherType.ipv6
+            decodeIPv6(at: 0, &cursor, &summary)
+        default:
+            summary.stop(.badIPVersion, .link, offset: 0, required: 1, available: cursor.bytes.count)
+        }
+    }
+
+    /// Follows VLAN tags, then dispatches on the EtherType found after them.
+    static func decodeEtherType(
+        _ firstType: UInt16, at firstOffset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary
+    ) {
+        var etherType = firstType
+        var offset = firstOffset
+        while EtherType.isVLANTag(etherType) {
+            guard Int(summary.vlanCount) < maximumVLANTags else {
+                summary.stop(.vlanStackTooDeep, .vlan, offset: offset, required: 0, available: cursor.available(offset))
+                return
+            }
+            guard cursor.require(VLANTag.length, at: offset, layer: .vlan, &summary),
+                let tag = VLANTag(cursor.bytes.from(offset))
+            else { return }
+            switch summary.vlanCount {
+            case 0: summary.outerVLAN = tag.vlanID
+            case 1: summary.innerVLAN = tag.vlanID
+            default: break
+            }
+            summary.vlanCount &+= 1
+            etherType = tag.etherType
+            offset += VLANTag.length
+        }
+        summary.etherType = etherType
+        switch etherType {
+        case EtherType.ipv4:
+            decodeIPv4(at: offset, &cursor, &summary)
+        case EtherType.ipv6:
+            decodeIPv6(at: offset, &cursor, &summary)
+        case EtherType.arp:
+            decodeARP(at: offset, &cursor, &summary)
+        case ..<EtherType.minimumEtherType:
+            summary.stop(.llcFrame, .link, offset: offset, required: 0, available: cursor.available(offset))
+        default:
+            summary.stop(.unsupportedEtherType, .link, offset: offset, required: 0, available: cursor.available(offset))
+        }
+    }
+
+    // MARK: ARP
+
+    static func decodeARP(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(ARPPacket.fixedLength, at: offset, layer: .arp, &summary),
+            let fixed = ARPPacket(cursor.bytes.from(offset))
+        else { return }
+        guard fixed.isEthernetIPv4 else {
+            summary.stop(.unsupportedARP, .arp, offset: offset, required: 0, available: cursor.available(offset))
+            return
+        }
+        guard cursor.require(ARPPacket.length, at: offset, layer: .arp, &summary) else { return }
+        summary.network = .arp
+        summary.arpOperation = fixed.operation
+        summary.arpSenderMAC = fixed.senderHardware
+        summary.arpTargetMAC = fixed.targetHardware
+        summary.source = fixed.senderProtocol
+        summary.destination = fixed.targetProtocol
+    }
+
+    // MARK: IPv4
+
+    static func decodeIPv4(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(IPv4Header.minimumLength, at: offset, layer: .ipv4, &summary),
+            let ip = IPv4Header(cursor.bytes.from(offset))
+        else { return }
+        let onWire = cursor.wireAvailable(offset)
+        guard ip.version == 4 else {
+            summary.stop(.badIPVersion, .ipv4, offset: offset, required: IPv4Header.minimumLength, available: onWire)
+            return
+        }
+        let headerLength = ip.headerLength
+        guard headerLength >= IPv4Header.minimumLength else {
+            summary.stop(.badIPv4HeaderLength, .ipv4, offset: offset, required: IPv4Header.minimumLength,
+                         available: headerLength)
+            return
+        }
+        let totalLength = ip.totalLength
+        guard totalLength >= headerLength, totalLength <= onWire else {
+            summary.stop(.badIPv4TotalLength, .ipv4, offset: offset, required: totalLength, available: onWire)
+            return
+        }
+        let fragmentOffset = ip.fragmentOffset
+        if fragmentOffset + totalLength - headerLength > 65_535 {
+            summary.stop(.badFragment, .ipv4, offset: offset, required: fragmentOffset + totalLength - headerLength,
+                         available: 65_535)
+            return
+        }
+        summary.network = .ipv4
+        summary.source = ip.source
+        summary.destination = ip.destination
+        summary.ipProtocol = ip.protocolNumber
+        summary.ttl = ip.ttl
+        if fragmentOffset > 0 || ip.moreFragments {
+            summary.fragment.isFragment = true
+            summary.fragment.offset = Int32(fragmentOffset)
+            summary.fragment.moreFragments = ip.moreFragments
+            summary.fragment.identification = UInt32(ip.identification)
+        }
+        // Options cut by the snapshot length: the addresses are good, the transport header is out of reach.
+        guard cursor.require(headerLength, at: offset, layer: .ipv4, &summary) else { return }
+        let end = offset + totalLength
+        if fragmentOffset > 0 {
+            summary.payloadLength = Int32(totalLength - headerLength)
+            return
+        }
+        decodeTransport(ip.protocolNumber, at: offset + headerLength, end: end, &cursor, &summary)
+    }
+
+    // MARK: IPv6
+
+    static func decodeIPv6(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        guard cursor.require(IPv6Header.length, at: offset, layer: .ipv6, &summary),
+            let ip = IPv6Header(cursor.bytes.from(offset))
+        else { return }
+        let onWire = cursor.wireAvailable(offset)
+        guard ip.version == 6 else {
+            summary.stop(.badIPVersion, .ipv6, offset: offset, required: IPv6Header.length, available: onWire)
+            return
+        }
+        var end = offset + IPv6Header.length + ip.payloadLength
+        if ip.payloadLength == 0 && ip.nextHeader == IPProtocol.hopByHop {
+            end = offset + onWire  // jumbogram (RFC 2675): the length is in the hop-by-hop option; use the frame
+        }
+        guard end - offset <= onWire else {
+            summary.stop(.badIPv6PayloadLength, .ipv6, offset: offset, required: end - offset, available: onWire)
+            return
+        }
+        summary.network = .ipv6
+        summary.source = ip.source
+        summary.destination = ip.destination
+        summary.ttl = ip.hopLimit
+        var next = ip.nextHeader
+        var headerOffset = offset + IPv6Header.length
+        var walked = 0
+        while IPv6ExtensionHeader.isExtension(next) {
+            summary.ipProtocol = next
+            guard walked < maximumExtensionHeaders else {
+                summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset, required: 0,
+                             available: end - headerOffset)
+                return
+            }
+            walked += 1
+            guard end - headerOffset >= IPv6ExtensionHeader.minimumLength else {
+                summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset,
+                             required: IPv6ExtensionHeader.minimumLength, available: end - headerOffset)
+                return
+            }
+            guard cursor.require(IPv6ExtensionHeader.minimumLength, at: headerOffset, layer: .ipv6Extension, &summary),
+                let ext = IPv6ExtensionHeader(cursor.bytes.from(headerOffset), kind: next)
+            else { return }
+            let length = ext.headerLength
+            guard length <= end - headerOffset else {
+                summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset, required: length,
+                             available: end - headerOffset)
+                return
+            }
+            if next == IPProtocol.ipv6Fragment {
+                summary.fragment.isFragment = true
+                summary.fragment.offset = Int32(ext.fragmentOffset)
+                summary.fragment.moreFragments = ext.moreFragments
+                summary.fragment.identification = ext.fragmentIdentification
+                let dataLength = end - headerOffset - length
+                if ext.fragmentOffset + dataLength > 65_535 {
+                    summary.stop(.badFragment, .ipv6Extension, offset: headerOffset,
+                                 required: ext.fragmentOffset + dataLength, available: 65_535)
+                    return
+                }
+            }
+            next = ext.nextHeader
+            guard cursor.require(length, at: headerOffset, layer: .ipv6Extension, &summary) else {
+                summary.ipProtocol = next
+                return
+            }
+            headerOffset += length
+            if summary.fragment.isNonFirst {
+                summary.ipProtocol = next
+                summary.payloadLength = Int32(end - headerOffset)
+                return
+            }
+        }
+        summary.ipProtocol = next
+        decodeTransport(next, at: headerOffset, end: end, &cursor, &summary)
+    }
+
+    // MARK: Transport
+
+    /// Decodes the transport header at `offset`; `end` is where the IP datagram (or this fragment) ends.
+    static func decodeTransport(
+        _ protocolNumber: UInt8, at offset: Int, end: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary
+    ) {
+        let inDatagram = end - offset
+        // A first fragment carries only part of the datagram the transport lengths describe.
+        let isFirstFragment = summary.fragment.isFragment
+        switch protocolNumber {
+        case IPProtocol.tcp:
+            guard cursor.require(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary),
+                let tcp = TCPHeader(cursor.bytes.from(offset))
+            else { return }
+            let headerLength = tcp.headerLength
+            guard headerLength >= TCPHeader.minimumLength, headerLength <= inDatagram else {
+                summary.stop(.badTCPDataOffset, .tcp, offset: offset, required: headerLength, available: inDatagram)
+                return
+            }
+            summary.hasPorts = true
+            summary.sourcePort = tcp.sourcePort
+            summary.destinationPort = tcp.destinationPort
+            summary.tcpFlags = tcp.flags
+            summary.tcpSequence = tcp.sequenceNumber
+            summary.tcpAcknowledgment = tcp.acknowledgmentNumber
+            summary.payloadLength = Int32(inDatagram - headerLength)
+            // Options cut by the snapshot length: ports and flags are good.
+            _ = cursor.require(headerLength, at: offset, end: end, layer: .tcp, &summary)
+        case IPProtocol.udp:
+            guard cursor.require(UDPHeader.length, at: offset, end: end, layer: .udp, &summary),
+                let udp = UDPHeader(cursor.bytes.from(offset))
+            else { return }
+            let length = udp.length
+            guard length >= UDPHeader.length, isFirstFragment || length <= inDatagram else {
+                summary.stop(.badUDPLength, .udp, offset: offset, required: length, available: inDatagram)
+                return
+            }
+            summary.hasPorts = true
+            summary.sourcePort = udp.sourcePort
+            summary.destinationPort = udp.destinationPort
+            summary.payloadLength = Int32((isFirstFragment ? inDatagram : length) - UDPHeader.length)
+        case IPProtocol.icmp, IPProtocol.icmpv6:
+            let layer: Layer = protocolNumber == IPProtocol.icmp ? .icmp : .icmpv6
+            guard cursor.require(ICMPHeader.length, at: offset, end: end, layer: layer, &summary),
+                let icmp = ICMPHeader(cursor.bytes.from(offset))
+            else { return }
+            summary.hasICMP = true
+            summary.icmpType = icmp.type
+            summary.icmpCode = icmp.code
+            summary.payloadLength = Int32(inDatagram - ICMPHeader.length)
+            let isError =
+                layer == .icmp ? ICMPHeader.isIPv4Error(icmp.type) : ICMPHeader.isIPv6Error(icmp.type)
+            if isError {
+                let quotedStart = offset + ICMPHeader.quotedPacketOffset
+                let quotedEnd = min(end, cursor.bytes.count)
+                if quotedStart <= quotedEnd {
+                    let quoted = UnsafeRawBufferPointer(rebasing: cursor.bytes[quotedStart..<quotedEnd])
+                    summary.quoted = decodeQuoted(quoted, ipv6: layer == .icmpv6)
+                }
+            }
+        default:
+            summary.payloadLength = Int32(inDatagram)
+        }
+    }
+
+    /// Best effort over the packet an ICMP error quotes: its addresses, protocol and (when present) ports.
+    /// Quoted packets are routinely cut after 8 transport bytes, so nothing here is an error.
+    static func decodeQuoted(_ bytes: UnsafeRawBufferPointer, ipv6: Bool) -> QuotedPacket {
+        var quoted = QuotedPacket()
+        var transportOffset = 0
+        if ipv6 {
+            guard let ip = IPv6Header(bytes), ip.version == 6 else { return quoted }
+            quoted.source = ip.source
+            quoted.destination = ip.destination
+            quoted.ipProtocol = ip.nextHeader
+            transportOffset = IPv6Header.length
+        } else {
+            guard let ip = IPv4Header(bytes), ip.version == 4, ip.headerLength >= IPv4Header.minimumLength else {
+                return quoted
+            }
+            quoted.source = ip.source
+            quoted.destination = ip.destination
+            quoted.ipProtocol = ip.protocolNumber
+            transportOffset = ip.headerLength
+            if ip.fragmentOffset > 0 { quoted.isValid = true; return quoted }
+        }
+        quoted.isValid = true
+        if (quoted.ipProtocol == IPProtocol.tcp || quoted.ipProtocol == IPProtocol.udp)
+            && bytes.count >= transportOffset + 4
+        {
+            quoted.hasPorts = true
+            quoted.sourcePort = bytes.u16(transportOffset)
+            quoted.destinationPort = bytes.u16(transportOffset + 2)
+        }
+        return quoted
+    }
+}
+
+/// The packet being decoded and its two outer limits: captured bytes and bytes on the wire.
+struct Cursor {
+    let bytes: UnsafeRawBufferPointer
+    let wireLength: Int
+
+    @inline(__always)
+    func available(_ offset: Int) -> Int { max(0, bytes.count - offset) }
+
+    @inline(__always)
+    func wireAvailable(_ offset: Int) -> Int { max(0, wireLength - offset) }
+
+    /// Checks that `length` bytes at `offset` were captured. When they were not, records `truncated` if the frame
+    /// on the wire was long enough (the snapshot length cut it) and `tooShort` otherwise.
+    @inline(__always)
+    func require(_ length: Int, at offset: Int, layer: Layer, _ summary: inout PacketSummary) -> Bool {
+        require(length, at: offset, end: wireLength, layer: layer, &summary)
+    }
+
+    /// As `require(_:at:layer:_:)`, with an enclosing length field ending the datagram at `end`.
+    @inline(__always)
+    func require(_ length: Int, at offset: Int, end: Int, layer: Layer, _ summary: inout PacketSummary) -> Bool {
+        if offset + length <= bytes.count && offset + length <= end { return true }
+        if offset + length > min(end, wireLength) {
+            summary.stop(.tooShort, layer, offset: offset, required: length, available: max(0, min(end, wireLength) - offset))
+        } else {
+            summary.stop(.truncated, layer, offset: offset, required: length, available: available(offset))
+        }
+        return false
+    }
+}
+
+extension PacketSummary {
+    @inline(__always)
+    mutating func stop(_ reason: StopReason, _ layer: Layer, offset: Int, required: Int, available: Int) {
+        stop = reason
+        stopLocation = StopLocation(layer: layer, offset: offset, required: required, available: available)
+    }
+}

@@ -1,0 +1,60 @@
+// The end-of-run summary on standard error: what was read, what was made of it, and what was skipped and why.
+
+import FlowTracking
+import OutputSinks
+import PacketDecoding
+
+public enum RunSummary {
+    public static func render(
+        decode: DecodeCounters, flows: FlowCounters, files: Int, skippedFiles: Int, errors: [String]
+    ) -> String {
+        var lines: [String] = []
+        var head = "idlewatch: \(files) file\(files == 1 ? "" : "s"), \(decode.packets) packets, \(decode.wireBytes) bytes"
+        if let first = decode.first, let last = decode.last {
+            head += ", \(first.rfc3339(fractionDigits: 6)) to \(last.rfc3339(fractionDigits: 6))"
+            head += " (\(decimalSeconds((last - first).nanoseconds, digits: 3)) s)"
+        }
+        lines.append(head)
+        lines.append("  decoded: \(decode.ipv4) IPv4, \(decode.ipv6) IPv6, \(decode.arp) ARP"
+            + (decode.outOfOrder > 0 ? "; \(decode.outOfOrder) out of timestamp order" : ""))
+        lines.append("  flows: \(flows.created) (\(flows.timedOut) timed out, \(flows.endedAtEndOfInput) open at end, "
+            + "\(flows.reused) reused, \(flows.evicted) evicted; peak \(flows.peakActive) at once)")
+        if flows.fragmentsMatched + flows.fragmentsUnmatched > 0 {
+            lines.append("  fragments: \(flows.fragmentsMatched) matched to their flow, "
+                + "\(flows.fragmentsUnmatched) without a first fragment")
+        }
+        if flows.withoutPorts > 0 {
+            lines.append("  without ports: \(flows.withoutPorts) TCP/UDP packets cut before their ports")
+        }
+        let truncated = decode.count(.truncated)
+        if truncated > 0 {
+            let layers = Layer.allCases.compactMap { layer -> String? in
+                let n = decode.truncatedAt[Int(layer.rawValue)]
+                return n > 0 ? "\(layer) \(n)" : nil
+            }
+            lines.append("  truncated by snapshot length: \(truncated) (cut in: \(layers.joined(separator: ", ")))")
+        }
+        if decode.skipped > 0 {
+            var parts = StopReason.allCases.filter(\.isSkipped).compactMap { reason -> String? in
+                let n = decode.count(reason)
+                return n > 0 && reason != .unsupportedLinkType ? "\(reason) \(n)" : nil
+            }
+            for (linkType, n) in decode.unsupportedLinkTypes.sorted(by: { $0.key < $1.key }) {
+                parts.append("link type \(LinkType(rawValue: linkType)) \(n)")
+            }
+            lines.append("  skipped: \(decode.skipped) (\(parts.joined(separator: ", ")))")
+        }
+        if decode.malformed > 0 {
+            let parts = StopReason.allCases.filter(\.isMalformed).compactMap { reason -> String? in
+                let n = decode.count(reason)
+                return n > 0 ? "\(reason) \(n)" : nil
+            }
+            lines.append("  malformed: \(decode.malformed) (\(parts.joined(separator: ", ")))")
+        }
+        if skippedFiles > 0 {
+            lines.append("  not captures: \(skippedFiles) file\(skippedFiles == 1 ? "" : "s") in the given directories")
+        }
+        for error in errors { lines.append("  error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,152 @@
+// `idlewatch replay`: read saved captures in timestamp order through the same pipeline a live sensor uses.
+
+import ArgumentParser
+import FlowTracking
+import Glibc
+import OutputSinks
+import PacketCapture
+import Sensor
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay pcap/pcapng files or directories of them, in timestamp order.",
+        discussion: """
+            Arguments are capture files, directories (read recursively; files that are not captures are skipped) \
+            or - for standard input, followed by an optional BPF filter expression as with tcpdump:
+              idlewatch replay --flows captures/ tcp port 22
+            With -r, every argument is part of the filter expression.
+            """
+    )
+
+    @Flag(name: .long, help: "Write one record per flow when it ends.")
+    var flows = false
+
+    @Option(name: .long, help: "Record format: text (one readable line) or json (EVE-style JSON lines).")
+    var format: OutputFormat = .text
+
+    @Option(name: .customShort("r"), help: "A capture file to read (repeatable); then all arguments are the filter.")
+    var readFiles: [String] = []
+
+    @Option(name: .long, help: "Most flows held at once; the least valuable are evicted beyond it.")
+    var flowCapacity = FlowTableConfiguration().capacity
+
+    @Flag(name: .long, help: "Never show the progress line (it is shown only when standard error is a terminal).")
+    var noProgress = false
+
+    @Argument(help: "Capture files, directories or -, then an optional BPF filter expression.")
+    var arguments: [String] = []
+
+    func validate() throws {
+        guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
+            throw ValidationError("--flow-capacity must be between 1 and 100000000")
+        }
+        let (paths, _) = try splitArguments()
+        guard !paths.isEmpty else {
+            throw ValidationError("no capture given: name files, directories or - (standard input)")
+        }
+    }
+
+    /// Leading arguments that exist (or are `-`) are inputs; the rest is the filter expression.
+    func splitArguments() throws -> ([String], String?) {
+        if !readFiles.isEmpty {
+            return (readFiles, arguments.isEmpty ? nil : arguments.joined(separator: " "))
+        }
+        var paths: [String] = []
+        var index = 0
+        while index < arguments.count, arguments[index] == "-" || access(arguments[index], F_OK) == 0 {
+            paths.append(arguments[index])
+            index += 1
+        }
+        let rest = Array(arguments[index...])
+        if let first = rest.first, paths.isEmpty || Replay.looksLikePath(first) {
+            throw ValidationError("\(first): no such file or directory")
+        }
+        return (paths, rest.isEmpty ? nil : rest.joined(separator: " "))
+    }
+
+    static func looksLikePath(_ argument: String) -> Bool {
+        argument.contains("/") || [".pcap", ".pcapng", ".cap", ".gz", ".zst"].contains { argument.hasSuffix($0) }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let (paths, filter) = try splitArguments()
+        if let filter {
+            do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
+        }
+        var configuration = PipelineConfiguration()
+        configuration.writeFlows = flows
+        configuration.format = format
+        configuration.flows.capacity = flowCapacity
+        let output = BufferedOutput(descriptor: STDOUT_FILENO)
+        let source = ReplaySource(paths: paths, filter: filter)
+        var pipeline = Pipeline(configuration: configuration, output: output)
+        let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1, source: source)
+        if progress.enabled { pipeline.progress = { progress.update(packets: $0) } }
+        source.run(&pipeline)
+        pipeline.finish()
+        progress.clear()
+        let errors = source.errors.map(\.description)
+            + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
+        let summary = RunSummary.render(
+            decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
+            skippedFiles: source.skippedFiles.count, errors: errors)
+        FileOutput.standardError.write(summary + "\n")
+        if !source.errors.isEmpty {
+            throw ExitCode(1)
+        }
+        if output.failure != nil && output.failure != EPIPE {
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Writes straight to a descriptor (standard error), unbuffered.
+enum FileOutput {
+    case standardError
+
+    func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+/// A progress line on standard error for long replays: packets read and how far through the input.
+final class ProgressLine {
+    let enabled: Bool
+    let source: ReplaySource
+    var lastUpdate = timespec()
+    var shown = false
+
+    init(enabled: Bool, source: ReplaySource) {
+        self.enabled = enabled
+        self.source = source
+    }
+
+    func update(packets: UInt64) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        guard now.tv_sec - lastUpdate.tv_sec >= 1 else { return }
+        lastUpdate = now
+        let (done, total) = source.progress
+        let percent = total > 0 ? " (\(done * 100 / total)%)" : ""
+        FileOutput.standardError.write("\r\u{1b}[Kidlewatch: \(packets) packets\(percent)")
+        shown = true
+    }
+
+    func clear() {
+        if shown { FileOutput.standardError.write("\r\u{1b}[K") }
+    }
+}
+
+extension CommandFailure {
+    static func exit(_ failure: CommandFailure) -> Never {
+        FileOutput.standardError.write("idlewatch: \(failure.description)\n")
+        Glibc.exit(failure.exitCode)
+    }
+}
