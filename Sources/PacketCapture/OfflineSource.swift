@@ -21,6 +21,11 @@ public final class OfflineSource {
             throw PcapError(source: path, message: OfflineSource.explain(message, path: path))
         }
         handle = PcapHandle(pointer: pointer, source: path)
+        // libpcap passes a link-type field with reserved bits (16-25) through; no reader can know what follows.
+        let linkType = handle.linkType.rawValue
+        guard linkType >= 0 && linkType <= 0xffff else {
+            throw PcapError(source: path, message: "invalid link type \(linkType): reserved bits of the link-type field are set")
+        }
         if let filter, !filter.isEmpty {
             try handle.setFilter(filter)
         }

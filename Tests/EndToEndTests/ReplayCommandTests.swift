@@ -1,0 +1,142 @@
+// `idlewatch replay` as a user runs it: the built executable, real files, exit status, standard output and error.
+
+import Foundation
+import Testing
+
+@Suite("idlewatch replay")
+struct ReplayCommandTests {
+    let sshGuess = TestPaths.corpusFile("zeek/ssh__sshguess.pcap")
+
+    @Test("--flows --format json writes one EVE-style JSON object per line")
+    func jsonFlowRecords() throws {
+        let result = try runIdleWatch(["replay", "--flows", "--format", "json", sshGuess])
+        #expect(result.status == 0, "\(result.standardError)")
+        let records = try parseJSONLines(result.standardOutput)
+        #expect(records.count == 11)
+        let timestampPattern = try Regex(#"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"#)
+        for record in records {
+            #expect(record["event_type"] as? String == "flow")
+            #expect(record["src_ip"] as? String == "192.168.56.1")
+            #expect(record["dest_ip"] as? String == "192.168.56.103")
+            #expect(record["dest_port"] as? Int == 22)
+            #expect((record["src_port"] as? Int).map { (55470...55480).contains($0) } == true)
+            #expect(record["proto"] as? String == "TCP")
+            #expect((record["community_id"] as? String)?.hasPrefix("1:") == true)
+            let timestamp = try #require(record["timestamp"] as? String)
+            #expect(timestamp.wholeMatch(of: timestampPattern) != nil, "\(timestamp)")
+            let flow = try #require(record["flow"] as? [String: Any])
+            for key in ["pkts_toserver", "pkts_toclient", "bytes_toserver", "bytes_toclient"] {
+                #expect((flow[key] as? Int).map { $0 > 0 } == true, "flow.\(key)")
+            }
+            #expect(flow["state"] as? String == "SF")
+            let start = try #require(flow["start"] as? String), end = try #require(flow["end"] as? String)
+            #expect(start.wholeMatch(of: timestampPattern) != nil && end.wholeMatch(of: timestampPattern) != nil)
+            #expect(start < end)
+        }
+        let packets = records.reduce(0) { total, record in
+            let flow = record["flow"] as! [String: Any]
+            return total + (flow["pkts_toserver"] as! Int) + (flow["pkts_toclient"] as! Int)
+        }
+        #expect(packets == 431)
+        #expect(Set(records.compactMap { $0["community_id"] as? String }).count == 11)
+    }
+
+    @Test("the summary on standard error counts packets, flows and the time span")
+    func summary() throws {
+        let result = try runIdleWatch(["replay", sshGuess])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.isEmpty, "flow records are off without --flows")
+        #expect(result.standardError.contains("1 file, 431 packets"))
+        #expect(result.standardError.contains("flows: 11 "))
+        #expect(result.standardError.contains("2015-03-30T14:44:49.213953Z to 2015-03-30T14:45:59.306612Z"))
+    }
+
+    @Test("the same capture gives the same output, byte for byte")
+    func deterministic() throws {
+        let file = TestPaths.corpusFile("nDPI/synscan.pcap")
+        let first = try runIdleWatch(["replay", "--flows", "--format", "json", file])
+        let second = try runIdleWatch(["replay", "--flows", "--format", "json", file])
+        #expect(first.standardOutput == second.standardOutput)
+        #expect(first.outputLines.count == 1994)
+    }
+
+    @Test("a trailing BPF expression filters, as with tcpdump, and -r makes every argument the filter")
+    func filter() throws {
+        let result = try runIdleWatch(["replay", "--flows", sshGuess, "tcp", "port", "55470"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.count == 1)
+        #expect(result.standardOutput.contains("192.168.56.1:55470 -> 192.168.56.103:22 SF"))
+        let withR = try runIdleWatch(["replay", "--flows", "-r", sshGuess, "port", "55471", "or", "port", "55472"])
+        #expect(withR.outputLines.count == 2)
+    }
+
+    @Test("a bad filter stops with libpcap's message before reading")
+    func badFilter() throws {
+        let result = try runIdleWatch(["replay", "--flows", sshGuess, "tcp", "prot", "22"])
+        #expect(result.status != 0)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError.contains("bad filter expression 'tcp prot 22'"))
+        #expect(result.standardError.contains("syntax error"))
+    }
+
+    @Test("an unreadable file gives a one-line error naming it and a non-zero exit status")
+    func unreadableFile() throws {
+        let bad = TestPaths.corpusFile("libpcap/pcap-invalid-version-1.pcap")
+        let result = try runIdleWatch(["replay", bad])
+        #expect(result.status == 1)
+        let errorLines = result.standardError.split(separator: "\n").filter { $0.contains("error:") }
+        #expect(errorLines.count == 1)
+        #expect(errorLines.first?.contains("\(bad): archaic pcap savefile format") == true)
+    }
+
+    @Test("a file cut in the middle of a record: packets before the cut are processed, the error names the file")
+    func truncatedFile() throws {
+        let cut = TestPaths.corpusFile("dpkt/truncated_dns_2.pcap")
+        let result = try runIdleWatch(["replay", "--flows", cut])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("\(cut): truncated dump file"))
+        #expect(result.standardError.contains("after 1 packets"))
+        #expect(result.outputLines.count == 1, "the flow of the one complete packet is still written")
+    }
+
+    @Test("a missing file is named")
+    func missingFile() throws {
+        let result = try runIdleWatch(["replay", "/nonexistent/capture.pcap"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("/nonexistent/capture.pcap: no such file or directory"))
+    }
+
+    @Test("- reads standard input")
+    func standardInput() throws {
+        let result = try runIdleWatch(["replay", "--flows", "-"], standardInput: URL(fileURLWithPath: sshGuess))
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.count == 11)
+    }
+
+    @Test("a directory is read recursively; files that are not captures are skipped and counted")
+    func directory() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let nested = directory.appendingPathComponent("day2")
+        try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sshGuess, toPath: directory.appendingPathComponent("a.pcap").path)
+        try FileManager.default.copyItem(atPath: TestPaths.corpusFile("nDPI/synscan.pcap"),
+                                         toPath: nested.appendingPathComponent("b.pcap").path)
+        try "notes".write(to: directory.appendingPathComponent("README.txt"), atomically: true, encoding: .utf8)
+        let result = try runIdleWatch(["replay", "--flows", directory.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.count == 11 + 1994)
+        #expect(result.standardError.contains("2 files, 2442 packets"))
+        #expect(result.standardError.contains("not captures: 1 file"))
+        // synscan (2010) comes before sshguess (2015) whatever the names say.
+        #expect(result.outputLines.first?.hasPrefix("2010-") == true)
+        #expect(result.outputLines.last?.hasPrefix("2015-") == true)
+    }
+
+    @Test("a compressed capture is refused with the command that decompresses it")
+    func compressed() throws {
+        let gz = TestPaths.corpusFile("zeek/contentline__telnet-long-line-no-eol.pcapng.gz")
+        let result = try runIdleWatch(["replay", gz])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("gzip-compressed: `zcat '\(gz)' | idlewatch replay -`"))
+    }
+}
