@@ -21,7 +21,7 @@ let package = Package(
             providers: [.apt(["libpcap-dev"]), .brew(["libpcap"])]
         ),
         // The only importer of CPcap: offline and live sources, BPF filters, capture statistics.
-        .target(name: "PacketCapture", dependencies: ["CPcap"]),
+        .target(name: "PacketCapture", dependencies: ["CPcap", "PacketDecoding"]),
         // Standard library only: header views over borrowed bytes and the packet summary.
         .target(name: "PacketDecoding"),
         // Flow keys, the flow table, TCP state, packet-time timeouts, flow events.
@@ -38,7 +38,7 @@ let package = Package(
             dependencies: ["Sensor", "PacketCapture", "OutputSinks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
-        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture"]),
+        .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Sensor", "PacketCapture", "idlewatch"]),

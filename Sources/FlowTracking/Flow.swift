@@ -71,6 +71,14 @@ public struct Flow: Sendable {
     var older: Int32 = -1
     var newer: Int32 = -1
 
+    public init(key: FlowKey, originatorIsA: Bool, id: UInt64, firstSeen: Timestamp, lastSeen: Timestamp) {
+        self.key = key
+        self.originatorIsA = originatorIsA
+        self.id = id
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+    }
+
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var originator: IPAddress { originatorIsA ? key.addressA : key.addressB }
     public var responder: IPAddress { originatorIsA ? key.addressB : key.addressA }

@@ -1,0 +1,318 @@
+// Flow table behaviour from packet summaries built by hand: TCP states in Zeek's vocabulary, originator choice,
+// timeouts in packet time, eviction order and bounds, fragments, VLAN separation, connection reuse.
+
+import FlowTracking
+import PacketDecoding
+import Testing
+
+let client = IPAddress("10.0.0.1")!
+let server = IPAddress("10.0.0.2")!
+let t0 = Timestamp(seconds: 1_700_000_000)
+
+func tcp(_ from: IPAddress, _ fromPort: UInt16, _ to: IPAddress, _ toPort: UInt16, _ flags: TCPFlags,
+         payload: Int32 = 0, vlan: UInt16 = 0) -> PacketSummary {
+    var s = PacketSummary()
+    s.network = from.isIPv6 ? .ipv6 : .ipv4
+    s.source = from
+    s.destination = to
+    s.ipProtocol = IPProtocol.tcp
+    s.hasPorts = true
+    s.sourcePort = fromPort
+    s.destinationPort = toPort
+    s.tcpFlags = flags
+    s.payloadLength = payload
+    s.outerVLAN = vlan
+    s.vlanCount = vlan == 0 ? 0 : 1
+    return s
+}
+
+func udp(_ from: IPAddress, _ fromPort: UInt16, _ to: IPAddress, _ toPort: UInt16, payload: Int32 = 20) -> PacketSummary {
+    var s = tcp(from, fromPort, to, toPort, [])
+    s.ipProtocol = IPProtocol.udp
+    s.payloadLength = payload
+    return s
+}
+
+func icmp(_ from: IPAddress, _ to: IPAddress, type: UInt8, code: UInt8 = 0) -> PacketSummary {
+    var s = PacketSummary()
+    s.network = .ipv4
+    s.source = from
+    s.destination = to
+    s.ipProtocol = IPProtocol.icmp
+    s.hasICMP = true
+    s.icmpType = type
+    s.icmpCode = code
+    return s
+}
+
+struct Recorder: FlowEventHandler {
+    var events: [(FlowEvent, UInt64)] = []
+    var ended: [Flow] = []
+    mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+        events.append((event, flow.id))
+        if event == .ended { ended.append(flow) }
+    }
+    func names(_ id: UInt64) -> [String] { events.filter { $0.1 == id }.map { $0.0.description } }
+}
+
+/// Feeds packets one millisecond apart (unless given times) and ends everything at the end.
+func run(_ packets: [PacketSummary], configuration: FlowTableConfiguration = FlowTableConfiguration(),
+         spacing: Duration = .milliseconds(1)) -> Recorder {
+    var table = FlowTable(configuration: configuration)
+    var recorder = Recorder()
+    var time = t0
+    for packet in packets {
+        _ = table.process(packet, at: time, wireLength: 60 + Int(packet.payloadLength), handler: &recorder)
+        time = time + spacing
+    }
+    table.endAll(handler: &recorder)
+    return recorder
+}
+
+func state(_ packets: [PacketSummary]) -> ConnectionState? {
+    let ended = run(packets).ended
+    return ended.count == 1 ? ended[0].connectionState : nil
+}
+
+@Suite("TCP connection states")
+struct ConnectionStateTests {
+    @Test func completeSessionIsSF() {
+        let r = run([
+            tcp(client, 40000, server, 22, .syn), tcp(server, 22, client, 40000, [.syn, .ack]),
+            tcp(client, 40000, server, 22, .ack), tcp(client, 40000, server, 22, [.psh, .ack], payload: 100),
+            tcp(server, 22, client, 40000, [.psh, .ack], payload: 300), tcp(client, 40000, server, 22, [.fin, .ack]),
+            tcp(server, 22, client, 40000, [.fin, .ack]), tcp(client, 40000, server, 22, .ack),
+        ])
+        #expect(r.ended.count == 1)
+        let flow = r.ended[0]
+        #expect(flow.connectionState == .sf)
+        #expect(flow.originator == client && flow.responderPort == 22)
+        #expect(flow.originatorPackets == 5 && flow.responderPackets == 3)
+        #expect(flow.originatorPayload == 100 && flow.responderPayload == 300)
+        #expect(r.names(flow.id) == ["started", "answered", "established", "data", "ended"])
+    }
+
+    @Test func unansweredSYNIsS0() {
+        #expect(state([tcp(client, 40000, server, 81, .syn), tcp(client, 40000, server, 81, .syn)]) == .s0)
+    }
+
+    @Test func resetAnswerIsREJ() {
+        #expect(state([tcp(client, 40000, server, 81, .syn), tcp(server, 81, client, 40000, [.rst, .ack])]) == .rej)
+    }
+
+    @Test func handshakeWithoutCloseIsS1() {
+        #expect(state([tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.syn, .ack])]) == .s1)
+    }
+
+    @Test func originatorAbortIsRSTO() {
+        #expect(state([
+            tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.syn, .ack]), tcp(client, 1, server, 22, .ack),
+            tcp(client, 1, server, 22, .rst),
+        ]) == .rsto)
+    }
+
+    @Test func responderAbortIsRSTR() {
+        #expect(state([
+            tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.syn, .ack]), tcp(client, 1, server, 22, .ack),
+            tcp(server, 22, client, 1, .rst),
+        ]) == .rstr)
+    }
+
+    @Test func synThenResetIsRSTOS0() {
+        #expect(state([tcp(client, 1, server, 22, .syn), tcp(client, 1, server, 22, .rst)]) == .rstos0)
+    }
+
+    @Test func synThenFinIsSH() {
+        #expect(state([tcp(client, 1, server, 22, .syn), tcp(client, 1, server, 22, [.fin, .ack])]) == .sh)
+    }
+
+    @Test func closeByOneSideIsS2OrS3() {
+        let open = [tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.syn, .ack]), tcp(client, 1, server, 22, .ack)]
+        #expect(state(open + [tcp(client, 1, server, 22, [.fin, .ack])]) == .s2)
+        #expect(state(open + [tcp(server, 22, client, 1, [.fin, .ack])]) == .s3)
+    }
+
+    @Test func midstreamIsOTH() {
+        #expect(state([tcp(client, 50000, server, 22, .ack, payload: 10), tcp(server, 22, client, 50000, .ack, payload: 10)]) == .oth)
+    }
+
+    @Test("a SYN-ACK first means the SYN was missed: the receiver is the originator")
+    func synAckFirstFlipsRoles() {
+        let r = run([tcp(server, 22, client, 40000, [.syn, .ack]), tcp(client, 40000, server, 22, .ack)])
+        #expect(r.ended.first?.originator == client)
+        #expect(r.ended.first?.responderPort == 22)
+    }
+
+    @Test("mid-stream traffic from a well-known port to an ephemeral one is answered traffic")
+    func serverPortFirstFlipsRoles() {
+        let r = run([tcp(server, 443, client, 51000, .ack, payload: 100)])
+        #expect(r.ended.first?.originator == client)
+    }
+
+    @Test func udpStates() {
+        #expect(state([udp(client, 5000, server, 53), udp(server, 53, client, 5000)]) == .sf)
+        #expect(state([udp(client, 5000, server, 9999)]) == .s0)
+        let reply = run([udp(server, 53, client, 5000)]).ended
+        #expect(reply.first?.originator == client, "a DNS answer seen first belongs to the client's flow")
+    }
+}
+
+@Suite("Flow table")
+struct FlowTableTests {
+    @Test("ICMP echo request and reply are one flow; a one-way error is its own")
+    func icmpPairs() {
+        let r = run([icmp(client, server, type: 8), icmp(server, client, type: 0), icmp(server, client, type: 3, code: 3)])
+        #expect(r.ended.count == 2)
+        let echo = r.ended.first { $0.originatorPackets == 1 && $0.responderPackets == 1 }
+        #expect(echo?.originator == client)
+        #expect(echo?.originatorPort == 8 && echo?.responderPort == 0)
+    }
+
+    @Test("an echo reply seen first still makes the requester the originator")
+    func icmpReplyFirst() {
+        let r = run([icmp(server, client, type: 0)])
+        #expect(r.ended.first?.originator == client)
+    }
+
+    @Test("the same addresses and ports on two VLANs are two flows")
+    func vlanSeparates() {
+        let r = run([tcp(client, 1, server, 2, .syn, vlan: 10), tcp(client, 1, server, 2, .syn, vlan: 20)])
+        #expect(r.ended.count == 2)
+        #expect(Set(r.ended.map(\.outerVLAN)) == [10, 20])
+    }
+
+    @Test("flows time out in packet time, by protocol and state")
+    func timeouts() {
+        var configuration = FlowTableConfiguration()
+        configuration.udpTimeout = .seconds(60)
+        var table = FlowTable(configuration: configuration)
+        var recorder = Recorder()
+        _ = table.process(udp(client, 5000, server, 53), at: t0, wireLength: 80, handler: &recorder)
+        _ = table.process(tcp(client, 1, server, 81, .syn), at: t0, wireLength: 60, handler: &recorder)
+        // 59 s later: nothing expired yet.
+        _ = table.process(udp(client, 6000, server, 53), at: t0 + .seconds(59), wireLength: 80, handler: &recorder)
+        #expect(recorder.ended.map(\.responderPort) == [81], "the TCP attempt (30 s) expired, the UDP flow (60 s) did not")
+        _ = table.process(udp(client, 7000, server, 53), at: t0 + .seconds(61), wireLength: 80, handler: &recorder)
+        #expect(recorder.ended.map(\.originatorPort) == [1, 5000])
+        #expect(recorder.ended.allSatisfy { $0.endReason == .timeout })
+        #expect(table.activeCount == 2)
+    }
+
+    @Test("a packet for a flow that has timed out starts a new flow")
+    func expiredOnLookup() {
+        let r = run([udp(client, 5000, server, 53), udp(client, 5000, server, 53)], spacing: .seconds(120))
+        #expect(r.ended.count == 2)
+        #expect(r.ended[0].endReason == .timeout)
+    }
+
+    @Test("a new SYN after a closed connection starts a new flow")
+    func reuse() {
+        let r = run([
+            tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.rst, .ack]), tcp(client, 1, server, 22, .syn),
+        ])
+        #expect(r.ended.count == 2)
+        #expect(r.ended[0].endReason == .reused && r.ended[0].connectionState == .rej)
+        #expect(r.ended[1].connectionState == .s0)
+    }
+
+    @Test("a full table evicts closed flows first, then attempts, then established ones, oldest first")
+    func evictionOrder() {
+        var configuration = FlowTableConfiguration()
+        configuration.capacity = 3
+        var table = FlowTable(configuration: configuration)
+        var recorder = Recorder()
+        var time = t0
+        func feed(_ packet: PacketSummary) {
+            _ = table.process(packet, at: time, wireLength: 60, handler: &recorder)
+            time = time + .milliseconds(1)
+        }
+        feed(tcp(client, 1, server, 22, .syn))
+        feed(tcp(server, 22, client, 1, [.syn, .ack]))  // flow 1: established
+        feed(tcp(client, 2, server, 22, .syn))  // flow 2: attempt
+        feed(tcp(client, 3, server, 22, .syn))
+        feed(tcp(server, 22, client, 3, [.rst, .ack]))  // flow 3: closed (REJ)
+        feed(tcp(client, 4, server, 22, .syn))  // full: evicts flow 3 (closed)
+        feed(tcp(client, 5, server, 22, .syn))  // evicts flow 2 (oldest attempt)
+        feed(tcp(client, 6, server, 22, .syn))  // evicts flow 4 (next oldest attempt), not the established flow 1
+        #expect(recorder.ended.map(\.originatorPort) == [3, 2, 4])
+        #expect(recorder.ended.allSatisfy { $0.endReason == .evicted })
+        #expect(table.counters.evicted == 3)
+        #expect(table.activeCount == 3)
+    }
+
+    @Test("memory stays bounded under a flood of distinct flows")
+    func floodStaysBounded() {
+        var configuration = FlowTableConfiguration()
+        configuration.capacity = 1000
+        var table = FlowTable(configuration: configuration)
+        var handler = DiscardingHandler()
+        for i in 0..<20_000 {
+            let source = IPAddress(ipv4: 0x0A00_0000 | UInt32(i))
+            _ = table.process(tcp(source, UInt16(i & 0xffff), server, 22, .syn), at: t0 + .milliseconds(Int64(i % 5)),
+                              wireLength: 60, handler: &handler)
+            #expect(table.activeCount <= 1000)
+        }
+        #expect(table.counters.created == 20_000)
+        #expect(table.counters.evicted == 19_000)
+        // Every flow is still findable after thousands of deletions from the open-addressed index.
+        var probe = Recorder()
+        for i in 19_000..<20_000 {
+            let source = IPAddress(ipv4: 0x0A00_0000 | UInt32(i))
+            let d = table.process(tcp(server, 22, source, UInt16(i & 0xffff), [.syn, .ack]), at: t0 + .milliseconds(5),
+                                  wireLength: 60, handler: &probe)
+            #expect(!d.isNewFlow)
+        }
+    }
+
+    @Test("results do not depend on the hash seed")
+    func seedIndependent() {
+        let packets = (0..<500).map { i in tcp(IPAddress(ipv4: UInt32(0x0A00_0000 + i * 7919)), UInt16(i), server, 80, .syn) }
+        var a = FlowTableConfiguration(), b = FlowTableConfiguration()
+        a.hashSeed = 1
+        b.hashSeed = 0xDEAD_BEEF
+        a.capacity = 100
+        b.capacity = 100
+        let ra = run(packets, configuration: a), rb = run(packets, configuration: b)
+        #expect(ra.ended.map(\.id) == rb.ended.map(\.id))
+        #expect(ra.ended.map(\.originator) == rb.ended.map(\.originator))
+    }
+
+    @Test("later fragments count against the first fragment's flow; orphans are reported")
+    func fragments() {
+        var first = udp(client, 5000, server, 53, payload: 1472)
+        first.fragment.isFragment = true
+        first.fragment.moreFragments = true
+        first.fragment.identification = 77
+        var later = PacketSummary()
+        later.network = .ipv4
+        later.source = client
+        later.destination = server
+        later.ipProtocol = IPProtocol.udp
+        later.fragment.isFragment = true
+        later.fragment.offset = 1480
+        later.fragment.identification = 77
+        var orphan = later
+        orphan.fragment.identification = 78
+        var table = FlowTable()
+        var recorder = Recorder()
+        _ = table.process(first, at: t0, wireLength: 1514, handler: &recorder)
+        let matched = table.process(later, at: t0, wireLength: 600, handler: &recorder)
+        let unmatched = table.process(orphan, at: t0, wireLength: 600, handler: &recorder)
+        #expect(matched.outcome == .counted)
+        #expect(unmatched.outcome == .unmatchedFragment)
+        table.endAll(handler: &recorder)
+        #expect(recorder.ended.count == 1)
+        #expect(recorder.ended[0].originatorPackets == 2 && recorder.ended[0].fragments == 1)
+        #expect(table.counters.fragmentsMatched == 1 && table.counters.fragmentsUnmatched == 1)
+    }
+
+    @Test("a flow active longer than the threshold raises long-lived once")
+    func longLived() {
+        var configuration = FlowTableConfiguration()
+        configuration.longLivedThreshold = .seconds(300)
+        let packets = [tcp(client, 1, server, 22, .syn), tcp(server, 22, client, 1, [.syn, .ack])]
+            + Array(repeating: tcp(client, 1, server, 22, .ack, payload: 10), count: 12)
+        let r = run(packets, configuration: configuration, spacing: .seconds(60))
+        #expect(r.events.filter { $0.0 == .longLived }.count == 1)
+    }
+}

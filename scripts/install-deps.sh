@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages IdleWatch needs to build and test, when they are missing.
+# Usage: scripts/install-deps.sh [PACKAGE...]   (default: what building and testing need)
+set -euo pipefail
+
+packages=("$@")
+if [ ${#packages[@]} -eq 0 ]; then
+  # libpcap-dev: the capture library and its pkg-config file; iproute2: the live-capture tests' namespaces.
+  packages=(libpcap-dev pkg-config iproute2)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
