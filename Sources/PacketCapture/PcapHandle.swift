@@ -1,5 +1,10 @@
 // The one owner of a `pcap_t`: every libpcap call goes through it, every return code is checked, and the handle
 // is closed exactly once when the owner goes away.
+//
+// Packets are read with `pcap_next_ex` rather than a `pcap_dispatch` callback. Both hand over libpcap's own buffer
+// without copying; `pcap_next_ex` lets the caller's loop stay generic over its handler (`some PacketHandler`), so
+// the per-packet call is direct and specialised, with no C callback, no context box and no retain/release, and
+// it lets the replay merge several files by holding one pending packet per file.
 
 import CPcap
 import PacketDecoding
