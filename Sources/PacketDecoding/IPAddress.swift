@@ -107,7 +107,9 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let octet = UInt32(part), octet <= 255
+            // Decimal digits only, no sign, no leading zero (inet_pton's rule; "010" means 8 to inet_aton).
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
+                part.count == 1 || part.first != "0", let octet = UInt32(part), octet <= 255
             else { return nil }
             value = value << 8 | octet
         }
@@ -148,7 +150,9 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
                     result.append(UInt16(v4 >> 16))
                     result.append(UInt16(v4 & 0xffff))
                 } else {
-                    guard !field.isEmpty, field.count <= 4, let g = UInt16(field, radix: 16) else { return nil }
+                    guard !field.isEmpty, field.count <= 4, field.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+                        let g = UInt16(field, radix: 16)
+                    else { return nil }
                     result.append(g)
                 }
             }

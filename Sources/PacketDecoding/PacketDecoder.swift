@@ -260,7 +260,8 @@ public enum PacketDecoder {
                              available: end - headerOffset)
                 return
             }
-            if next == IPProtocol.ipv6Fragment {
+            // An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946): not a fragment.
+            if next == IPProtocol.ipv6Fragment && (ext.fragmentOffset > 0 || ext.moreFragments) {
                 summary.fragment.isFragment = true
                 summary.fragment.offset = Int32(ext.fragmentOffset)
                 summary.fragment.moreFragments = ext.moreFragments
@@ -303,7 +304,9 @@ public enum PacketDecoder {
                 let tcp = TCPHeader(cursor.bytes.from(offset))
             else { return }
             let headerLength = tcp.headerLength
-            guard headerLength >= TCPHeader.minimumLength, headerLength <= inDatagram else {
+            // A first fragment may end inside the TCP options (RFC 791 lets it end on any 8-byte boundary): the
+            // fixed header is here, the rest comes with the next fragment.
+            guard headerLength >= TCPHeader.minimumLength, isFirstFragment || headerLength <= inDatagram else {
                 summary.stop(.badTCPDataOffset, .tcp, offset: offset, required: headerLength, available: inDatagram)
                 return
             }
@@ -313,9 +316,9 @@ public enum PacketDecoder {
             summary.tcpFlags = tcp.flags
             summary.tcpSequence = tcp.sequenceNumber
             summary.tcpAcknowledgment = tcp.acknowledgmentNumber
-            summary.payloadLength = Int32(inDatagram - headerLength)
+            summary.payloadLength = Int32(max(0, inDatagram - headerLength))
             // Options cut by the snapshot length: ports and flags are good.
-            _ = cursor.require(headerLength, at: offset, end: end, layer: .tcp, &summary)
+            _ = cursor.require(min(headerLength, inDatagram), at: offset, end: end, layer: .tcp, &summary)
         case IPProtocol.udp:
             guard cursor.require(UDPHeader.length, at: offset, end: end, layer: .udp, &summary),
                 let udp = UDPHeader(cursor.bytes.from(offset))
