@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libpcap, found through pkg-config (Debian: libpcap-dev).
@@ -29,18 +30,30 @@ let package = Package(
         // Records for people and machines: text lines, EVE-style JSON lines, Community ID.
         .target(
             name: "OutputSinks",
-            dependencies: ["FlowTracking", "PacketDecoding", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["FlowTracking", "PacketDecoding", "Detection", "SiteModel",
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // The host table: first/last seen, client and server activity, decayed baselines, learned services.
+        .target(name: "HostBaselines", dependencies: ["PacketDecoding"]),
+        // The site file: local networks, the inventory with each host's expected state, maintenance ports.
+        .target(name: "SiteModel", dependencies: ["PacketDecoding", .product(name: "Yams", package: "Yams")]),
+        // One detection per file, alerts with stable rule ids, suppression and incident linking.
+        .target(name: "Detection", dependencies: ["FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]),
         // The per-packet pipeline (decode -> flows -> sinks), replay ordering, counters and the summary.
-        .target(name: "Sensor", dependencies: ["PacketCapture", "PacketDecoding", "FlowTracking", "OutputSinks"]),
+        .target(
+            name: "Sensor",
+            dependencies: ["PacketCapture", "PacketDecoding", "FlowTracking", "HostBaselines", "SiteModel", "Detection",
+                           "OutputSinks"]
+        ),
         .executableTarget(
             name: "idlewatch",
-            dependencies: ["Sensor", "PacketCapture", "OutputSinks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
+        .testTarget(name: "SiteModelTests", dependencies: ["SiteModel", "PacketDecoding"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Sensor", "PacketCapture", "idlewatch"]),
     ]
 )

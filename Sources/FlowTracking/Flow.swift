@@ -43,6 +43,9 @@ public struct Flow: Sendable {
     public var originatorIsA: Bool
     /// Creation order, starting at 1: stable across runs, unlike table positions.
     public var id: UInt64
+    /// Position in the flow table while the flow is open, so stages above can keep per-flow data in a parallel
+    /// array of the table's capacity.
+    public internal(set) var slot: Int32 = -1
     public var firstSeen: Timestamp
     public var lastSeen: Timestamp
 

@@ -337,6 +337,7 @@ public struct FlowTable {
         var originatorIsA = senderIsA
         if FlowTable.senderIsLikelyResponder(packet) { originatorIsA.toggle() }
         var flow = Flow(key: key, originatorIsA: originatorIsA, id: nextID, firstSeen: time, lastSeen: time)
+        flow.slot = index
         nextID &+= 1
         flow.timeoutClass = classify(flow)
         entries[Int(index)] = flow

@@ -1,18 +1,39 @@
-// The per-packet pipeline: capture -> decode -> flows -> records. One instance serves a replay or a live capture,
-// so the same packets give the same output whichever way they arrive.
+// The per-packet pipeline: capture -> decode -> flows -> hosts and detections -> alerts and records. One instance
+// serves a replay or a live capture, so the same packets give the same output whichever way they arrive.
 
+import Detection
 import FlowTracking
+import HostBaselines
 import OutputSinks
 import PacketCapture
 import PacketDecoding
+import SiteModel
 
 public struct PipelineConfiguration: Sendable {
     public var flows = FlowTableConfiguration()
+    public var hosts = HostTableConfiguration()
+    public var ledger = AlertLedgerConfiguration()
     /// Write a record for every flow that ends.
     public var writeFlows = false
+    /// Run the detections and write alerts.
+    public var alerts = true
+    /// The site model; without a site file, private address ranges are local and the default remote-administration
+    /// ports are watched.
+    public var site = Site()
     public var format = OutputFormat.text
 
     public init() {}
+}
+
+/// Receives flow events for the flow records and the detections.
+public struct Analyzer: FlowEventHandler {
+    var records: FlowRecordSink
+    public internal(set) var engine: DetectionEngine?
+
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+        records.flowEvent(event, flow, at: time)
+        engine?.flowEvent(event, flow, at: time)
+    }
 }
 
 /// Writes ended flows to the output when flow records are on.
@@ -34,27 +55,54 @@ public struct FlowRecordSink: FlowEventHandler {
 public struct Pipeline: PacketHandler {
     public private(set) var decode = DecodeCounters()
     public private(set) var flows: FlowTable
-    var records: FlowRecordSink
+    public private(set) var analyzer: Analyzer
+    let output: BufferedOutput?
+    let format: OutputFormat
     var summary = PacketSummary()
+    /// Alerts written so far, for callers that collect them (tests, the state store).
+    public var onAlert: ((Alert) -> Void)?
     /// Called every `progressInterval` packets (for a progress line); nil for none.
     public var progress: ((UInt64) -> Void)?
     public var progressInterval: UInt64 = 1 << 16
 
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
         flows = FlowTable(configuration: configuration.flows)
-        records = FlowRecordSink(output: configuration.writeFlows ? output : nil, format: configuration.format)
+        let engine = configuration.alerts
+            ? DetectionEngine(site: configuration.site, flowCapacity: configuration.flows.capacity,
+                              hosts: configuration.hosts, ledger: configuration.ledger)
+            : nil
+        analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil,
+                                                    format: configuration.format),
+                            engine: engine)
+        self.output = output
+        format = configuration.format
     }
 
     public mutating func handle(_ packet: CapturedPacket) {
         PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType, into: &summary)
         decode.count(summary, at: packet.timestamp, wireLength: packet.wireLength)
-        _ = flows.process(summary, at: packet.timestamp, wireLength: packet.wireLength, handler: &records)
+        let disposition = flows.process(summary, at: packet.timestamp, wireLength: packet.wireLength,
+                                        handler: &analyzer)
+        if analyzer.engine != nil {
+            if summary.network == .arp { analyzer.engine!.arp(summary, at: packet.timestamp) }
+            analyzer.engine!.account(disposition, at: packet.timestamp, wireLength: packet.wireLength)
+            if analyzer.engine!.ledger.hasPending { writeAlerts() }
+        }
         if let progress, decode.packets % progressInterval == 0 { progress(decode.packets) }
     }
 
-    /// Ends every open flow (end of input) so nothing already seen is lost.
+    /// Ends every open flow (end of input) and writes what that raised, so nothing already seen is lost.
     public mutating func finish() {
-        flows.endAll(handler: &records)
-        records.output?.flush()
+        flows.endAll(handler: &analyzer)
+        writeAlerts()
+        output?.flush()
+    }
+
+    mutating func writeAlerts() {
+        guard analyzer.engine != nil else { return }
+        for alert in analyzer.engine!.ledger.drain() {
+            onAlert?(alert)
+            output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
+        }
     }
 }

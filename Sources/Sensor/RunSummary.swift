@@ -1,12 +1,14 @@
 // The end-of-run summary on standard error: what was read, what was made of it, and what was skipped and why.
 
+import Detection
 import FlowTracking
 import OutputSinks
 import PacketDecoding
 
 public enum RunSummary {
     public static func render(
-        decode: DecodeCounters, flows: FlowCounters, files: Int, skippedFiles: Int, errors: [String]
+        decode: DecodeCounters, flows: FlowCounters, files: Int, skippedFiles: Int, errors: [String],
+        engine: DetectionEngine? = nil
     ) -> String {
         var lines: [String] = []
         var head = "idlewatch: \(files) file\(files == 1 ? "" : "s"), \(decode.packets) packets, \(decode.wireBytes) bytes"
@@ -50,6 +52,19 @@ public enum RunSummary {
                 return n > 0 ? "\(reason) \(n)" : nil
             }
             lines.append("  malformed: \(decode.malformed) (\(parts.joined(separator: ", ")))")
+        }
+        if let engine {
+            let ledger = engine.ledger
+            let hosts = engine.hosts
+            var line = "  hosts: \(hosts.count) (\(hosts.counters.evictedLocal + hosts.counters.evictedExternal) evicted); "
+                + "alerts: \(ledger.raised)"
+            let byRule = RuleID.allCases.compactMap { rule -> String? in
+                let n = ledger.raisedByRule[rule] ?? 0
+                return n > 0 ? "\(rule.rawValue) \(n)" : nil
+            }
+            if !byRule.isEmpty { line += " (\(byRule.joined(separator: ", ")))" }
+            if ledger.suppressed > 0 { line += "; \(ledger.suppressed) repeats held back by suppression" }
+            lines.append(line)
         }
         if skippedFiles > 0 {
             lines.append("  not captures: \(skippedFiles) file\(skippedFiles == 1 ? "" : "s") in the given directories")

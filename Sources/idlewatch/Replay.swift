@@ -6,6 +6,7 @@ import Glibc
 import OutputSinks
 import PacketCapture
 import Sensor
+import SiteModel
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,8 +19,14 @@ struct Replay: ParsableCommand {
             """
     )
 
+    @Option(name: .long, help: "The site file (YAML): local networks, inventory, maintenance ports. Check it with check-site.")
+    var site: String?
+
     @Flag(name: .long, help: "Write one record per flow when it ends.")
     var flows = false
+
+    @Flag(name: .long, help: "Do not run the detections (flow records only).")
+    var noAlerts = false
 
     @Option(name: .long, help: "Record format: text (one readable line) or json (EVE-style JSON lines).")
     var format: OutputFormat = .text
@@ -75,6 +82,16 @@ struct Replay: ParsableCommand {
             do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
         }
         var configuration = PipelineConfiguration()
+        if let site {
+            // A bad site file stops the run before any packet is read, with check-site's messages.
+            do {
+                configuration.site = try SiteLoader.load(path: site)
+            } catch {
+                FileOutput.standardError.write(error.description + "\n")
+                throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)
+            }
+        }
+        configuration.alerts = !noAlerts
         configuration.writeFlows = flows
         configuration.format = format
         configuration.flows.capacity = flowCapacity
@@ -90,7 +107,7 @@ struct Replay: ParsableCommand {
             + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
-            skippedFiles: source.skippedFiles.count, errors: errors)
+            skippedFiles: source.skippedFiles.count, errors: errors, engine: pipeline.analyzer.engine)
         FileOutput.standardError.write(summary + "\n")
         if !source.errors.isEmpty {
             throw ExitCode(1)

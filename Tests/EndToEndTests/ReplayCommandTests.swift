@@ -9,7 +9,7 @@ struct ReplayCommandTests {
 
     @Test("--flows --format json writes one EVE-style JSON object per line")
     func jsonFlowRecords() throws {
-        let result = try runIdleWatch(["replay", "--flows", "--format", "json", sshGuess])
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", "--format", "json", sshGuess])
         #expect(result.status == 0, "\(result.standardError)")
         let records = try parseJSONLines(result.standardOutput)
         #expect(records.count == 11)
@@ -54,25 +54,25 @@ struct ReplayCommandTests {
     @Test("the same capture gives the same output, byte for byte")
     func deterministic() throws {
         let file = TestPaths.corpusFile("nDPI/synscan.pcap")
-        let first = try runIdleWatch(["replay", "--flows", "--format", "json", file])
-        let second = try runIdleWatch(["replay", "--flows", "--format", "json", file])
+        let first = try runIdleWatch(["replay", "--no-alerts", "--flows", "--format", "json", file])
+        let second = try runIdleWatch(["replay", "--no-alerts", "--flows", "--format", "json", file])
         #expect(first.standardOutput == second.standardOutput)
         #expect(first.outputLines.count == 1994)
     }
 
     @Test("a trailing BPF expression filters, as with tcpdump, and -r makes every argument the filter")
     func filter() throws {
-        let result = try runIdleWatch(["replay", "--flows", sshGuess, "tcp", "port", "55470"])
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", sshGuess, "tcp", "port", "55470"])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.outputLines.count == 1)
         #expect(result.standardOutput.contains("192.168.56.1:55470 -> 192.168.56.103:22 SF"))
-        let withR = try runIdleWatch(["replay", "--flows", "-r", sshGuess, "port", "55471", "or", "port", "55472"])
+        let withR = try runIdleWatch(["replay", "--no-alerts", "--flows", "-r", sshGuess, "port", "55471", "or", "port", "55472"])
         #expect(withR.outputLines.count == 2)
     }
 
     @Test("a bad filter stops with libpcap's message before reading")
     func badFilter() throws {
-        let result = try runIdleWatch(["replay", "--flows", sshGuess, "tcp", "prot", "22"])
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", sshGuess, "tcp", "prot", "22"])
         #expect(result.status != 0)
         #expect(result.standardOutput.isEmpty)
         #expect(result.standardError.contains("bad filter expression 'tcp prot 22'"))
@@ -92,7 +92,7 @@ struct ReplayCommandTests {
     @Test("a file cut in the middle of a record: packets before the cut are processed, the error names the file")
     func truncatedFile() throws {
         let cut = TestPaths.corpusFile("dpkt/truncated_dns_2.pcap")
-        let result = try runIdleWatch(["replay", "--flows", cut])
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", cut])
         #expect(result.status == 1)
         #expect(result.standardError.contains("\(cut): truncated dump file"))
         #expect(result.standardError.contains("after 1 packets"))
@@ -108,7 +108,7 @@ struct ReplayCommandTests {
 
     @Test("- reads standard input")
     func standardInput() throws {
-        let result = try runIdleWatch(["replay", "--flows", "-"], standardInput: URL(fileURLWithPath: sshGuess))
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", "-"], standardInput: URL(fileURLWithPath: sshGuess))
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.outputLines.count == 11)
     }
@@ -122,7 +122,7 @@ struct ReplayCommandTests {
         try FileManager.default.copyItem(atPath: TestPaths.corpusFile("nDPI/synscan.pcap"),
                                          toPath: nested.appendingPathComponent("b.pcap").path)
         try "notes".write(to: directory.appendingPathComponent("README.txt"), atomically: true, encoding: .utf8)
-        let result = try runIdleWatch(["replay", "--flows", directory.path])
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", directory.path])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.outputLines.count == 11 + 1994)
         #expect(result.standardError.contains("2 files, 2442 packets"))

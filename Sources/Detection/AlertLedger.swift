@@ -1,0 +1,98 @@
+// Numbering, suppression and incident linking of alerts.
+//
+// Suppression: an alert whose suppression key was raised less than `suppressionInterval` ago (packet time) is
+// counted against the earlier one instead of being repeated; the next alert with that key says how many were held
+// back. Incidents: the first alert about a local host opens an incident; alerts about the same host within
+// `incidentWindow` of the incident's last alert carry its id, so a host that wakes up and then scans is one story.
+
+import PacketDecoding
+
+public struct SuppressionKey: Hashable, Sendable {
+    public var rule: RuleID
+    public var source: IPAddress
+    public var destination: IPAddress?
+    public var port: UInt16?
+    public var detail: String
+
+    public init(rule: RuleID, source: IPAddress, destination: IPAddress? = nil, port: UInt16? = nil, detail: String = "") {
+        self.rule = rule
+        self.source = source
+        self.destination = destination
+        self.port = port
+        self.detail = detail
+    }
+}
+
+public struct AlertLedgerConfiguration: Sendable {
+    /// Alerts with one key are raised at most once per interval (Zeek's notice suppression default is 1 h).
+    public var suppressionInterval = Duration.seconds(3600)
+    /// Alerts about one host this close together belong to one incident.
+    public var incidentWindow = Duration.seconds(24 * 3600)
+    /// Suppression entries kept; the oldest are forgotten beyond it.
+    public var suppressionCapacity = 65_536
+    public init() {}
+}
+
+public struct AlertLedger {
+    public let configuration: AlertLedgerConfiguration
+    /// Alerts raised since the last `drain()`.
+    public private(set) var pending: [Alert] = []
+    public private(set) var raised: UInt64 = 0
+    public private(set) var suppressed: UInt64 = 0
+    public private(set) var raisedByRule: [RuleID: UInt64] = [:]
+    public private(set) var suppressedByRule: [RuleID: UInt64] = [:]
+    var lastRaised: [SuppressionKey: (time: Timestamp, held: UInt64)] = [:]
+    var incidents: [IPAddress: (id: UInt64, last: Timestamp)] = [:]
+    var nextID: UInt64 = 1
+
+    public init(configuration: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
+        self.configuration = configuration
+    }
+
+    /// Raises `alert` unless its key was raised within the suppression interval. Returns whether it was raised.
+    @discardableResult
+    public mutating func raise(_ alert: Alert, key: SuppressionKey) -> Bool {
+        var alert = alert
+        if let last = lastRaised[key], alert.timestamp - last.time < configuration.suppressionInterval {
+            lastRaised[key] = (last.time, last.held + 1)
+            suppressed &+= 1
+            suppressedByRule[alert.rule, default: 0] &+= 1
+            return false
+        }
+        alert.suppressedBefore = lastRaised[key]?.held ?? 0
+        if lastRaised.count >= configuration.suppressionCapacity { forgetOldest(before: alert.timestamp) }
+        lastRaised[key] = (alert.timestamp, 0)
+        alert.id = nextID
+        nextID &+= 1
+        let hostAddress = alert.host.address
+        if let incident = incidents[hostAddress], alert.timestamp - incident.last <= configuration.incidentWindow {
+            alert.incident = incident.id
+            incidents[hostAddress] = (incident.id, max(incident.last, alert.timestamp))
+        } else {
+            alert.incident = alert.id
+            incidents[hostAddress] = (alert.id, alert.timestamp)
+        }
+        pending.append(alert)
+        raised &+= 1
+        raisedByRule[alert.rule, default: 0] &+= 1
+        return true
+    }
+
+    /// The alerts raised since the last call, in order.
+    public mutating func drain() -> [Alert] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    public var hasPending: Bool { !pending.isEmpty }
+
+    /// Keys whose interval has passed carry nothing worth keeping; drop them to stay within the cap.
+    mutating func forgetOldest(before time: Timestamp) {
+        lastRaised = lastRaised.filter { time - $0.value.time < configuration.suppressionInterval }
+        if lastRaised.count >= configuration.suppressionCapacity {
+            // Still full of live keys: forget the older half (their next alert is raised again, never lost).
+            let sorted = lastRaised.sorted { ($0.value.time, "\($0.key)") < ($1.value.time, "\($1.key)") }
+            for entry in sorted.prefix(sorted.count / 2) { lastRaised[entry.key] = nil }
+        }
+    }
+}

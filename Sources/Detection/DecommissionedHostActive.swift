@@ -1,0 +1,76 @@
+// Rule decommissioned-host-active: a host the site file declares decommissioned sends a frame, ARP included, or
+// answers a flow. A retired machine that still talks was either forgotten on the wire or taken over.
+//
+// Tunables: severity 1. One alert per host per suppression interval; later frames are counted.
+// Triggers: an ARP frame whose sender protocol address is decommissioned; a flow it starts; a flow it answers.
+
+import FlowTracking
+import PacketDecoding
+import SiteModel
+
+struct DecommissionedHostActive {
+    static let severity = 1
+
+    mutating func arp(sender: IPAddress, target: IPAddress, entry: InventoryEntry?, at time: Timestamp,
+                      ledger: inout AlertLedger) {
+        guard let entry, entry.state == .decommissioned else { return }
+        let what = sender == target ? "a gratuitous ARP" : "ARP for \(target)"
+        raise(entry: entry, address: sender, at: time, reason: "arp",
+              message: "decommissioned host \(entry.name) (\(sender)) sent \(what)",
+              alert: Alert(timestamp: time, rule: .decommissionedHostActive, severity: Self.severity, message: "",
+                           source: sender, destination: target, host: AlertHost(sender, entry)),
+              ledger: &ledger)
+    }
+
+    mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
+        let flow = context.flow
+        switch context.event {
+        case .started:
+            guard let entry = context.originatorEntry, entry.state == .decommissioned else { return }
+            raise(entry: entry, address: flow.originator, at: context.time, reason: "originated",
+                  message: "decommissioned host \(entry.name) (\(flow.originator)) sent \(describe(flow)) to \(flow.responder)",
+                  alert: Alert(flow: flow, at: context.time, rule: .decommissionedHostActive,
+                               severity: Self.severity, host: AlertHost(flow.originator, entry)),
+                  ledger: &ledger)
+        case .answered:
+            guard let entry = context.responderEntry, entry.state == .decommissioned else { return }
+            raise(entry: entry, address: flow.responder, at: context.time, reason: "answered",
+                  message: "decommissioned host \(entry.name) (\(flow.responder)) answered \(describe(flow)) from \(flow.originator)",
+                  alert: Alert(flow: flow, at: context.time, rule: .decommissionedHostActive,
+                               severity: Self.severity, host: AlertHost(flow.responder, entry)),
+                  ledger: &ledger)
+        default:
+            return
+        }
+    }
+
+    private func raise(entry: InventoryEntry, address: IPAddress, at time: Timestamp, reason: String, message: String,
+                       alert: Alert, ledger: inout AlertLedger) {
+        var alert = alert
+        alert.message = message
+        alert.reason = reason
+        ledger.raise(alert, key: SuppressionKey(rule: .decommissionedHostActive, source: address))
+    }
+}
+
+/// `TCP/445`, `UDP/53`, `ICMP type 8`, `GRE` for messages.
+func describe(_ flow: Flow) -> String {
+    switch flow.ipProtocol {
+    case IPProtocol.tcp: "TCP/\(flow.responderPort)"
+    case IPProtocol.udp: "UDP/\(flow.responderPort)"
+    case IPProtocol.icmp, IPProtocol.icmpv6: "ICMP type \(flow.originatorPort)"
+    default: IPProtocol.name(flow.ipProtocol).uppercased()
+    }
+}
+
+extension Alert {
+    /// An alert about a flow: originator as source, responder as destination.
+    init(flow: Flow, at time: Timestamp, rule: RuleID, severity: Int, host: AlertHost) {
+        let hasPorts = flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
+            || flow.ipProtocol == IPProtocol.icmp || flow.ipProtocol == IPProtocol.icmpv6
+        self.init(timestamp: time, rule: rule, severity: severity, message: "", source: flow.originator,
+                  sourcePort: hasPorts ? flow.originatorPort : nil, destination: flow.responder,
+                  destinationPort: hasPorts ? flow.responderPort : nil, ipProtocol: flow.ipProtocol,
+                  flowID: flow.id, host: host)
+    }
+}

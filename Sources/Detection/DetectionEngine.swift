@@ -1,0 +1,181 @@
+// The hosts and detections stages: flow events and ARP frames come in, the host table is kept up to date, each
+// detection (one per file) reads the event with the host state and the site model, and alerts go to the ledger.
+//
+// Per packet, only the sending host's counters are touched, through the host references each flow keeps; host
+// lookups happen when a flow starts or an ARP frame arrives.
+
+import FlowTracking
+import HostBaselines
+import PacketDecoding
+import SiteModel
+
+/// What the engine keeps per open flow, in an array parallel to the flow table's slots.
+struct FlowAnnotation {
+    var originator = HostReference.none
+    var responder = HostReference.none
+    var originatorIsLocal = false
+    var responderIsLocal = false
+    /// Which maintenance port the flow reaches: index into `site.maintenancePorts`, `undeclaredPort`, or `none`.
+    var maintenance: Int32 = FlowAnnotation.none
+    var maintenanceReason: String?
+    /// Stages already raised for this flow (bit per `Stage.rawValue`).
+    var raisedStages: UInt8 = 0
+
+    static let none: Int32 = -1
+    static let undeclaredPort: Int32 = -2
+}
+
+/// Everything a detection may read about one flow event.
+public struct FlowContext {
+    public var event: FlowEvent
+    public var flow: Flow
+    public var time: Timestamp
+    public var originatorIsLocal: Bool
+    public var responderIsLocal: Bool
+    public var originatorEntry: InventoryEntry?
+    public var responderEntry: InventoryEntry?
+    /// Before this event (for `started`): whether the originator woke from a long silence, and how long it was.
+    public var originatorSilence: Duration?
+    /// The packet time after which learning is over.
+    public var learningEnds: Timestamp
+}
+
+public struct DetectionEngine: FlowEventHandler {
+    public private(set) var site: Site
+    public private(set) var hosts: HostTable
+    public var ledger: AlertLedger
+    var annotations: [FlowAnnotation]
+    /// First packet time of the run: learning is measured from it.
+    public private(set) var start: Timestamp?
+
+    var decommissioned = DecommissionedHostActive()
+    var idle = IdleHostActive()
+    var dormant = DormantHostActive()
+    var maintenance = MaintenancePortInbound()
+    var newService = NewInboundService()
+    var scans = ScanDetection()
+
+    public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
+                ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
+        self.site = site
+        self.hosts = HostTable(configuration: hosts)
+        self.ledger = AlertLedger(configuration: ledger)
+        annotations = [FlowAnnotation](repeating: FlowAnnotation(), count: flowCapacity)
+    }
+
+    /// Replaces the site model (a reloaded site file); learned state stays.
+    public mutating func replaceSite(_ newSite: Site) {
+        site = newSite
+    }
+
+    var learningEnds: Timestamp { (start ?? .zero) + site.learning.period }
+
+    // MARK: Per packet
+
+    /// Accounts a packet to the host that sent it. Call after the flow table processed the packet.
+    @inline(__always)
+    public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
+        guard disposition.outcome == .counted else { return }
+        let annotation = annotations[Int(disposition.flowIndex)]
+        let sender = disposition.fromOriginator ? annotation.originator : annotation.responder
+        guard hosts.isCurrent(sender) else { return }
+        touch(sender, at: time)
+        hosts[sender].packetsSent &+= 1
+        hosts[sender].bytesSent &+= UInt64(wireLength)
+        hosts[sender].activity.add(packets: 1, bytes: UInt64(wireLength))
+        if time < learningEnds { hosts[sender].learningPackets &+= 1 }
+    }
+
+    /// An ARP frame: its sender protocol address is a host that is alive (0.0.0.0 probes name no host).
+    public mutating func arp(_ packet: PacketSummary, at time: Timestamp) {
+        if start == nil { start = time }
+        let sender = packet.source
+        guard sender != IPAddress(ipv4: 0) else { return }
+        let reference = host(sender, at: time)
+        touch(reference, at: time)
+        hosts[reference].arpFrames &+= 1
+        let entry = inventory(of: reference)
+        decommissioned.arp(sender: sender, target: packet.destination, entry: entry, at: time, ledger: &ledger)
+        idle.arp(sender: sender, entry: entry, at: time, ledger: &ledger)
+    }
+
+    /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.
+    @inline(__always)
+    mutating func touch(_ reference: HostReference, at time: Timestamp) {
+        let last = hosts[reference].lastSeen
+        if time - last >= site.learning.dormantAfter {
+            hosts[reference].wokeAt = time
+            hosts[reference].silenceBeforeWaking = time - last
+        }
+        if time > last { hosts[reference].lastSeen = time }
+    }
+
+    func inventory(of reference: HostReference) -> InventoryEntry? {
+        let index = hosts[reference].inventoryIndex
+        return index >= 0 && Int(index) < site.hosts.count ? site.hosts[Int(index)] : nil
+    }
+
+    mutating func host(_ address: IPAddress, at time: Timestamp) -> HostReference {
+        let local = site.isLocal(address)
+        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time)
+        if isNew, let entry = site.inventoryIndex(for: address) {
+            hosts[reference].inventoryIndex = Int32(entry)
+        }
+        return reference
+    }
+
+    // MARK: Flow events
+
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+        let slot = Int(flow.slot)
+        if event == .started {
+            if start == nil { start = time }
+            var annotation = FlowAnnotation()
+            annotation.originator = host(flow.originator, at: time)
+            annotation.responder = host(flow.responder, at: time)
+            annotation.originatorIsLocal = hosts[annotation.originator].isLocal
+            annotation.responderIsLocal = hosts[annotation.responder].isLocal
+            annotations[slot] = annotation
+            touch(annotation.originator, at: time)
+            hosts[annotation.originator].lastActiveAsClient = time
+            hosts[annotation.originator].flowsOriginated &+= 1
+            hosts[annotation.originator].activity.add(flows: 1)
+            hosts[annotation.originator].activity.fold(at: time)
+            hosts[annotation.originator].peers.insert(flow.responder)
+            hosts[annotation.responder].peers.insert(flow.originator)
+            if time < learningEnds {
+                hosts[annotation.originator].learningFlows &+= 1
+                hosts[annotation.originator].learningPeers.insert(flow.responder)
+            }
+        }
+        let annotation = annotations[slot]
+        guard hosts.isCurrent(annotation.originator), hosts.isCurrent(annotation.responder) else { return }
+        if event == .answered {
+            hosts[annotation.responder].lastActiveAsServer = time
+            hosts[annotation.responder].flowsAnswered &+= 1
+        }
+        var silence: Duration?
+        if event == .started, let woke = hosts[annotation.originator].wokeAt {
+            silence = hosts[annotation.originator].silenceBeforeWaking
+            if time - woke > dormant.wakeWindow { silence = nil }
+            hosts[annotation.originator].wokeAt = nil
+        }
+        let context = FlowContext(
+            event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
+            responderIsLocal: annotation.responderIsLocal, originatorEntry: inventory(of: annotation.originator),
+            responderEntry: inventory(of: annotation.responder), originatorSilence: silence, learningEnds: learningEnds)
+
+        decommissioned.flow(context, ledger: &ledger)
+        idle.flow(context, ledger: &ledger)
+        dormant.flow(context, ledger: &ledger)
+        maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
+        newService.flow(context, hosts: &hosts, ledger: &ledger)
+        scans.flow(context, ledger: &ledger)
+    }
+}
+
+extension AlertHost {
+    init(_ address: IPAddress, _ entry: InventoryEntry?) {
+        self.init(address: address, name: entry?.name, state: entry?.state)
+    }
+}

@@ -1,0 +1,149 @@
+// Rule maintenance-port-inbound: someone outside `local_networks` reaches a maintenance port of a local host.
+//
+// A declared port (`maintenance_ports`, matched by internal host:port, or by the external address:port of its
+// mapping when the sensor sees traffic before NAT) raises when the use is not expected, with the first reason that
+// applies: `closed` (the mapping should not exist), `expired`, `source-not-allowed`, `outside-window`. Use from an
+// allowed source, inside a window, before expiry is silent. An undeclared port from `remote_admin_ports` raises
+// `undeclared` once the local host answers: a probe nobody answered is not an open door (scans have their own rule).
+//
+// Stages (see `Stage`): raised at the first stage the flow reaches and again, once, at each higher one:
+// probe (declared ports only: a SYN or first datagram), open (SYN-ACK, or a UDP reply), session (payload both ways),
+// interactive (the flow's long-lived event, 5 minutes by default), guessing (one source completed
+// `guessingSessions` short sessions, each under `shortSession`, to one host and port within `guessingWindow`).
+//
+// Severity: 1 from session on (someone got in) and for `closed`; 2 at open; 3 for a probe.
+// Suppression: one alert per source, host, port and stage per interval; repeats are counted.
+
+import FlowTracking
+import PacketDecoding
+import SiteModel
+
+struct MaintenancePortInbound {
+    /// Short sessions from one source to one service that make it password guessing (Zeek's SSH bruteforcing
+    /// script uses 30 failed logins in 30 minutes; a session here is one TCP connection carrying data both ways,
+    /// and SSH clients try 3 to 6 passwords per connection, so 5 connections in 10 minutes is a comparable rate).
+    let guessingSessions = 5
+    let guessingWindow = Duration.seconds(600)
+    let shortSession = Duration.seconds(30)
+    /// Short-session histories kept (source, host, port); the stalest are forgotten beyond it.
+    let historyCapacity = 65_536
+
+    struct GuessKey: Hashable {
+        var source: IPAddress
+        var host: IPAddress
+        var port: UInt16
+        var ipProtocol: UInt8
+    }
+    var shortSessions: [GuessKey: [Timestamp]] = [:]
+
+    mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site, ledger: inout AlertLedger) {
+        let flow = context.flow
+        if context.event == .started {
+            classify(context, annotation: &annotation, site: site)
+            if annotation.maintenance >= 0 { raise(.probe, context, &annotation, site: site, ledger: &ledger) }
+            return
+        }
+        guard annotation.maintenance != FlowAnnotation.none else { return }
+        switch context.event {
+        case .established:
+            raise(.open, context, &annotation, site: site, ledger: &ledger)
+        case .answered where flow.ipProtocol != IPProtocol.tcp:
+            raise(.open, context, &annotation, site: site, ledger: &ledger)
+        case .dataBothWays:
+            raise(.session, context, &annotation, site: site, ledger: &ledger)
+        case .longLived:
+            if flow.originatorPayload > 0 && flow.responderPayload > 0 {
+                raise(.interactive, context, &annotation, site: site, ledger: &ledger)
+            }
+        case .ended:
+            guard flow.originatorPayload > 0, flow.responderPayload > 0, flow.duration < shortSession else { return }
+            let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
+                               ipProtocol: flow.ipProtocol)
+            if shortSessions[key] == nil && shortSessions.count >= historyCapacity { forgetStale(before: context.time) }
+            var times = shortSessions[key, default: []].filter { context.time - $0 <= guessingWindow }
+            times.append(context.time)
+            shortSessions[key] = times
+            if times.count >= guessingSessions {
+                raise(.guessing, context, &annotation, site: site, ledger: &ledger, sessions: times.count)
+            }
+        default:
+            return
+        }
+    }
+
+    /// Decides at the flow's start whether it is an inbound use of a maintenance port, and why it is unexpected.
+    func classify(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
+        annotation.maintenance = FlowAnnotation.none
+        let flow = context.flow
+        guard !context.originatorIsLocal, context.responderIsLocal,
+            flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
+        else { return }
+        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
+        for (index, port) in site.maintenancePorts.enumerated() where port.transport == transport {
+            let inside = flow.responder == port.host && flow.responderPort == port.port
+            let external = port.externalAddress == flow.responder && port.externalPort == flow.responderPort
+            guard inside || external else { continue }
+            let time = flow.firstSeen
+            var reason: String?
+            if port.closed {
+                reason = "closed"
+            } else if let expiry = port.expiresAt, time >= expiry {
+                reason = "expired"
+            } else if !port.allowedSources.contains(where: { $0.contains(flow.originator) }) {
+                reason = "source-not-allowed"
+            } else if !port.windows.isEmpty && !port.windows.contains(where: { $0.contains(time) }) {
+                reason = "outside-window"
+            }
+            if let reason {
+                annotation.maintenance = Int32(index)
+                annotation.maintenanceReason = reason
+            }
+            return  // a declared port is never also "undeclared", expected or not
+        }
+        if site.remoteAdminPorts.contains(PortSpec(port: flow.responderPort, transport: transport)) {
+            annotation.maintenance = FlowAnnotation.undeclaredPort
+            annotation.maintenanceReason = "undeclared"
+        }
+    }
+
+    mutating func raise(_ stage: Stage, _ context: FlowContext, _ annotation: inout FlowAnnotation, site: Site,
+                        ledger: inout AlertLedger, sessions: Int = 0) {
+        let flow = context.flow
+        let bit: UInt8 = 1 << UInt8(stage.rawValue)
+        guard stage == .guessing || annotation.raisedStages & bit == 0 else { return }
+        let reason = annotation.maintenanceReason ?? "undeclared"
+        let severity = stage >= .session || reason == "closed" ? 1 : (stage == .open ? 2 : 3)
+        let declared = annotation.maintenance >= 0 ? site.maintenancePorts[Int(annotation.maintenance)] : nil
+        var alert = Alert(flow: flow, at: context.time, rule: .maintenancePortInbound, severity: severity,
+                          host: AlertHost(flow.responder, context.responderEntry))
+        alert.stage = stage
+        alert.reason = reason
+        let service = "\(flow.responder):\(flow.responderPort)/\(flow.ipProtocol == IPProtocol.tcp ? "tcp" : "udp")"
+        let target = declared.map { "maintenance port \($0.name) (\(service))" } ?? "remote-administration port \(service)"
+        let why: String
+        switch reason {
+        case "closed": why = "which should be closed"
+        case "expired": why = "after its expiry date"
+        case "source-not-allowed": why = "from a source not allowed to use it"
+        case "outside-window": why = "outside its maintenance windows"
+        default: why = "which is not declared"
+        }
+        let how: String
+        switch stage {
+        case .probe: how = "probe, no answer yet"
+        case .open: how = "the port answered"
+        case .session: how = "a session exchanged data"
+        case .interactive: how = "a session has lasted \(formatDuration(flow.duration))"
+        case .guessing: how = "\(sessions) short sessions within \(formatDuration(guessingWindow)): guessing"
+        }
+        alert.message = "outside host \(flow.originator) reached \(target) \(why): \(how)"
+        let key = SuppressionKey(rule: .maintenancePortInbound, source: flow.originator, destination: flow.responder,
+                                 port: flow.responderPort, detail: stage.description)
+        annotation.raisedStages |= bit
+        ledger.raise(alert, key: key)
+    }
+
+    mutating func forgetStale(before time: Timestamp) {
+        shortSessions = shortSessions.filter { entry in entry.value.contains { time - $0 <= guessingWindow } }
+    }
+}

@@ -1,0 +1,37 @@
+// Rule new-inbound-service: after the learning period, a local host answers an outside client on a port it has
+// never served before, to anyone. A port forwarded "for maintenance" or a backdoor listener shows up this way.
+//
+// Every answered flow teaches the ledger of services (host, port, protocol), inside clients and outside alike; during
+// the learning period (`learning.period` from the first packet) nothing is raised. A service counts as answered on a
+// TCP handshake (SYN-ACK) or a UDP reply; a RST is not a service.
+// Tunables: severity 2; one alert per host and port per suppression interval (in practice once: the port is then known).
+
+import FlowTracking
+import HostBaselines
+import PacketDecoding
+import SiteModel
+
+struct NewInboundService {
+    static let severity = 2
+
+    mutating func flow(_ context: FlowContext, hosts: inout HostTable, ledger: inout AlertLedger) {
+        let flow = context.flow
+        switch (context.event, flow.ipProtocol) {
+        case (.established, IPProtocol.tcp), (.answered, IPProtocol.udp): break
+        default: return
+        }
+        guard context.responderIsLocal else { return }
+        let learning = context.time < context.learningEnds
+        let previous = hosts.recordService(
+            host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
+            clientIsLocal: context.originatorIsLocal, during: learning, at: context.time)
+        guard previous == nil, !learning, !context.originatorIsLocal else { return }
+        var alert = Alert(flow: flow, at: context.time, rule: .newInboundService, severity: Self.severity,
+                          host: AlertHost(flow.responder, context.responderEntry))
+        let name = context.responderEntry.map { "\($0.name) (\(flow.responder))" } ?? "\(flow.responder)"
+        alert.message = "\(name) answered outside client \(flow.originator) on \(describe(flow)), a port it never served before"
+        alert.reason = "new \(describe(flow).lowercased())"
+        ledger.raise(alert, key: SuppressionKey(rule: .newInboundService, source: flow.responder,
+                                                port: flow.responderPort, detail: describe(flow)))
+    }
+}

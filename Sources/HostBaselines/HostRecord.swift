@@ -1,0 +1,79 @@
+// One host as the traffic shows it: when it was seen, when it last acted as a client and as a server, how much it
+// does, and how many peers it has. Small and fixed-size; services it serves are kept in the host table's ledger.
+
+import PacketDecoding
+
+public struct HostRecord: Sendable {
+    public var address: IPAddress
+    public var isLocal: Bool
+    public var firstSeen: Timestamp
+    /// The last frame from this host (IP or ARP).
+    public var lastSeen: Timestamp
+    /// The last time it started a flow.
+    public var lastActiveAsClient: Timestamp?
+    /// The last time it answered a flow.
+    public var lastActiveAsServer: Timestamp?
+    public var packetsSent: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    public var flowsOriginated: UInt64 = 0
+    public var flowsAnswered: UInt64 = 0
+    public var arpFrames: UInt64 = 0
+    public var activity = DecayedActivity()
+    /// Distinct peers it talked to or was reached by.
+    public var peers = DistinctCounter()
+    /// During the learning period: packets sent, flows originated, distinct peers.
+    public var learningPackets: UInt64 = 0
+    public var learningFlows: UInt64 = 0
+    public var learningPeers = DistinctCounter()
+    /// Index of the site inventory entry that covers this address (-1: none), set by whoever creates the record.
+    public var inventoryIndex: Int32 = -1
+    /// When the host broke a silence longer than the dormancy threshold, and how long that silence was; cleared
+    /// once the waking has been judged.
+    public var wokeAt: Timestamp?
+    public var silenceBeforeWaking: Duration?
+    /// Bumped whenever the slot is reused for another address, so stale references can be detected.
+    public internal(set) var generation: UInt32 = 0
+
+    public init(address: IPAddress, isLocal: Bool, firstSeen: Timestamp) {
+        self.address = address
+        self.isLocal = isLocal
+        self.firstSeen = firstSeen
+        self.lastSeen = firstSeen
+    }
+}
+
+/// A reference to a host table slot that notices when the slot was reused.
+public struct HostReference: Sendable, Equatable {
+    public var index: Int32
+    public var generation: UInt32
+
+    public static let none = HostReference(index: -1, generation: 0)
+
+    public init(index: Int32, generation: UInt32) {
+        self.index = index
+        self.generation = generation
+    }
+}
+
+/// A port a host has answered on, and to whom.
+public struct ServiceKey: Hashable, Sendable {
+    public var host: IPAddress
+    public var port: UInt16
+    public var ipProtocol: UInt8
+
+    public init(host: IPAddress, port: UInt16, ipProtocol: UInt8) {
+        self.host = host
+        self.port = port
+        self.ipProtocol = ipProtocol
+    }
+}
+
+public struct ServiceRecord: Sendable {
+    public var firstServed: Timestamp
+    public var lastServed: Timestamp
+    public var servedInside = false
+    public var servedOutside = false
+    /// First served during the learning period.
+    public var learned = false
+    public var sessions: UInt64 = 0
+}

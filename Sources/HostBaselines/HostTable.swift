@@ -1,0 +1,135 @@
+// The host table: every address seen, bounded separately for local and outside addresses, and the ledger of
+// services (host, port, protocol) hosts have answered on.
+//
+// Lookups happen when a flow starts or an ARP frame arrives, not per packet: flows keep a `HostReference` to their
+// two hosts. Local and outside addresses have separate caps, so a flood of spoofed outside sources cannot push
+// the inventory out. When a side is full, the host evicted is the least recently seen of 8 slots of that side picked
+// by a fixed-seed generator (Redis's sampled LRU; fixed seed so replays are deterministic). Evictions are counted.
+
+import PacketDecoding
+
+public struct HostTableConfiguration: Sendable {
+    public var localCapacity = 65_536
+    public var externalCapacity = 65_536
+    public var serviceCapacity = 262_144
+    public init() {}
+}
+
+public struct HostTableCounters: Sendable, Equatable {
+    public var created: UInt64 = 0
+    public var evictedLocal: UInt64 = 0
+    public var evictedExternal: UInt64 = 0
+    public var servicesDropped: UInt64 = 0
+    public init() {}
+}
+
+public struct HostTable {
+    public let configuration: HostTableConfiguration
+    public private(set) var records: [HostRecord] = []
+    public private(set) var counters = HostTableCounters()
+    var index: [IPAddress: Int32] = [:]
+    var free: [Int32] = []
+    var localCount = 0
+    var externalCount = 0
+    var random: UInt64 = 0x2545_F491_4F6C_DD1D
+    public private(set) var services: [ServiceKey: ServiceRecord] = [:]
+
+    public init(configuration: HostTableConfiguration = HostTableConfiguration()) {
+        self.configuration = configuration
+    }
+
+    public var count: Int { localCount + externalCount }
+
+    public func find(_ address: IPAddress) -> HostReference? {
+        guard let i = index[address] else { return nil }
+        return HostReference(index: i, generation: records[Int(i)].generation)
+    }
+
+    /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which.
+    public mutating func findOrInsert(_ address: IPAddress, isLocal: Bool, at time: Timestamp) -> (HostReference, isNew: Bool) {
+        if let existing = find(address) { return (existing, false) }
+        if isLocal ? localCount >= configuration.localCapacity : externalCount >= configuration.externalCapacity {
+            evict(local: isLocal)
+        }
+        var record = HostRecord(address: address, isLocal: isLocal, firstSeen: time)
+        let slot: Int32
+        if let reused = free.popLast() {
+            slot = reused
+            record.generation = records[Int(slot)].generation &+ 1
+            records[Int(slot)] = record
+        } else {
+            slot = Int32(records.count)
+            records.append(record)
+        }
+        index[address] = slot
+        if isLocal { localCount += 1 } else { externalCount += 1 }
+        counters.created &+= 1
+        return (HostReference(index: slot, generation: record.generation), true)
+    }
+
+    /// Whether `reference` still names the host it was made for (the slot's generation changes when the host is
+    /// evicted and again when the slot is reused). Cheap enough for the per-packet path.
+    @inline(__always)
+    public func isCurrent(_ reference: HostReference) -> Bool {
+        reference.index >= 0 && Int(reference.index) < records.count
+            && records[Int(reference.index)].generation == reference.generation
+    }
+
+    public subscript(reference: HostReference) -> HostRecord {
+        get { records[Int(reference.index)] }
+        _modify { yield &records[Int(reference.index)] }
+    }
+
+    /// Records that `host` answered on `port`; returns the service record as it was before (nil if new).
+    @discardableResult
+    public mutating func recordService(host: IPAddress, port: UInt16, ipProtocol: UInt8, clientIsLocal: Bool,
+                                       during learning: Bool, at time: Timestamp) -> ServiceRecord? {
+        let key = ServiceKey(host: host, port: port, ipProtocol: ipProtocol)
+        let previous = services[key]
+        if previous == nil && services.count >= configuration.serviceCapacity {
+            counters.servicesDropped &+= 1
+            return nil
+        }
+        var record = previous ?? ServiceRecord(firstServed: time, lastServed: time, learned: learning)
+        record.lastServed = max(record.lastServed, time)
+        record.sessions &+= 1
+        if clientIsLocal { record.servedInside = true } else { record.servedOutside = true }
+        services[key] = record
+        return previous
+    }
+
+    /// Frees one slot of the given side (local or outside): the least recently seen of 8 sampled slots.
+    mutating func evict(local: Bool) {
+        var victim: Int32 = -1
+        var sampled = 0, attempts = 0
+        while sampled < 8 && attempts < 64 {
+            attempts += 1
+            random ^= random << 13
+            random ^= random >> 7
+            random ^= random << 17
+            let candidate = Int32(truncatingIfNeeded: random % UInt64(records.count))
+            let record = records[Int(candidate)]
+            guard record.isLocal == local, index[record.address] == candidate else { continue }
+            sampled += 1
+            if victim < 0 || record.lastSeen < records[Int(victim)].lastSeen { victim = candidate }
+        }
+        if victim < 0 {
+            // That side is a small part of the table and sampling missed it: take its first live slot.
+            guard let first = records.indices.first(where: {
+                records[$0].isLocal == local && index[records[$0].address] == Int32($0)
+            }) else { return }
+            victim = Int32(first)
+        }
+        let record = records[Int(victim)]
+        index[record.address] = nil
+        records[Int(victim)].generation &+= 1
+        free.append(victim)
+        if local {
+            localCount -= 1
+            counters.evictedLocal &+= 1
+        } else {
+            externalCount -= 1
+            counters.evictedExternal &+= 1
+        }
+    }
+}

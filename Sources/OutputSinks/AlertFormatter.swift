@@ -1,0 +1,81 @@
+// Alerts for people (one line read at a glance) and for machines (an EVE-style JSON line, `event_type: "alert"`,
+// described by schema/idlewatch-eve.schema.json).
+
+import Detection
+import PacketDecoding
+import SiteModel
+
+public enum AlertFormatter {
+    public static func json(_ alert: Alert) -> String {
+        var w = JSONObjectWriter()
+        w.string("timestamp", alert.timestamp.rfc3339(fractionDigits: 6))
+        if let flowID = alert.flowID { w.number("flow_id", flowID) }
+        w.string("event_type", "alert")
+        w.string("src_ip", alert.source.description)
+        if let port = alert.sourcePort, hasPorts(alert) { w.number("src_port", port) }
+        if let destination = alert.destination { w.string("dest_ip", destination.description) }
+        if let port = alert.destinationPort, hasPorts(alert) { w.number("dest_port", port) }
+        if let proto = alert.ipProtocol { w.string("proto", FlowRecordFormatter.protocolName(proto)) }
+        if let id = communityID(alert) { w.string("community_id", id) }
+        w.object("alert") { a in
+            a.number("id", alert.id)
+            a.string("rule", alert.rule.rawValue)
+            a.number("severity", alert.severity)
+            a.string("message", alert.message)
+            if let reason = alert.reason { a.string("reason", reason) } else { a.null("reason") }
+            if let stage = alert.stage { a.string("stage", stage.description) } else { a.null("stage") }
+            a.number("incident", alert.incident)
+            if alert.suppressedBefore > 0 { a.number("suppressed_before", alert.suppressedBefore) }
+        }
+        w.object("host") { h in
+            h.string("address", alert.host.address.description)
+            if let name = alert.host.name { h.string("name", name) } else { h.null("name") }
+            if let state = alert.host.state { h.string("state", state.rawValue) } else { h.null("state") }
+        }
+        return w.finish()
+    }
+
+    /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`.
+    public static func text(_ alert: Alert) -> String {
+        var line = alert.timestamp.rfc3339(fractionDigits: 6) + " sev\(alert.severity) " + alert.rule.rawValue
+        if let stage = alert.stage { line += " [\(stage)]" }
+        line += " " + endpoint(alert.source, hasPorts(alert) ? alert.sourcePort : nil)
+        if let destination = alert.destination {
+            line += " -> " + endpoint(destination, hasPorts(alert) ? alert.destinationPort : nil)
+        }
+        line += ": " + alert.message
+        line += alert.incident == alert.id ? " (alert \(alert.id))" : " (alert \(alert.id), incident \(alert.incident))"
+        if alert.suppressedBefore > 0 { line += " [\(alert.suppressedBefore) similar held back before]" }
+        return line
+    }
+
+    static func hasPorts(_ alert: Alert) -> Bool {
+        alert.ipProtocol == IPProtocol.tcp || alert.ipProtocol == IPProtocol.udp || alert.ipProtocol == 132
+    }
+
+    static func endpoint(_ address: IPAddress, _ port: UInt16?) -> String {
+        guard let port else { return address.description }
+        return address.isIPv6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+
+    static func communityID(_ alert: Alert) -> String? {
+        guard let proto = alert.ipProtocol, let destination = alert.destination else { return nil }
+        let isICMP = proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
+        guard !isICMP || (alert.sourcePort != nil && alert.destinationPort != nil) else { return nil }
+        var oneWay = false
+        if isICMP, let type = alert.sourcePort, let code = alert.destinationPort {
+            oneWay = ICMPOneWay.isOneWay(type: type, code: code, ipv6: proto == IPProtocol.icmpv6)
+        }
+        guard alert.sourcePort != nil || !CommunityID.hasPorts(proto) || isICMP else { return nil }
+        return CommunityID.compute(source: alert.source, sourcePort: alert.sourcePort ?? 0, destination: destination,
+                                   destinationPort: alert.destinationPort ?? 0, ipProtocol: proto, isOneWay: oneWay)
+    }
+}
+
+import FlowTracking
+
+enum ICMPOneWay {
+    static func isOneWay(type: UInt16, code: UInt16, ipv6: Bool) -> Bool {
+        ICMPPorts.ports(type: UInt8(truncatingIfNeeded: type), code: UInt8(truncatingIfNeeded: code), isIPv6: ipv6).2
+    }
+}

@@ -1,0 +1,271 @@
+// The site model: what the site file says the network should look like. Built once by `SiteLoader` (which checks
+// every key and reports errors with their line), then read by the detections.
+
+import PacketDecoding
+
+/// An IP network in CIDR notation; a bare address is a /32 (IPv4) or /128 (IPv6) network.
+public struct IPNetwork: Hashable, Sendable, CustomStringConvertible {
+    /// The network address, host bits cleared.
+    public let address: IPAddress
+    public let prefixLength: Int
+
+    public init?(address: IPAddress, prefixLength: Int) {
+        let maximum = address.isIPv6 ? 128 : 32
+        guard prefixLength >= 0 && prefixLength <= maximum else { return nil }
+        self.prefixLength = prefixLength
+        self.address = IPNetwork.mask(address, prefixLength)
+    }
+
+    /// Parses `10.0.0.0/8`, `fd00::/8`, or a single address. Host bits set in the address are an error (nil):
+    /// `10.0.0.1/8` is almost always a typo for a host or for `10.0.0.0/8`.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let address = IPAddress(parts[0]) else { return nil }
+        var prefix = address.isIPv6 ? 128 : 32
+        if parts.count == 2 {
+            guard !parts[1].isEmpty, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(parts[1])
+            else { return nil }
+            prefix = value
+        }
+        guard let network = IPNetwork(address: address, prefixLength: prefix), network.address == address else {
+            return nil
+        }
+        self = network
+    }
+
+    public func contains(_ candidate: IPAddress) -> Bool {
+        candidate.isIPv6 == address.isIPv6 && IPNetwork.mask(candidate, prefixLength) == address
+    }
+
+    public var description: String {
+        prefixLength == (address.isIPv6 ? 128 : 32) ? address.description : "\(address)/\(prefixLength)"
+    }
+
+    static func mask(_ address: IPAddress, _ prefixLength: Int) -> IPAddress {
+        if !address.isIPv6 {
+            let bits = prefixLength == 0 ? UInt32(0) : UInt32.max << UInt32(32 - prefixLength)
+            return IPAddress(ipv4: address.ipv4Value & bits)
+        }
+        let highBits = prefixLength >= 64 ? UInt64.max : (prefixLength == 0 ? 0 : UInt64.max << UInt64(64 - prefixLength))
+        let lowBits = prefixLength <= 64 ? UInt64(0) : (prefixLength == 128 ? UInt64.max : UInt64.max << UInt64(128 - prefixLength))
+        return IPAddress(ipv6High: address.high & highBits, low: address.low & lowBits)
+    }
+}
+
+public enum TransportProtocol: String, Hashable, Sendable, CaseIterable {
+    case tcp, udp
+
+    public var number: UInt8 { self == .tcp ? IPProtocol.tcp : IPProtocol.udp }
+}
+
+/// A port and its transport protocol, written `22` (TCP), `22/tcp` or `623/udp`.
+public struct PortSpec: Hashable, Sendable, CustomStringConvertible {
+    public var port: UInt16
+    public var transport: TransportProtocol
+
+    public init(port: UInt16, transport: TransportProtocol = .tcp) {
+        self.port = port
+        self.transport = transport
+    }
+
+    public var description: String { transport == .tcp ? "\(port)" : "\(port)/\(transport.rawValue)" }
+}
+
+/// What the inventory says a host should be doing.
+public enum HostState: String, Sendable, CaseIterable {
+    /// Retired: any frame from it (ARP and DHCP included) is an alert.
+    case decommissioned
+    /// Powered on but should be quiet: anything beyond its `allow` list is an alert.
+    case idle
+    /// In service: watched for learned dormancy and new services only.
+    case active
+}
+
+/// Background chatter an idle host may keep up without raising an alert.
+public enum AllowedActivity: Hashable, Sendable, CustomStringConvertible {
+    /// A named service: arp, dhcp, dns, ntp, icmp, mdns, llmnr, netbios, ssdp, igmp.
+    case service(String)
+    /// Traffic to or from this port, as client or server.
+    case port(PortSpec)
+
+    public var description: String {
+        switch self {
+        case .service(let name): name
+        case .port(let spec): spec.description
+        }
+    }
+
+    /// Service names and the ports that make them up (empty for protocols without ports).
+    public static let services: [String: [PortSpec]] = [
+        "arp": [],
+        "icmp": [],
+        "igmp": [],
+        "dhcp": [PortSpec(port: 67, transport: .udp), PortSpec(port: 68, transport: .udp),
+                 PortSpec(port: 546, transport: .udp), PortSpec(port: 547, transport: .udp)],
+        "dns": [PortSpec(port: 53, transport: .udp), PortSpec(port: 53, transport: .tcp)],
+        "ntp": [PortSpec(port: 123, transport: .udp)],
+        "mdns": [PortSpec(port: 5353, transport: .udp)],
+        "llmnr": [PortSpec(port: 5355, transport: .udp), PortSpec(port: 5355, transport: .tcp)],
+        "netbios": [PortSpec(port: 137, transport: .udp), PortSpec(port: 138, transport: .udp)],
+        "ssdp": [PortSpec(port: 1900, transport: .udp)],
+    ]
+}
+
+public struct InventoryEntry: Sendable {
+    /// One address or a range (a camera subnet, say).
+    public var network: IPNetwork
+    public var name: String
+    public var state: HostState
+    public var allow: [AllowedActivity]
+    /// Line of the entry in the site file, for messages.
+    public var line: Int
+
+    public init(network: IPNetwork, name: String, state: HostState, allow: [AllowedActivity] = [], line: Int = 0) {
+        self.network = network
+        self.name = name
+        self.state = state
+        self.allow = allow
+        self.line = line
+    }
+}
+
+/// A weekly maintenance window in UTC, written `"Sat 01:00-05:00"`, `"Mon-Fri 22:00-02:00"` (past midnight:
+/// the window ends the next day) or `"daily 03:00-04:00"`.
+public struct MaintenanceWindow: Hashable, Sendable, CustomStringConvertible {
+    /// Days the window starts on, 0 = Sunday ... 6 = Saturday.
+    public var days: Set<Int>
+    /// Minutes after midnight UTC.
+    public var start: Int
+    public var end: Int
+    public var text: String
+
+    public init(days: Set<Int>, start: Int, end: Int, text: String) {
+        self.days = days
+        self.start = start
+        self.end = end
+        self.text = text
+    }
+
+    public func contains(_ time: Timestamp) -> Bool {
+        let civil = CivilTime(secondsSinceEpoch: time.seconds)
+        let minute = Int(civil.hour * 60 + civil.minute)
+        let weekday = Int(civil.weekday)
+        if start < end {
+            return days.contains(weekday) && minute >= start && minute < end
+        }
+        // Past midnight: the part after `start` on a listed day, or the part before `end` on the day after one.
+        return (days.contains(weekday) && minute >= start) || (days.contains((weekday + 6) % 7) && minute < end)
+    }
+
+    public var description: String { text }
+}
+
+/// A declared maintenance access path: an internal service, optionally reachable through a port mapping.
+public struct MaintenancePort: Sendable {
+    public var name: String
+    public var host: IPAddress
+    public var port: UInt16
+    public var transport: TransportProtocol
+    /// The mapping as seen from outside (address:port on the site's public address), if there is one.
+    public var externalAddress: IPAddress?
+    public var externalPort: UInt16?
+    /// Who may use it; empty means nobody from outside.
+    public var allowedSources: [IPNetwork]
+    /// When it may be used; empty means any time.
+    public var windows: [MaintenanceWindow]
+    /// Start of the first day after the `expires` date (UTC): from then on any use is unexpected.
+    public var expiresAt: Timestamp?
+    /// The mapping should not exist at all.
+    public var closed: Bool
+    public var line: Int
+
+    public init(name: String, host: IPAddress, port: UInt16, transport: TransportProtocol = .tcp,
+                externalAddress: IPAddress? = nil, externalPort: UInt16? = nil, allowedSources: [IPNetwork] = [],
+                windows: [MaintenanceWindow] = [], expiresAt: Timestamp? = nil, closed: Bool = false, line: Int = 0) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.transport = transport
+        self.externalAddress = externalAddress
+        self.externalPort = externalPort
+        self.allowedSources = allowedSources
+        self.windows = windows
+        self.expiresAt = expiresAt
+        self.closed = closed
+        self.line = line
+    }
+}
+
+public struct LearningSettings: Sendable {
+    /// How long after the first packet the sensor only learns (no new-service alerts).
+    public var period: Duration
+    /// Silence after which a host counts as dormant.
+    public var dormantAfter: Duration
+
+    public init(period: Duration = .seconds(24 * 3600), dormantAfter: Duration = .seconds(72 * 3600)) {
+        self.period = period
+        self.dormantAfter = dormantAfter
+    }
+}
+
+public struct Site: Sendable {
+    /// What counts as inside. Empty means the RFC 1918, RFC 4193 and link-local ranges.
+    public var localNetworks: [IPNetwork]
+    /// The site's own public (NAT) addresses: destinations of port mappings.
+    public var publicAddresses: [IPAddress]
+    public var hosts: [InventoryEntry]
+    public var maintenancePorts: [MaintenancePort]
+    /// Remote-administration ports watched on every local host.
+    public var remoteAdminPorts: [PortSpec]
+    public var learning: LearningSettings
+    /// The file it came from, for messages.
+    public var path: String
+
+    public init(localNetworks: [IPNetwork] = Site.privateNetworks, publicAddresses: [IPAddress] = [],
+                hosts: [InventoryEntry] = [], maintenancePorts: [MaintenancePort] = [],
+                remoteAdminPorts: [PortSpec] = Site.defaultRemoteAdminPorts, learning: LearningSettings = LearningSettings(),
+                path: String = "") {
+        self.localNetworks = localNetworks
+        self.publicAddresses = publicAddresses
+        self.hosts = hosts
+        self.maintenancePorts = maintenancePorts
+        self.remoteAdminPorts = remoteAdminPorts
+        self.learning = learning
+        self.path = path
+    }
+
+    /// RFC 1918, RFC 6598 shared space, RFC 4193 unique local, and link-local, v4 and v6.
+    public static let privateNetworks: [IPNetwork] = [
+        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10",
+    ].map { IPNetwork($0)! }
+
+    /// Remote administration and vendor support ports, used when the site file has no `remote_admin_ports`:
+    /// FTP, SSH, Telnet, MS-RPC, NetBIOS session, SMB, SNMP, IPMI/RMCP, Telnet-alt (2323), RDP, VNC (5900-5901),
+    /// WinRM, X11, TeamViewer, AnyDesk, Radmin, Dameware, PCAnywhere, iLO/iDRAC-style HTTPS on 17990/5986.
+    public static let defaultRemoteAdminPorts: [PortSpec] = [
+        PortSpec(port: 21), PortSpec(port: 22), PortSpec(port: 23), PortSpec(port: 135), PortSpec(port: 139),
+        PortSpec(port: 445), PortSpec(port: 161, transport: .udp), PortSpec(port: 623, transport: .udp),
+        PortSpec(port: 2323), PortSpec(port: 3389), PortSpec(port: 3389, transport: .udp), PortSpec(port: 5900),
+        PortSpec(port: 5901), PortSpec(port: 5985), PortSpec(port: 5986), PortSpec(port: 6000),
+        PortSpec(port: 5938), PortSpec(port: 7070), PortSpec(port: 4899), PortSpec(port: 6129), PortSpec(port: 5631),
+        PortSpec(port: 5632, transport: .udp), PortSpec(port: 17990),
+    ]
+
+    public func isLocal(_ address: IPAddress) -> Bool {
+        localNetworks.contains { $0.contains(address) } || publicAddresses.contains(address)
+    }
+
+    /// The most specific inventory entry covering `address` (a /32 entry wins over its subnet's).
+    public func inventory(for address: IPAddress) -> InventoryEntry? {
+        inventoryIndex(for: address).map { hosts[$0] }
+    }
+
+    /// Index in `hosts` of the most specific entry covering `address`.
+    public func inventoryIndex(for address: IPAddress) -> Int? {
+        var best: Int?
+        for (index, entry) in hosts.enumerated() where entry.network.contains(address) {
+            if best == nil || entry.network.prefixLength > hosts[best!].network.prefixLength { best = index }
+        }
+        return best
+    }
+}

@@ -1,0 +1,551 @@
+// Reads a site file (YAML) into a `Site`, checking every key and value and collecting every problem with its line,
+// column and key path. Works on Yams' node tree (`compose`), not on decoded values, so every value keeps its mark.
+
+import PacketDecoding
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Loads and validates site files. Rules beyond the types (documented in the README):
+/// - every key is optional except `hosts[].address/name/state` and `maintenance_ports[].name/host/port`;
+///   an empty value (`key:` or `key: ~`) is the same as leaving an optional key out;
+/// - values are read as text, whatever YAML type they resolved to: `"22"` is port 22, `2026-12-31` a date;
+/// - `local_networks: []` is an error (leave the key out for the private ranges); `remote_admin_ports: []` turns
+///   the undeclared-port check off;
+/// - inventory networks and maintenance hosts must lie inside `local_networks` (or be a `public_addresses` entry);
+///   an `external` address must be one of `public_addresses` when that list is given;
+/// - `allow` is an error on a decommissioned host (it may send nothing at all) and ignored on an active one.
+public enum SiteLoader {
+    /// A site file larger than this is refused rather than read into memory.
+    public static let maximumFileSize = 16 << 20
+
+    /// Reads and validates the site file at `path`. A file that cannot be read gives one problem with the system's
+    /// reason (`strerror`).
+    public static func load(path: String) throws(SiteFileError) -> Site {
+        let bytes: [UInt8]
+        do {
+            bytes = try readFile(path)
+        } catch {
+            throw SiteFileError(problems: [.init(file: path, line: 0, column: 0, key: "", message: error.message)])
+        }
+        if let (line, column) = invalidUTF8Position(bytes) {
+            throw SiteFileError(problems: [
+                .init(file: path, line: line, column: column, key: "", message: "not valid UTF-8 text")
+            ])
+        }
+        return try parse(String(decoding: bytes, as: UTF8.self), path: path)
+    }
+
+    /// Validates site-file text; `path` names it in messages and becomes `Site.path`.
+    public static func parse(_ text: String, path: String) throws(SiteFileError) -> Site {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text, .default, .default, .utf8)
+        } catch let error as YamlError {
+            throw SiteFileError(problems: [syntaxProblem(error, text: text, path: path)])
+        } catch {
+            throw SiteFileError(problems: [.init(file: path, line: 0, column: 0, key: "", message: "\(error)")])
+        }
+        var reader = SiteReader(file: path)
+        let site = reader.read(root)
+        guard reader.problems.isEmpty else {
+            // Cross-checks run after the walk; put everything back in file order.
+            let ordered = reader.problems.enumerated().sorted {
+                ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
+            }
+            throw SiteFileError(problems: ordered.map(\.element))
+        }
+        return site
+    }
+
+    static func readFile(_ path: String) throws(SiteValueError) -> [UInt8] {
+        func failure(_ what: String) -> SiteValueError {
+            SiteValueError("cannot \(what): \(String(cString: strerror(errno)))")
+        }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw failure("open") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("read")
+            }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            if bytes.count > maximumFileSize {
+                throw SiteValueError("larger than \(maximumFileSize >> 20) MiB; not a site file")
+            }
+        }
+    }
+
+    /// Line and column (1-based) of the first byte that is not UTF-8, or nil when all of it is.
+    static func invalidUTF8Position(_ bytes: [UInt8]) -> (Int, Int)? {
+        var iterator = bytes.makeIterator()
+        var decoder = UTF8()
+        var line = 1
+        var column = 1
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
+            case .emptyInput:
+                return nil
+            case .error:
+                return (line, column)
+            }
+        }
+    }
+
+    /// A YAML error as a problem at libyaml's position, with its own words.
+    static func syntaxProblem(_ error: YamlError, text: String, path: String) -> SiteFileError.Problem {
+        func problem(_ mark: Mark, _ message: String) -> SiteFileError.Problem {
+            .init(file: path, line: mark.line, column: mark.column, key: "", message: message)
+        }
+        func syntax(_ context: YamlError.Context?, _ message: String, _ mark: Mark) -> SiteFileError.Problem {
+            var message = "YAML syntax error: \(message)"
+            if let context {
+                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+            }
+            // libyaml's words for a tab in indentation do not say "tab".
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if mark.line >= 1, mark.line <= lines.count,
+                lines[mark.line - 1].unicodeScalars.dropFirst(mark.column - 1).first == "\t"
+            {
+                message += "; YAML cannot indent with tabs, use spaces"
+            }
+            return problem(mark, message)
+        }
+        switch error {
+        case .scanner(let context, let message, let mark, _), .parser(let context, let message, let mark, _):
+            return syntax(context, message, mark)
+        case .composer(let context, let message, let mark, _):
+            if message == "but found another document" {
+                return problem(mark, "a site file holds one YAML document; this starts a second one")
+            }
+            return syntax(context, message, mark)
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return problem(context.mark, "YAML error: key \(keys) appears more than once in the same mapping")
+        case .reader(let message, let offset, _, _):
+            // `offset` counts Characters from the start of the text.
+            var line = 1
+            var column = 1
+            for character in text.prefix(offset ?? 0) {
+                if character == "\n" || character == "\r\n" {
+                    line += 1
+                    column = 1
+                } else {
+                    column += character.unicodeScalars.count
+                }
+            }
+            return .init(file: path, line: line, column: column, key: "", message: "YAML error: \(message)")
+        default:
+            return .init(file: path, line: 0, column: 0, key: "", message: "YAML error: \(error)")
+        }
+    }
+}
+
+/// One walk over the node tree: builds the `Site` and records every problem on the way.
+struct SiteReader {
+    let file: String
+    var problems: [SiteFileError.Problem] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    static let topKeys = ["local_networks", "public_addresses", "hosts", "maintenance_ports", "remote_admin_ports",
+                          "learning"]
+    static let hostKeys = ["address", "name", "state", "allow"]
+    static let maintenanceKeys = ["name", "host", "port", "proto", "external", "allowed_sources", "windows", "expires",
+                                  "closed"]
+    static let learningKeys = ["period", "dormant_after"]
+
+    /// A value with the key path that leads to it.
+    struct Field {
+        var value: Node
+        var path: String
+        /// Where the key is (for problems about the key itself); the value's mark for list items.
+        var keyMark: Mark?
+    }
+
+    mutating func report(_ mark: Mark?, _ path: String, _ message: String) {
+        problems.append(.init(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, key: path, message: message))
+    }
+
+    mutating func report(_ field: Field, _ message: String) {
+        report(field.value.mark, field.path, message)
+    }
+
+    // MARK: The document
+
+    mutating func read(_ root: Node?) -> Site {
+        var site = Site(path: file)
+        // An empty file is a site with every default.
+        guard let root, !isNull(root) else { return site }
+        let document = Field(value: root, path: "", keyMark: root.mark)
+        guard let top = fields(of: document, known: Self.topKeys, what: "keys (local_networks, hosts, ...)") else {
+            return site
+        }
+        let placesStart = problems.count
+
+        if let field = optional(top, "local_networks"), let items = items(field) {
+            if items.isEmpty {
+                report(field, "is empty; leave the key out to use the private ranges (RFC 1918, RFC 4193, link-local)")
+            }
+            var networks: [IPNetwork] = []
+            for item in items {
+                if let network = value(item, expected: "a network (10.0.0.0/8) or an address", SiteSyntax.network) {
+                    networks.append(network)
+                }
+            }
+            if !networks.isEmpty { site.localNetworks = networks }
+        }
+        if let field = optional(top, "public_addresses"), let items = items(field) {
+            for item in items {
+                if let address = value(item, expected: "an IP address", SiteSyntax.address) {
+                    site.publicAddresses.append(address)
+                }
+            }
+        }
+        // Inside/outside checks are only meaningful when the places themselves were read without problems.
+        let placesKnown = problems.count == placesStart
+
+        if let field = optional(top, "hosts"), let items = items(field) {
+            var firstEntry: [IPNetwork: (index: Int, line: Int)] = [:]
+            for (index, item) in items.enumerated() {
+                // Cross-checks use whatever parts of the entry were valid, so one bad key hides nothing else.
+                let read = host(item)
+                if let network = read.network, let addressField = read.addressField {
+                    let line = item.value.mark?.line ?? 0
+                    if let first = firstEntry[network] {
+                        report(addressField, "\(network) is already in the inventory as hosts[\(first.index)] (line \(first.line))")
+                    } else {
+                        firstEntry[network] = (index, line)
+                    }
+                    if placesKnown && !isInside(network, site) {
+                        report(addressField, "\(network) is outside local_networks; add its network there")
+                    }
+                }
+                if let entry = read.entry { site.hosts.append(entry) }
+            }
+        }
+
+        if let field = optional(top, "maintenance_ports"), let items = items(field) {
+            var firstName: [String: (index: Int, line: Int)] = [:]
+            for (index, item) in items.enumerated() {
+                let read = maintenancePort(item)
+                if let name = read.name, let nameField = read.nameField {
+                    if let first = firstName[name] {
+                        report(nameField, "another maintenance port is already named '\(name)': maintenance_ports[\(first.index)] (line \(first.line))")
+                    } else {
+                        firstName[name] = (index, item.value.mark?.line ?? 0)
+                    }
+                }
+                if placesKnown, let host = read.host, let hostField = read.hostField,
+                    let network = IPNetwork(address: host, prefixLength: host.isIPv6 ? 128 : 32), !isInside(network, site)
+                {
+                    report(hostField, "\(host) is outside local_networks; a maintenance port is on a local host")
+                }
+                if placesKnown, let address = read.external, let externalField = read.externalField,
+                    !site.publicAddresses.isEmpty, !site.publicAddresses.contains(address)
+                {
+                    report(externalField, "\(address) is not one of public_addresses")
+                }
+                if let port = read.port { site.maintenancePorts.append(port) }
+            }
+        }
+
+        if let field = optional(top, "remote_admin_ports"), let items = items(field) {
+            var ports: [PortSpec] = []
+            for item in items {
+                if let spec = value(item, expected: "a port (22, 623/udp)", SiteSyntax.portSpec), !ports.contains(spec) {
+                    ports.append(spec)
+                }
+            }
+            site.remoteAdminPorts = ports
+        }
+
+        if let field = optional(top, "learning"),
+            let learning = fields(of: field, known: Self.learningKeys, what: "period and dormant_after")
+        {
+            for (key, keyPath) in [("period", \LearningSettings.period), ("dormant_after", \.dormantAfter)] {
+                if let setting = optional(learning, key),
+                    let duration = value(setting, expected: "a duration (24h, 7d, 1d12h)", SiteSyntax.duration)
+                {
+                    site.learning[keyPath: keyPath] = duration
+                }
+            }
+        }
+        return site
+    }
+
+    /// Inside `local_networks` as a whole (a subnet of one of them), or a single public address.
+    func isInside(_ network: IPNetwork, _ site: Site) -> Bool {
+        if site.localNetworks.contains(where: { $0.prefixLength <= network.prefixLength && $0.contains(network.address) }) {
+            return true
+        }
+        return network.prefixLength == (network.address.isIPv6 ? 128 : 32) && site.publicAddresses.contains(network.address)
+    }
+
+    // MARK: Inventory
+
+    /// An inventory entry as far as it could be read.
+    struct ReadHost {
+        var entry: InventoryEntry?
+        var network: IPNetwork?
+        var addressField: Field?
+    }
+
+    mutating func host(_ item: Field) -> ReadHost {
+        guard let entry = fields(of: item, known: Self.hostKeys, what: "address, name and state") else { return ReadHost() }
+        let addressField = required(entry, "address", in: item, hint: "an address or network, e.g. 10.0.5.20 or 10.0.7.0/28")
+        let network = addressField.flatMap { value($0, expected: "an address or network", SiteSyntax.network) }
+        let name = required(entry, "name", in: item, hint: "the host's name").flatMap { self.name($0) }
+        let state = required(entry, "state", in: item, hint: "decommissioned, idle or active").flatMap { self.state($0) }
+        var allow: [AllowedActivity] = []
+        if let field = optional(entry, "allow"), let items = items(field) {
+            for item in items {
+                if let activity = allowed(item) { allow.append(activity) }
+            }
+            if state == .decommissioned && !items.isEmpty {
+                report(field.keyMark, field.path,
+                       "a decommissioned host may send nothing at all; remove allow, or declare the host idle")
+            }
+        }
+        var read = ReadHost(network: network, addressField: addressField)
+        if let network, let name, let state {
+            read.entry = InventoryEntry(network: network, name: name, state: state, allow: allow,
+                                        line: item.value.mark?.line ?? 0)
+        }
+        return read
+    }
+
+    mutating func state(_ field: Field) -> HostState? {
+        guard let text = text(field, expected: "decommissioned, idle or active") else { return nil }
+        if let state = HostState(rawValue: text.lowercased()) { return state }
+        var message = "'\(text)' is not a state: use decommissioned, idle or active"
+        if let close = SiteSyntax.suggestion(for: text, among: HostState.allCases.map(\.rawValue)) {
+            message = "'\(text)' is not a state; did you mean '\(close)'?"
+        }
+        report(field, message)
+        return nil
+    }
+
+    mutating func allowed(_ item: Field) -> AllowedActivity? {
+        guard let text = text(item, expected: "a service name or a port") else { return nil }
+        let services = AllowedActivity.services.keys.sorted()
+        if AllowedActivity.services[text.lowercased()] != nil { return .service(text.lowercased()) }
+        if text.first?.isNumber == true || text.contains("/") {
+            do {
+                return .port(try SiteSyntax.portSpec(text))
+            } catch {
+                report(item, error.message)
+                return nil
+            }
+        }
+        var message = "'\(text)' is not a service (\(services.joined(separator: ", "))) or a port (8080, 161/udp, tcp/8080)"
+        if let close = SiteSyntax.suggestion(for: text, among: services) {
+            message = "'\(text)' is not a known service; did you mean '\(close)'?"
+        }
+        report(item, message)
+        return nil
+    }
+
+    // MARK: Maintenance ports
+
+    /// A maintenance port as far as it could be read.
+    struct ReadMaintenancePort {
+        var port: MaintenancePort?
+        var name: String?
+        var nameField: Field?
+        var host: IPAddress?
+        var hostField: Field?
+        var external: IPAddress?
+        var externalField: Field?
+    }
+
+    mutating func maintenancePort(_ item: Field) -> ReadMaintenancePort {
+        guard let entry = fields(of: item, known: Self.maintenanceKeys, what: "name, host and port") else {
+            return ReadMaintenancePort()
+        }
+        let nameField = required(entry, "name", in: item, hint: "a name for this access path, e.g. vendor-ssh")
+        let name = nameField.flatMap { self.name($0) }
+        let hostField = required(entry, "host", in: item, hint: "the internal host's address")
+        let host = hostField.flatMap { value($0, expected: "an IP address", SiteSyntax.address) }
+        let port = required(entry, "port", in: item, hint: "the internal port, 1-65535").flatMap {
+            value($0, expected: "a port number (1-65535)") { (text: String) throws(SiteValueError) in
+                try SiteSyntax.port(text)
+            }
+        }
+        var transport = TransportProtocol.tcp
+        if let field = optional(entry, "proto"),
+            let value = value(field, expected: "tcp or udp", { (text: String) throws(SiteValueError) in
+                try SiteSyntax.transport(text)
+            })
+        {
+            transport = value
+        }
+        let externalField = optional(entry, "external")
+        let external = externalField.flatMap { value($0, expected: "ADDRESS:PORT", SiteSyntax.endpoint) }
+        var sources: [IPNetwork] = []
+        if let field = optional(entry, "allowed_sources"), let items = items(field) {
+            for item in items {
+                if let network = value(item, expected: "a network or an address", SiteSyntax.network) {
+                    sources.append(network)
+                }
+            }
+        }
+        var windows: [MaintenanceWindow] = []
+        if let field = optional(entry, "windows"), let items = items(field) {
+            for item in items {
+                if let window = value(item, expected: "a window such as \"Sat 01:00-05:00\"", SiteSyntax.window) {
+                    windows.append(window)
+                }
+            }
+        }
+        let expires = optional(entry, "expires").flatMap {
+            value($0, expected: "a date YYYY-MM-DD", SiteSyntax.expiry)
+        }
+        var closed = false
+        if let field = optional(entry, "closed"), let value = boolean(field) { closed = value }
+
+        var read = ReadMaintenancePort(name: name, nameField: nameField, host: host, hostField: hostField,
+                                       external: external?.0, externalField: externalField)
+        if let name, let host, let port {
+            read.port = MaintenancePort(
+                name: name, host: host, port: port, transport: transport, externalAddress: external?.0,
+                externalPort: external?.1, allowedSources: sources, windows: windows, expiresAt: expires, closed: closed,
+                line: item.value.mark?.line ?? 0)
+        }
+        return read
+    }
+
+    // MARK: Nodes
+
+    /// An empty value: a plain `~`, `null` or nothing at all.
+    func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node, scalar.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        case .scalar(let scalar): isNull(node) ? "an empty value" : "'\(scalar.string)'"
+        }
+    }
+
+    /// The known keys of a mapping; reports a value that is not a mapping, keys that are not text, and unknown
+    /// keys (with the nearest known key when it looks like a typo).
+    mutating func fields(of field: Field, known: [String], what: String) -> [String: Field]? {
+        guard case .mapping(let mapping) = field.value else {
+            report(field, "expected a mapping of \(what), found \(describe(field.value))")
+            return nil
+        }
+        var result: [String: Field] = [:]
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key, !isNull(key) else {
+                report(key.mark, field.path, "a key must be a name, found \(describe(key))")
+                continue
+            }
+            let name = scalar.string
+            let path = field.path.isEmpty ? name : "\(field.path).\(name)"
+            guard known.contains(name) else {
+                if let close = SiteSyntax.suggestion(for: name, among: known) {
+                    report(key.mark, path, "unknown key; did you mean '\(close)'?")
+                } else {
+                    report(key.mark, path, "unknown key; expected one of \(known.joined(separator: ", "))")
+                }
+                continue
+            }
+            result[name] = Field(value: value, path: path, keyMark: key.mark)
+        }
+        return result
+    }
+
+    /// An optional key's field; nil when absent or empty.
+    func optional(_ fields: [String: Field], _ key: String) -> Field? {
+        guard let field = fields[key], !isNull(field.value) else { return nil }
+        return field
+    }
+
+    /// A required key's field; reports it when absent or empty.
+    mutating func required(_ fields: [String: Field], _ key: String, in parent: Field, hint: String) -> Field? {
+        guard let field = fields[key] else {
+            report(parent.value.mark, "\(parent.path).\(key)", "missing (required): \(hint)")
+            return nil
+        }
+        guard !isNull(field.value) else {
+            report(field.keyMark, field.path, "is empty (required): \(hint)")
+            return nil
+        }
+        return field
+    }
+
+    /// The items of a list with their paths (`key[0]`, `key[1]`...); nil (reported) when the value is not a list.
+    mutating func items(_ field: Field) -> [Field]? {
+        guard case .sequence(let sequence) = field.value else {
+            report(field, "expected a list, found \(describe(field.value))")
+            return nil
+        }
+        return sequence.enumerated().map { Field(value: $1, path: "\(field.path)[\($0)]", keyMark: $1.mark) }
+    }
+
+    /// The text of a scalar; reports lists, mappings and empty values.
+    mutating func text(_ field: Field, expected: String) -> String? {
+        guard case .scalar(let scalar) = field.value, !isNull(field.value) else {
+            report(field, "expected \(expected), found \(describe(field.value))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    /// A scalar read by one of `SiteSyntax`'s parsers; its complaint is reported at the value.
+    mutating func value<T>(_ field: Field, expected: String, _ parse: (String) throws(SiteValueError) -> T) -> T? {
+        guard let text = text(field, expected: expected) else { return nil }
+        do {
+            return try parse(text)
+        } catch {
+            report(field, error.message)
+            return nil
+        }
+    }
+
+    mutating func name(_ field: Field) -> String? {
+        guard let text = text(field, expected: "a name") else { return nil }
+        guard !text.allSatisfy(\.isWhitespace) else {
+            report(field, "must not be empty")
+            return nil
+        }
+        return text
+    }
+
+    /// YAML 1.1's booleans (true/false, yes/no, on/off, any case), as Yams resolves them.
+    mutating func boolean(_ field: Field) -> Bool? {
+        guard let text = text(field, expected: "true or false") else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(field, "'\(text)' is not true or false")
+            return nil
+        }
+    }
+}
