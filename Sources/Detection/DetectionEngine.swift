@@ -97,6 +97,8 @@ public struct DetectionEngine: FlowEventHandler {
         let entry = inventory(of: reference)
         decommissioned.arp(sender: sender, target: packet.destination, entry: entry, at: time, ledger: &ledger)
         idle.arp(sender: sender, entry: entry, at: time, ledger: &ledger)
+        scans.arp(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2, senderEntry: entry,
+                  at: time, ledger: &ledger)
     }
 
     /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.

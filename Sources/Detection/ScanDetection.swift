@@ -4,7 +4,8 @@
 //
 // A failed attempt is a flow whose originator sent a SYN and never got a SYN-ACK: unanswered (S0) or refused
 // (REJ). It is counted when the flow ends (a refusal ends after the closed timeout, an unanswered attempt after the
-// attempt timeout, or at the end of the input).
+// attempt timeout, or at the end of the input). On the local segment, an ARP request that gets no reply is a failed
+// contact too: host discovery (`nmap -sn`, `arp-scan`) sweeps a subnet with ARP before any TCP is sent.
 // Thresholds (Zeek's scan.zeek defaults): 15 distinct ports of one host (port scan) or 25 distinct hosts (address
 // scan), within 5 minutes. Severity 2. One alert per scanner per suppression interval; what follows is counted.
 
@@ -26,6 +27,33 @@ struct ScanDetection {
         var last = Timestamp.zero
     }
     var scanners: [IPAddress: ScannerState] = [:]
+    /// ARP requests per requester: target -> time of the request, removed when the target replies.
+    var arpRequests: [IPAddress: [IPAddress: Timestamp]] = [:]
+
+    /// An ARP request (`isReply == false`) or reply on the local segment.
+    mutating func arp(sender: IPAddress, target: IPAddress, isReply: Bool, senderEntry: InventoryEntry?,
+                      at time: Timestamp, ledger: inout AlertLedger) {
+        if isReply {
+            // `sender` answers whoever asked for it.
+            arpRequests[target]?[sender] = nil
+            return
+        }
+        guard sender != target else { return }  // gratuitous ARP announces, it does not look for anyone
+        if arpRequests[sender] == nil && arpRequests.count >= scannerCapacity {
+            arpRequests = arpRequests.filter { $0.value.values.contains { time - $0 <= window } }
+        }
+        var pending = (arpRequests[sender] ?? [:]).filter { time - $0.value <= window }
+        pending[target] = pending[target] ?? time
+        arpRequests[sender] = pending
+        guard pending.count >= addressScanThreshold else { return }
+        var alert = Alert(timestamp: time, rule: .hostScan, severity: Self.severity, message: "", source: sender,
+                          host: AlertHost(sender, senderEntry))
+        let who = senderEntry.map { "\($0.name) (\(sender))" } ?? "\(sender)"
+        alert.message = "local host \(who) sent ARP requests for \(pending.count) addresses in \(formatDuration(window)) "
+            + "that no host answered: host discovery"
+        alert.reason = "arp-sweep"
+        ledger.raise(alert, key: SuppressionKey(rule: .hostScan, source: sender))
+    }
 
     mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
         let flow = context.flow

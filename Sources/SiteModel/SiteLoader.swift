@@ -202,6 +202,8 @@ struct SiteReader {
             return site
         }
         let placesStart = problems.count
+        // Named in the outside-of-local_networks messages, which otherwise puzzle a file without the key.
+        var localNetworksName = "local_networks (by default the private ranges)"
 
         if let field = optional(top, "local_networks"), let items = items(field) {
             if items.isEmpty {
@@ -213,7 +215,10 @@ struct SiteReader {
                     networks.append(network)
                 }
             }
-            if !networks.isEmpty { site.localNetworks = networks }
+            if !networks.isEmpty {
+                site.localNetworks = networks
+                localNetworksName = "local_networks"
+            }
         }
         if let field = optional(top, "public_addresses"), let items = items(field) {
             for item in items {
@@ -233,12 +238,13 @@ struct SiteReader {
                 if let network = read.network, let addressField = read.addressField {
                     let line = item.value.mark?.line ?? 0
                     if let first = firstEntry[network] {
-                        report(addressField, "\(network) is already in the inventory as hosts[\(first.index)] (line \(first.line))")
+                        report(addressField,
+                               "\(network) is already in the inventory as hosts[\(first.index)] (line \(first.line))")
                     } else {
                         firstEntry[network] = (index, line)
                     }
                     if placesKnown && !isInside(network, site) {
-                        report(addressField, "\(network) is outside local_networks; add its network there")
+                        report(addressField, "\(network) is outside \(localNetworksName); add its network there")
                     }
                 }
                 if let entry = read.entry { site.hosts.append(entry) }
@@ -251,15 +257,17 @@ struct SiteReader {
                 let read = maintenancePort(item)
                 if let name = read.name, let nameField = read.nameField {
                     if let first = firstName[name] {
-                        report(nameField, "another maintenance port is already named '\(name)': maintenance_ports[\(first.index)] (line \(first.line))")
+                        report(nameField, "another maintenance port is already named '\(name)': "
+                                   + "maintenance_ports[\(first.index)] (line \(first.line))")
                     } else {
                         firstName[name] = (index, item.value.mark?.line ?? 0)
                     }
                 }
                 if placesKnown, let host = read.host, let hostField = read.hostField,
-                    let network = IPNetwork(address: host, prefixLength: host.isIPv6 ? 128 : 32), !isInside(network, site)
+                    let network = IPNetwork(address: host, prefixLength: host.isIPv6 ? 128 : 32),
+                    !isInside(network, site)
                 {
-                    report(hostField, "\(host) is outside local_networks; a maintenance port is on a local host")
+                    report(hostField, "\(host) is outside \(localNetworksName); a maintenance port is on a local host")
                 }
                 if placesKnown, let address = read.external, let externalField = read.externalField,
                     !site.publicAddresses.isEmpty, !site.publicAddresses.contains(address)

@@ -57,31 +57,31 @@ func problem(_ yaml: String) -> String {
         #expect(problem("hosts:\n  - { address: 10.0.7.1/28, name: cams, state: idle }")
             .hasPrefix("t.yaml:2:16: hosts[0].address: host bits are set in '10.0.7.1/28'"))
         #expect(problem("maintenance_ports:\n  - { name: a, host: 10.0.5.0/24, port: 22 }")
-            == "t.yaml:2:23: maintenance_ports[0].host: '10.0.5.0/24' is a network; a single address is needed here")
+            == "t.yaml:2:22: maintenance_ports[0].host: '10.0.5.0/24' is a network; a single address is needed here")
         #expect(problem("maintenance_ports:\n  - { name: a, host: 10.0.5.1, port: 22, allowed_sources: [198.51.100.1/24] }")
-            .hasPrefix("t.yaml:2:58: maintenance_ports[0].allowed_sources[0]: host bits are set"))
+            .hasPrefix("t.yaml:2:60: maintenance_ports[0].allowed_sources[0]: host bits are set"))
     }
 
     @Test func hostEntries() {
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: retired }")
-            == "t.yaml:2:43: hosts[0].state: 'retired' is not a state: use decommissioned, idle or active")
+            == "t.yaml:2:42: hosts[0].state: 'retired' is not a state: use decommissioned, idle or active")
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: decomissioned }")
-            == "t.yaml:2:43: hosts[0].state: 'decomissioned' is not a state; did you mean 'decommissioned'?")
+            == "t.yaml:2:42: hosts[0].state: 'decomissioned' is not a state; did you mean 'decommissioned'?")
         // A missing key is reported where its entry starts.
-        #expect(problem("hosts:\n  - { address: 10.0.0.1, state: idle }\n  - address: 10.0.0.2\n    name: b\n")
+        #expect(problem("hosts:\n  - { address: 10.0.0.1, state: idle }\n  - address: 10.0.0.2\n    name: b\n    state: idle\n")
             .hasPrefix("t.yaml:2:5: hosts[0].name: missing (required)"))
         #expect(problems("hosts:\n  - address: 10.0.0.2\n    name: b\n")
-            == ["t.yaml:2:7: hosts[0].state: missing (required): decommissioned, idle or active"])
+            == ["t.yaml:2:5: hosts[0].state: missing (required): decommissioned, idle or active"])
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: , state: idle }")
-            == "t.yaml:2:30: hosts[0].name: is empty (required): the host's name")
+            == "t.yaml:2:26: hosts[0].name: is empty (required): the host's name")
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: \" \", state: idle }")
-            == "t.yaml:2:36: hosts[0].name: must not be empty")
+            == "t.yaml:2:32: hosts[0].name: must not be empty")
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: idle, allow: [arp, ntpd] }")
-            == "t.yaml:2:62: hosts[0].allow[1]: 'ntpd' is not a known service; did you mean 'ntp'?")
+            == "t.yaml:2:61: hosts[0].allow[1]: 'ntpd' is not a known service; did you mean 'ntp'?")
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: idle, allow: [printer] }")
-            .hasPrefix("t.yaml:2:57: hosts[0].allow[0]: 'printer' is not a service (arp, dhcp,"))
+            .hasPrefix("t.yaml:2:56: hosts[0].allow[0]: 'printer' is not a service (arp, dhcp,"))
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: idle, allow: [70000/udp] }")
-            == "t.yaml:2:57: hosts[0].allow[0]: port 70000 is out of range (1-65535)")
+            == "t.yaml:2:56: hosts[0].allow[0]: port 70000 is out of range (1-65535)")
         #expect(problem("hosts:\n  - { address: 10.0.0.1, name: a, state: decommissioned, allow: [arp] }")
             == "t.yaml:2:58: hosts[0].allow: a decommissioned host may send nothing at all; remove allow, or declare the host idle")
     }
@@ -113,11 +113,11 @@ func problem(_ yaml: String) -> String {
 
     @Test func insideLocalNetworks() {
         #expect(problem("hosts:\n  - { address: 8.8.8.8, name: a, state: idle }")
-            == "t.yaml:2:16: hosts[0].address: 8.8.8.8 is outside local_networks; add its network there")
+            == "t.yaml:2:16: hosts[0].address: 8.8.8.8 is outside local_networks (by default the private ranges); add its network there")
         #expect(problem("local_networks: [10.0.0.0/16]\nhosts:\n  - { address: 10.0.0.0/8, name: a, state: idle }")
             == "t.yaml:3:16: hosts[0].address: 10.0.0.0/8 is outside local_networks; add its network there")
         #expect(problem("maintenance_ports:\n  - { name: a, host: 8.8.4.4, port: 22 }")
-            == "t.yaml:2:23: maintenance_ports[0].host: 8.8.4.4 is outside local_networks; a maintenance port is on a local host")
+            == "t.yaml:2:22: maintenance_ports[0].host: 8.8.4.4 is outside local_networks (by default the private ranges); a maintenance port is on a local host")
         // A public address counts as inside (a DMZ server without NAT).
         #expect(problems("public_addresses: [203.0.113.10]\nhosts:\n  - { address: 203.0.113.10, name: dmz, state: idle }").isEmpty)
         // No spurious complaints when local_networks itself is wrong.
@@ -249,12 +249,12 @@ func problem(_ yaml: String) -> String {
             """)
         #expect(found.map { $0.split(separator: ":").prefix(4).joined(separator: ":") } == [
             "t.yaml:1:30: local_networks[1]",
-            "t.yaml:3:50: hosts[0].state",
+            "t.yaml:3:49: hosts[0].state",
             "t.yaml:4:16: hosts[1].address",
             "t.yaml:4:60: hosts[1].allow[0]",
             "t.yaml:6:39: maintenance_ports[0].port",
             "t.yaml:7:13: maintenance_ports[1].name",
-            "t.yaml:7:54: maintenance_ports[1].windows[0]",
+            "t.yaml:7:53: maintenance_ports[1].windows[0]",
             "t.yaml:8:26: remote_admin_ports[1]",
             "t.yaml:9:21: learning.period",
             "t.yaml:9:25: learning.dormant_afer",
@@ -264,7 +264,7 @@ func problem(_ yaml: String) -> String {
 
     @Test func yamlSyntaxErrorsHaveALine() {
         let unclosed = problem("hosts:\n  - { address: 10.0.0.1, name: a\n  - { address: 10.0.0.2 }\n")
-        #expect(unclosed.hasPrefix("t.yaml:3:3: YAML syntax error: did not find expected ',' or '}'"))
+        #expect(unclosed.hasPrefix("t.yaml:3:5: YAML syntax error: did not find expected ',' or '}'"))
         #expect(problem("hosts:\n\t- x\n").hasPrefix("t.yaml:2:1: YAML syntax error:"))
         #expect(problem("hosts:\n\t- x\n").hasSuffix("YAML cannot indent with tabs, use spaces"))
         #expect(problem("learning:\n  period: 24h\n  period: 48h\n")
@@ -303,7 +303,7 @@ func problem(_ yaml: String) -> String {
         do {
             _ = try SiteLoader.load(path: bad)
         } catch {
-            #expect(error.description == "\(bad):2:43: hosts[0].state: 'sleeping' is not a state: use decommissioned, idle or active")
+            #expect(error.description == "\(bad):2:42: hosts[0].state: 'sleeping' is not a state: use decommissioned, idle or active")
         }
 
         let missing = directory.appendingPathComponent("missing.yaml").path
@@ -322,7 +322,7 @@ func problem(_ yaml: String) -> String {
         }
 
         let binary = directory.appendingPathComponent("binary.yaml").path
-        FileManager.default.createFile(atPath: binary, contents: Data([0x61, 0x3a, 0x0a, 0x62, 0xff]))
+        _ = FileManager.default.createFile(atPath: binary, contents: Data([0x61, 0x3a, 0x0a, 0x62, 0xff]))
         do {
             _ = try SiteLoader.load(path: binary)
             Issue.record("invalid UTF-8 loaded")
