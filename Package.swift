@@ -54,6 +54,9 @@ let package = Package(
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
         .testTarget(name: "SiteModelTests", dependencies: ["SiteModel", "PacketDecoding"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Sensor", "PacketCapture", "idlewatch"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "idlewatch"]
+        ),
     ]
 )

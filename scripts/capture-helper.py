@@ -14,12 +14,22 @@ Subcommands (see --help of each):
   http-get       HTTP GET that reads until the server closes, then closes
   tcp-probe      one connect() attempt; reports open / refused / timeout
   connect-scan   connect() to a list of ports, abort open ones with RST
+  sweep          parallel connect() to one port of many addresses (address scan)
+  dns-server     UDP DNS server answering A queries from a fixed table
+  dns-query      one DNS query (A), waits for the answer
+  ntp-server     UDP NTP server (mode 4 answers to mode 3 requests)
+  ntp-query      one NTP client request (SNTP, mode 3), waits for the answer
+  dhcp-discover  one DHCPDISCOVER from 0.0.0.0, sent on a packet socket
   vlan-bpf       load + pin a tc eBPF program that pushes or pops VLAN tags
 """
 
 import argparse
 import ctypes
+import errno
+import ipaddress
 import os
+import random
+import select
 import socket
 import struct
 import sys
@@ -108,7 +118,8 @@ def cmd_guess_client(a):
         s = socket.create_connection((a.to, a.port), timeout=3)
         f = s.makefile("rb")
         banner = f.readline()
-        s.sendall(f"{a.user}:{a.password_prefix}{i + 1}\r\n".encode())
+        line = a.line if a.line is not None else f"{a.user}:{a.password_prefix}{i + 1}"
+        s.sendall(f"{line}\r\n".encode())
         rest = f.read()  # until the server closes
         f.close()
         s.close()
@@ -186,6 +197,222 @@ def cmd_connect_scan(a):
     log(f"connect-scan {a.to}: {len(results)} ports, open={opened}")
     for p, r in results.items():
         log(f"  {p}: {r}")
+
+
+def parse_addresses(text):
+    """10.0.0.5,10.0.0.20-10.0.0.59 -> list of addresses, in order."""
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = (ipaddress.ip_address(x) for x in part.split("-"))
+            out.extend(str(ipaddress.ip_address(i)) for i in range(int(lo), int(hi) + 1))
+        elif part:
+            out.append(part)
+    return out
+
+
+def cmd_sweep(a):
+    """Address scan: one non-blocking connect() per address, all started at
+    once (like a scanner's SYN burst), then wait; a connection that completes
+    is aborted with RST; the ones still pending at the deadline are dropped
+    silently (closing a SYN_SENT socket sends nothing), before the kernel's
+    first SYN retransmission (1 s)."""
+    targets = parse_addresses(a.to)
+    pending = {}
+    results = {}
+    for addr in targets:
+        s = socket.socket(family_of(addr), socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        rc = s.connect_ex((addr, a.port))
+        if rc not in (0, errno.EINPROGRESS):
+            results[addr] = f"error {os.strerror(rc)}"
+            s.close()
+            continue
+        pending[s] = addr
+        if a.interval:
+            time.sleep(a.interval)
+    deadline = time.monotonic() + a.wait
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        _, writable, _ = select.select([], list(pending), [], left)
+        for s in writable:
+            addr = pending.pop(s)
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            results[addr] = {0: "open", errno.ECONNREFUSED: "refused",
+                             errno.EHOSTUNREACH: "host unreachable"}.get(err, f"error {os.strerror(err)}")
+            s.close()  # SO_LINGER 0: an open connection is aborted with RST
+    for s, addr in pending.items():
+        results[addr] = "timeout"
+        s.close()
+    summary = {}
+    for r in results.values():
+        summary[r] = summary.get(r, 0) + 1
+    log(f"sweep port {a.port}: {len(targets)} addresses: {summary}")
+    for addr in targets:
+        log(f"  {addr}: {results.get(addr)}")
+
+
+# --------------------------------------------------------------------------
+# DNS, NTP, DHCP (just enough of each protocol for real, well-formed packets)
+# --------------------------------------------------------------------------
+
+def dns_name(name):
+    out = b""
+    for label in name.rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def dns_read_name(data, off):
+    labels = []
+    while True:
+        n = data[off]
+        if n == 0:
+            return ".".join(labels), off + 1
+        if n & 0xC0:
+            raise ValueError("compressed name in a question")
+        labels.append(data[off + 1:off + 1 + n].decode(errors="replace"))
+        off += 1 + n
+
+
+def cmd_dns_server(a):
+    table = {}
+    for rec in a.record:
+        name, ip = rec.split("=")
+        table[name.rstrip(".").lower()] = socket.inet_aton(ip)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.bind, a.port))
+    log(f"dns-server listening on {a.bind}:{a.port}, {len(table)} records")
+    while True:
+        data, peer = s.recvfrom(4096)
+        try:
+            qid, flags, qd = struct.unpack("!HHH", data[:6])
+            name, end = dns_read_name(data, 12)
+            qtype, qclass = struct.unpack("!HH", data[end:end + 4])
+        except (ValueError, IndexError, struct.error):
+            continue
+        question = data[12:end + 4]
+        answer = table.get(name.lower()) if qtype == 1 and qclass == 1 else None
+        # QR, opcode 0, AA, RD copied, RA; rcode 0 or 3 (NXDOMAIN)
+        rflags = 0x8400 | (flags & 0x0100) | 0x0080 | (0 if answer or name.lower() in table else 3)
+        reply = struct.pack("!HHHHHH", qid, rflags, 1, 1 if answer else 0, 0, 0) + question
+        if answer:
+            reply += struct.pack("!HHHIH", 0xC00C, 1, 1, a.ttl, 4) + answer
+        s.sendto(reply, peer)
+        log(f"dns-server: {peer[0]}:{peer[1]} {name} type {qtype}: "
+            f"{socket.inet_ntoa(answer) if answer else 'no answer'}")
+
+
+def cmd_dns_query(a):
+    qid = random.randrange(1, 0x10000)
+    query = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + dns_name(a.name) + struct.pack("!HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.to, a.port))
+    s.settimeout(a.timeout)
+    s.send(query)
+    data = s.recv(4096)
+    rid, flags, qd, an = struct.unpack("!HHHH", data[:8])
+    addrs = []
+    if rid == qid and an:
+        off = 12 + len(dns_name(a.name)) + 4
+        for _ in range(an):
+            rtype, rclass, ttl, rdlen = struct.unpack("!HHIH", data[off + 2:off + 12])
+            if rtype == 1 and rdlen == 4:
+                addrs.append(socket.inet_ntoa(data[off + 12:off + 16]))
+            off += 12 + rdlen
+    log(f"dns-query {a.name} @{a.to}: rcode {flags & 0xF}, {addrs}")
+    if not addrs:
+        sys.exit(1)
+
+
+NTP_EPOCH = 2208988800
+
+
+def ntp_stamp(t):
+    sec = int(t)
+    return struct.pack("!II", sec + NTP_EPOCH, int((t - sec) * 2**32) & 0xFFFFFFFF)
+
+
+def cmd_ntp_server(a):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((a.bind, a.port))
+    refid = socket.inet_aton(a.refid)
+    log(f"ntp-server listening on {a.bind}:{a.port}")
+    while True:
+        data, peer = s.recvfrom(4096)
+        now = time.time()
+        if len(data) < 48 or data[0] & 0x07 != 3:
+            continue
+        version = (data[0] >> 3) & 0x07
+        reply = struct.pack("!BBbb", (version << 3) | 4, a.stratum, data[2], -23)
+        reply += struct.pack("!II", 0x00000100, 0x00000200)  # root delay / dispersion
+        reply += refid + ntp_stamp(now - 17) + data[40:48] + ntp_stamp(now) + ntp_stamp(time.time())
+        s.sendto(reply, peer)
+        log(f"ntp-server: answered {peer[0]}:{peer[1]}")
+
+
+def cmd_ntp_query(a):
+    request = struct.pack("!BBbb", (4 << 3) | 3, 0, 6, -20) + b"\0" * 36 + ntp_stamp(time.time())
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((a.to, a.port))
+    s.settimeout(a.timeout)
+    s.send(request)
+    data = s.recv(4096)
+    ok = len(data) >= 48 and data[0] & 0x07 == 4 and data[24:32] == request[40:48]
+    log(f"ntp-query @{a.to}: {len(data)} bytes, mode {data[0] & 7}, stratum {data[1]}, "
+        f"{'origin matches' if ok else 'BAD ANSWER'}")
+    if not ok:
+        sys.exit(1)
+
+
+def ip_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def cmd_dhcp_discover(a):
+    """One DHCPDISCOVER as a DHCP client in the INIT state sends it: from
+    0.0.0.0:68 to 255.255.255.255:67, Ethernet broadcast, built by hand and
+    sent on an AF_PACKET socket (a UDP socket would use the interface's
+    address as the source)."""
+    with open(f"/sys/class/net/{a.interface}/address") as f:
+        mac = bytes.fromhex(f.read().strip().replace(":", ""))
+    xid = random.randrange(0, 2**32)
+    options = bytes([53, 1, 1])  # DHCP message type: DISCOVER
+    options += bytes([61, 7, 1]) + mac  # client identifier: hardware type 1 + MAC
+    if a.requested:
+        options += bytes([50, 4]) + socket.inet_aton(a.requested)
+    if a.hostname:
+        options += bytes([12, len(a.hostname)]) + a.hostname.encode()
+    options += bytes([55, 6, 1, 3, 6, 15, 28, 42])  # parameter request list
+    options += b"\xff"
+    bootp = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0,
+                        b"\0" * 4, b"\0" * 4, b"\0" * 4, b"\0" * 4, mac + b"\0" * 10, b"", b"")
+    bootp += b"\x63\x82\x53\x63" + options
+    bootp += b"\0" * max(0, 300 - len(bootp))  # BOOTP minimum, as ISC dhclient pads
+    src, dst = b"\0" * 4, b"\xff" * 4
+    udp_len = 8 + len(bootp)
+    pseudo = src + dst + struct.pack("!BBH", 0, 17, udp_len)
+    udp = struct.pack("!HHHH", 68, 67, udp_len, 0) + bootp
+    csum = ip_checksum(pseudo + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack("!H", csum) + udp[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0x10, 20 + udp_len, 0, 0, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+    frame = b"\xff" * 6 + mac + b"\x08\x00" + ip + udp
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((a.interface, 0))
+    s.send(frame)
+    s.close()
+    log(f"dhcp-discover on {a.interface}: xid {xid:#010x}, {len(frame)}-byte frame")
 
 
 # --------------------------------------------------------------------------
@@ -303,6 +530,7 @@ def main():
     s.add_argument("--interval", type=float, default=0.15)
     s.add_argument("--user", default="root")
     s.add_argument("--password-prefix", default="guess")
+    s.add_argument("--line", help="send this line in every session instead of USER:PREFIXn")
     s.set_defaults(fn=cmd_guess_client)
 
     s = sub.add_parser("http-get")
@@ -323,6 +551,46 @@ def main():
     s.add_argument("--timeout", type=float, default=0.5)
     s.add_argument("--interval", type=float, default=0.0)
     s.set_defaults(fn=cmd_connect_scan)
+
+    s = sub.add_parser("sweep")
+    s.add_argument("--to", required=True, help="addresses: a,b,first-last")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--wait", type=float, default=0.8)
+    s.add_argument("--interval", type=float, default=0.0)
+    s.set_defaults(fn=cmd_sweep)
+
+    s = sub.add_parser("dns-server")
+    s.add_argument("--bind", default="0.0.0.0")
+    s.add_argument("--port", type=int, default=53)
+    s.add_argument("--record", action="append", default=[], help="NAME=IPV4")
+    s.add_argument("--ttl", type=int, default=300)
+    s.set_defaults(fn=cmd_dns_server)
+
+    s = sub.add_parser("dns-query")
+    s.add_argument("--to", required=True)
+    s.add_argument("--port", type=int, default=53)
+    s.add_argument("--name", required=True)
+    s.add_argument("--timeout", type=float, default=1.0)
+    s.set_defaults(fn=cmd_dns_query)
+
+    s = sub.add_parser("ntp-server")
+    s.add_argument("--bind", default="0.0.0.0")
+    s.add_argument("--port", type=int, default=123)
+    s.add_argument("--stratum", type=int, default=3)
+    s.add_argument("--refid", default="127.127.1.0", help="reference id, as an IPv4 address")
+    s.set_defaults(fn=cmd_ntp_server)
+
+    s = sub.add_parser("ntp-query")
+    s.add_argument("--to", required=True)
+    s.add_argument("--port", type=int, default=123)
+    s.add_argument("--timeout", type=float, default=1.0)
+    s.set_defaults(fn=cmd_ntp_query)
+
+    s = sub.add_parser("dhcp-discover")
+    s.add_argument("--interface", required=True)
+    s.add_argument("--requested", help="option 50: the address the client asks for")
+    s.add_argument("--hostname", help="option 12")
+    s.set_defaults(fn=cmd_dhcp_discover)
 
     s = sub.add_parser("vlan-bpf")
     s.add_argument("pin", help="path on a bpffs mount to pin the program at")

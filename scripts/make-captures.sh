@@ -27,12 +27,15 @@
 
 set -Eeuo pipefail
 
-SCENARIOS=(basic_lan vlan_tagged qinq ssh_like_guessing)
+SCENARIOS=(basic_lan vlan_tagged qinq ssh_like_guessing
+    nat_forgotten_mapping maintenance_window_allowed inbound_scan new_service_after_learning
+    dormant_wakeup decommissioned_arp idle_host_scan)
 
 PREFIX=iwcap-
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=$(cd "$SCRIPT_DIR/.." && pwd)/captures
 HELPER=$SCRIPT_DIR/capture-helper.py
+RETIME=$SCRIPT_DIR/pcap-retime.py
 KEEP_WORK=0
 
 WORK=""          # temporary work directory (logs, captures in progress)
@@ -313,12 +316,21 @@ switch_create() {
 # mirrored too.
 switch_host() {
     local sw=$1 host=$2; shift 2
+    switch_attach "$sw" "$host" eth0 "$@"
+}
+
+# switch_attach SW NAME IF [CIDR...]: like switch_host for any interface
+# name, e.g. a router's second leg (port p-NAME on SW, so a namespace can
+# have one leg per switch).  Create the namespace first (ns_create ... noipv6)
+# for an IPv4-only host: switch_host only creates it when it does not exist.
+switch_attach() {
+    local sw=$1 host=$2 ifc=$3; shift 3
     local mac="" a port="p-$host"
     for a in "$@"; do [[ $a != *:* ]] && { mac=$(mac_for "${a%/*}"); break; }; done
     ns_exists "$host" || ns_create "$host"
-    veth "$host" eth0 "$sw" "$port" "$mac"
-    addr "$host" eth0 "$@"
-    up "$host" eth0
+    veth "$host" "$ifc" "$sw" "$port" "$mac"
+    (($#)) && addr "$host" "$ifc" "$@"
+    up "$host" "$ifc"
     bridge_port "$sw" br0 "$port"
     if ip -n "$(ns "$sw")" link show span0 >/dev/null 2>&1; then
         mirror_ingress "$sw" "$port" span0
@@ -375,6 +387,43 @@ nft_apply() {
     printf '%s\n' "$rules" | ip netns exec "$(ns "$name")" nft -f -
 }
 
+# hosts NAME...: IPv4-only host namespaces (no IPv6 at all, so nothing but
+# the scenario's own traffic ever leaves them).  Plug them in with switch_host.
+hosts() {
+    local h
+    for h in "$@"; do ns_create "$h" noipv6; done
+}
+
+# router NAME: an IPv4-only namespace that forwards.
+router() {
+    ns_create "$1" noipv6
+    ns_forwarding "$1"
+}
+
+# wan_link NS1 ADDR1 NS2 ADDR2: a point-to-point "internet" link: NS1's wan0
+# (ADDR1) to NS2's eth0 (ADDR2), each address in its own /24 with a host
+# route to the other end, so two unrelated public ranges can talk directly
+# (e.g. a NAT gateway's public address and an outside client).  MACs derive
+# from the addresses.
+wan_link() {
+    local n1=$1 a1=$2 n2=$3 a2=$4
+    veth "$n1" wan0 "$n2" eth0 "$(mac_for "$a1")" "$(mac_for "$a2")"
+    addr "$n1" wan0 "$a1/24"
+    addr "$n2" eth0 "$a2/24"
+    up "$n1" wan0
+    up "$n2" eth0
+    route "$n1" "$a2/32" dev wan0
+    route "$n2" "$a1/32" dev eth0
+}
+
+# flush_neighbours NAME...: empty the ARP caches, so the next step starts
+# with ARP again, as it would after hours or days (used between segments of
+# a capture that is later spread over time with retime).
+flush_neighbours() {
+    local n
+    for n in "$@"; do ip -n "$(ns "$n")" neigh flush all 2>/dev/null || true; done
+}
+
 # bg NAME LABEL CMD...: start a background process (a server) in a
 # namespace; output goes to WORK/LABEL.log.  Stopped by stop_processes.
 bg() {
@@ -414,6 +463,17 @@ run() {
         ((rc > 128)) || { log "step failed (exit $rc):"; tail -n 20 "$WORK/steps.log" >&2; }
         exit "$rc"
     fi
+}
+
+# run_may_fail NAME CMD...: like run, for a step whose failure is part of the
+# scenario (a ping that gets no answer); only a timeout or a signal is fatal.
+run_may_fail() {
+    local name=$1; shift
+    log "  [$(ns "$name")] $* (may fail)"
+    local rc=0
+    in_ns "$name" "$@" >>"$WORK/steps.log" 2>&1 || rc=$?
+    ((rc <= 128)) || exit "$rc"
+    log "    exit $rc"
 }
 
 # ---------------------------------------------------------------------------
@@ -477,6 +537,61 @@ expect_total() {
     else
         printf '  NOTE %-58s %3d, README says %d\n' "total packets differ from captures/README.md" "$got" "$want" >&2
         log "NOTE: $cap.pcap has $got packets, captures/README.md documents $want"
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# Time: captures that span hours or days
+# ---------------------------------------------------------------------------
+# Traffic is recorded in segments a few tenths of a second apart; mark_time
+# (read into a variable just before a segment) gives the wall-clock instant
+# on tcpdump's clock, and retime then moves each segment to its place with
+# scripts/pcap-retime.py: --start TIME for the first packet, --segment
+# MARK=TIME for the later segments.  Only pcap record times change.
+
+mark_time() { date +%s.%6N; }
+
+# retime CAPTURE ARGS...: pcap-retime.py ARGS on the work copy, in place.
+retime() {
+    local cap=$1; shift
+    "$PY" "$RETIME" "$@" "$WORK/$cap.pcap" "$WORK/$cap.pcap" || die "retiming $cap.pcap failed"
+    "$PY" "$RETIME" --info "$WORK/$cap.pcap" | sed 's/^/  retime: /' >&2
+}
+
+# epoch_us TIME: microseconds since the epoch (TIME in ISO 8601, UTC)
+epoch_us() {
+    local s
+    s=$(date -u -d "$1" +%s) || die "not a time: $1"
+    printf '%s000000' "$s"
+}
+
+# expect_window CAPTURE OP N DESCRIPTION FILTER FROM TO: like expect, counting
+# only the matching packets with FROM <= time < TO (ISO 8601, UTC).
+expect_window() {
+    local cap=$1 op=$2 want=$3 what=$4 filter=$5 from to got
+    from=$(epoch_us "$6")
+    to=$(epoch_us "$7")
+    got=$(tcpdump -nn -tt -r "$WORK/$cap.pcap" "$filter" 2>/dev/null |
+        awk -v f="$from" -v t="$to" '{ split($1, p, "."); us = (p[1] p[2]) + 0; if (us >= f + 0 && us < t + 0) n++ } END { print n + 0 }')
+    if { [[ $op == "==" ]] && ((got == want)); } || { [[ $op == ">=" ]] && ((got >= want)); }; then
+        printf '  ok   %-58s %3d %s %d\n' "$what" "$got" "$op" "$want" >&2
+    else
+        printf '  FAIL %-58s %3d, want %s %d   [%s, %s to %s]\n' "$what" "$got" "$op" "$want" "$filter" "$6" "$7" >&2
+        FAILED_EXPECT=1
+    fi
+}
+
+# expect_first CAPTURE DESCRIPTION FILTER TIME: the first packet matching
+# FILTER is at TIME exactly (ISO 8601, UTC, whole seconds).
+expect_first() {
+    local cap=$1 what=$2 filter=$3 want got
+    want=$(epoch_us "$4")
+    got=$(tcpdump -nn -tt -c 1 -r "$WORK/$cap.pcap" "$filter" 2>/dev/null | awk '{ sub(/\./, "", $1); print $1; exit }')
+    if [[ $got == "$want" ]]; then
+        printf '  ok   %-58s at %s\n' "$what" "$4" >&2
+    else
+        printf '  FAIL %-58s at %s, want %s   [%s]\n' "$what" "${got:-nothing}" "$4" "$filter" >&2
+        FAILED_EXPECT=1
     fi
 }
 
@@ -708,6 +823,404 @@ scenario_ssh_like_guessing() {
     expect $cap == 42 "all scan TCP packets"                "host $X and tcp"
     expect $cap == 0  "data in the scan"                    "host $X and tcp[tcpflags] & tcp-push != 0"
     expect_total $cap 126
+    publish $cap
+}
+
+# ---------------------------------------------------------------------------
+# Detection scenarios (issue 3): each capture has a site file in
+# captures/sites/<name>.yaml and its expected alerts in
+# captures/expected/<name>.tsv, written from the design below (see
+# captures/README.md).  They are moved to fixed dates in November 2026, before
+# the other captures are recorded, so a replay of the whole captures/
+# directory with captures/site.yaml sees them in this order:
+#   nat-forgotten-mapping       Fri 2026-11-06 23:40   (first packet of the replay)
+#   maintenance-window-allowed  Sat 2026-11-07 02:00   (inside the window Sat 01:00-05:00)
+#   inbound-scan                Sat 2026-11-07 14:00
+#   new-service-after-learning  Sat 2026-11-07 23:00 and Sun 2026-11-08 01:00
+#   dormant-wakeup              Mon 2026-11-09 08:00 .. Fri 2026-11-13 10:45
+#   decommissioned-arp          Sun 2026-11-15 03:00
+#   idle-host-scan              Mon 2026-11-16 01:30
+# The site's learning period (24 h in captures/site.yaml) ends between the two
+# halves of new-service-after-learning, so everything served to the outside
+# before it is learned, and 8443 after it is new.
+# ---------------------------------------------------------------------------
+
+NFM_START=2026-11-06T23:40:00Z
+MWA_START=2026-11-07T02:00:00Z
+INS_START=2026-11-07T14:00:00Z
+NSL_START=2026-11-07T23:00:00Z
+NSL_AFTER=2026-11-08T01:00:00Z
+DW_DAY0=2026-11-09T08:00:00Z
+DW_DAY2=2026-11-11T08:00:00Z
+DW_WAKE=2026-11-13T10:30:00Z
+DW_LATER=2026-11-13T10:45:00Z
+DA_START=2026-11-15T03:00:00Z
+IHS_START=2026-11-16T01:30:00Z
+
+# A NAT gateway in front of an inside switch with a SPAN port: the gateway's
+# eth0 (INSIDE_ADDR) is on the switch, its wan0 (203.0.113.10) is linked to
+# one outside host (OUTSIDE_ADDR, namespace OUTSIDE), and nftables DNATs
+# 203.0.113.10:EXT_PORT to SERVER_ADDR:22, where an SSH-like banner server
+# listens.  The sensor is on the inside, so it sees the translated flow.
+# nat_site PREFIX INSIDE_NET(x.y.z) EXT_PORT OUTSIDE OUTSIDE_ADDR
+nat_site() {
+    local p=$1 net=$2 ext=$3 outside=$4 outside_addr=$5
+    switch_create "$p-sw"
+    router "$p-gw"
+    hosts "$p-srv" "$outside"
+    switch_host "$p-sw" "$p-gw" "$net.1/24"
+    switch_host "$p-sw" "$p-srv" "$net.30/24"
+    route "$p-srv" default via "$net.1"
+    wan_link "$p-gw" 203.0.113.10 "$outside" "$outside_addr"
+    route "$outside" default via 203.0.113.10 dev eth0
+    nft_apply "$p-gw" "table ip iwcap_nat {
+        chain prerouting {
+            type nat hook prerouting priority dstnat; policy accept;
+            iifname \"wan0\" ip daddr 203.0.113.10 tcp dport $ext dnat to $net.30:22
+        }
+        chain postrouting {
+            type nat hook postrouting priority srcnat; policy accept;
+            oifname \"wan0\" masquerade
+        }
+    }"
+    bg "$p-srv" banner "$PY" "$HELPER" banner-server --bind 0.0.0.0 --port 22
+}
+
+# nat-forgotten-mapping.pcap: a vendor's SSH mapping 203.0.113.10:2222 ->
+# 10.30.0.30:22 that expired in June and was never removed, used from
+# 192.0.2.66 (not the vendor's network) for a session.  Captured on the
+# inside switch's SPAN port.
+#   nfm-gw   10.30.0.1 (inside) / 203.0.113.10 (wan0)   NAT gateway, DNAT 2222 -> 10.30.0.30:22
+#   nfm-jump 10.30.0.5    jump host, internal SSH user (benign)
+#   nfm-srv  10.30.0.30   erp-app, SSH-like banner server on 22
+#   nfm-att  192.0.2.66   attacker, outside (not captured directly)
+scenario_nat_forgotten_mapping() {
+    local cap=nat-forgotten-mapping
+    nat_site nfm 10.30.0 2222 nfm-att 192.0.2.66
+    hosts nfm-jump
+    switch_host nfm-sw nfm-jump 10.30.0.5/24
+    switch_span nfm-sw nfm-ids
+    wait_listen nfm-srv tcp 22
+    settle
+
+    capture_start nfm-ids span0 "$cap"
+    run nfm-jump "$PY" "$HELPER" guess-client --to 10.30.0.30 --port 22 --count 1 --line "ops: uptime"; gap 0.5
+    run nfm-att "$PY" "$HELPER" guess-client --to 203.0.113.10 --port 2222 --count 1 --line "root:Vendor2019!"
+    capture_stop
+    retime $cap --start "$NFM_START"
+
+    local S=10.30.0.30 J=10.30.0.5 X=192.0.2.66 GWMAC=02:1d:77:1e:00:01
+    expect $cap == 4  "ARP: jump host and gateway resolve the server"   "arp"
+    expect $cap == 1  "ARP request from the gateway"                   "arp and arp[14:4] = 0x0a1e0001 and arp[6:2] = 1"
+    expect $cap == 1  "internal SYN jump -> server:22"                 "src $J and dst $S and tcp dst port 22 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 10 "internal session packets"                       "host $J and tcp port 22"
+    expect $cap == 1  "outside SYN 192.0.2.66 -> server:22 (after DNAT)" "src $X and dst $S and tcp dst port 22 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN-ACK server -> 192.0.2.66"                   "src $S and dst $X and tcp[tcpflags] = tcp-syn|tcp-ack"
+    expect $cap ">=" 1 "banner server -> 192.0.2.66 (data)"            "src $S and dst $X and tcp[tcpflags] & tcp-push != 0"
+    expect $cap ">=" 1 "line 192.0.2.66 -> server (data)"              "src $X and dst $S and tcp[tcpflags] & tcp-push != 0"
+    expect $cap == 2  "FINs in the outside session"                    "host $X and tcp[tcpflags] & tcp-fin != 0"
+    expect $cap == 10 "outside session packets"                        "host $X and tcp port 22"
+    expect $cap == 0  "outside frames not via the gateway's MAC"       "host $X and not ether host $GWMAC"
+    expect $cap == 0  "the public address or port 2222 (pre-NAT)"      "host 203.0.113.10 or tcp port 2222"
+    expect $cap == 0  "RST"                                            "tcp[tcpflags] & tcp-rst != 0"
+    expect_first  $cap "first packet (retimed)"                        "" "$NFM_START"
+    expect_window $cap == 24 "all packets within 10 s of the start"    "" "$NFM_START" 2026-11-06T23:40:10Z
+    expect_total $cap 24
+    publish $cap
+}
+
+# maintenance-window-allowed.pcap: the vendor (198.51.100.7, an allowed
+# source) uses the mapping 203.0.113.10:2223 -> 10.31.0.30:22 on Saturday
+# 2026-11-14 02:00 UTC, inside its window "Sat 01:00-05:00", before it
+# expires: must stay silent.
+#   mwa-gw  10.31.0.1 / 203.0.113.10   mwa-srv 10.31.0.30   mwa-vnd 198.51.100.7
+scenario_maintenance_window_allowed() {
+    local cap=maintenance-window-allowed
+    nat_site mwa 10.31.0 2223 mwa-vnd 198.51.100.7
+    switch_span mwa-sw mwa-ids
+    wait_listen mwa-srv tcp 22
+    settle
+
+    capture_start mwa-ids span0 "$cap"
+    run mwa-vnd "$PY" "$HELPER" guess-client --to 203.0.113.10 --port 2223 --count 1 --line "vendor: ticket 4711 firmware check"
+    capture_stop
+    retime $cap --start "$MWA_START"
+
+    local S=10.31.0.30 V=198.51.100.7
+    expect $cap == 2  "ARP: gateway resolves the server"               "arp"
+    expect $cap == 1  "SYN 198.51.100.7 -> server:22 (after DNAT)"     "src $V and dst $S and tcp dst port 22 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN-ACK"                                        "src $S and dst $V and tcp[tcpflags] = tcp-syn|tcp-ack"
+    expect $cap ">=" 1 "banner (data server -> vendor)"                "src $S and dst $V and tcp[tcpflags] & tcp-push != 0"
+    expect $cap ">=" 1 "line (data vendor -> server)"                  "src $V and dst $S and tcp[tcpflags] & tcp-push != 0"
+    expect $cap == 10 "session packets"                                "host $V and tcp port 22"
+    expect $cap == 0  "the public address or port 2223 (pre-NAT)"      "host 203.0.113.10 or tcp port 2223"
+    expect $cap == 0  "RST"                                            "tcp[tcpflags] & tcp-rst != 0"
+    expect_first  $cap "first packet (retimed)"                        "" "$MWA_START"
+    expect_window $cap == 12 "all packets within 10 s (Sat, in 01:00-05:00)" "" "$MWA_START" 2026-11-07T02:00:10Z
+    expect_total $cap 12
+    publish $cap
+}
+
+# inbound-scan.pcap: an outside scanner (192.0.2.77) sweeps port 80 of 40
+# inside addresses (10.70.0.20-59) through the site's router (no NAT).
+# Captured on the EDGE switch, between the router's outside leg and the
+# scanner, so every probe is seen, also those to addresses where nothing
+# lives (the router answers those with ICMP host unreachable).
+#   ins-scan 192.0.2.77                       ins-rtr 203.0.113.1 (wan0) / 10.70.0.1
+#   ins-web  10.70.0.21  HTTP on 80 (answers)  ins-ws  10.70.0.22  nothing on 80 (RST)
+#   ins-fw   10.70.0.23  drops TCP 80 (nftables): no answer
+scenario_inbound_scan() {
+    local cap=inbound-scan www
+    www=$(www_root)
+    switch_create ins-edge
+    switch_create ins-lan
+    router ins-rtr
+    hosts ins-scan ins-web ins-ws ins-fw
+    switch_attach ins-edge ins-rtr wan0 203.0.113.1/24
+    switch_host ins-lan ins-rtr 10.70.0.1/24
+    switch_host ins-edge ins-scan 192.0.2.77/24
+    route ins-scan 10.70.0.0/24 via 203.0.113.1 dev eth0 onlink
+    route ins-rtr 192.0.2.0/24 dev wan0
+    local h
+    for h in ins-web:21 ins-ws:22 ins-fw:23; do
+        switch_host ins-lan "${h%:*}" "10.70.0.${h#*:}/24"
+        route "${h%:*}" default via 10.70.0.1
+    done
+    # the router gives up on an address that does not answer ARP after
+    # 3 x 100 ms (not 3 s) and answers every such probe with ICMP host
+    # unreachable (no ICMP rate limit), so each probe has the same fate on
+    # every run
+    ns_sysctl ins-rtr net.ipv4.neigh.eth0.retrans_time_ms=100 net.ipv4.icmp_ratelimit=0
+    nft_apply ins-fw 'table inet iwcap_filter {
+        chain input {
+            type filter hook input priority filter; policy accept;
+            tcp dport 80 drop
+        }
+    }'
+    switch_span ins-edge ins-ids
+    bg ins-web http "$PY" -m http.server 80 --bind 0.0.0.0 --directory "$www"
+    wait_listen ins-web tcp 80
+    settle
+
+    capture_start ins-ids span0 "$cap"
+    run ins-scan "$PY" "$HELPER" sweep --to 10.70.0.20-10.70.0.59 --port 80 --wait 0.8
+    capture_stop
+    retime $cap --start "$INS_START"
+
+    local X=192.0.2.77 R=203.0.113.1
+    expect $cap == 2  "ARP: scanner resolves the router"               "arp"
+    expect $cap == 40 "SYNs from the scanner (one per address)"        "src $X and dst net 10.70.0.0/24 and tcp dst port 80 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYNs to 10.70.0.20 (first)"                     "src $X and dst 10.70.0.20 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYNs to 10.70.0.59 (last)"                      "src $X and dst 10.70.0.59 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN-ACK from the web server 10.70.0.21"         "src 10.70.0.21 and tcp[tcpflags] = tcp-syn|tcp-ack"
+    expect $cap == 3  "scanner to 10.70.0.21: SYN, ACK, RST"           "src $X and dst 10.70.0.21"
+    expect $cap == 1  "RST-ACK from 10.70.0.22 (closed)"               "src 10.70.0.22 and tcp[tcpflags] = tcp-rst|tcp-ack"
+    expect $cap == 1  "10.70.0.23: SYN only (dropped)"                 "host 10.70.0.23"
+    expect $cap == 37 "ICMP host unreachable from the router"          "src $R and dst $X and icmp[icmptype] = icmp-unreach and icmp[icmpcode] = 1"
+    expect $cap == 2  "anything else from inside addresses"            "src net 10.70.0.0/24"
+    expect $cap == 0  "data"                                           "tcp[tcpflags] & tcp-push != 0"
+    expect_first  $cap "first packet (retimed)"                        "" "$INS_START"
+    expect_window $cap == 83 "all packets within 5 s"                  "" "$INS_START" 2026-11-07T14:00:05Z
+    expect_total $cap 83
+    publish $cap
+}
+
+# new-service-after-learning.pcap: a server behind the site's router (no NAT)
+# serves 443 to an outside client during the learning period (23:00, period
+# 1 h in its site file), then, after it (01:00 next day), serves 443 again
+# (learned: silent) and 8443 (never served before: new-inbound-service) to a
+# second outside client.  Two segments, retimed.  Captured on the inside SPAN.
+#   nsl-rtr 10.80.0.1 / 203.0.113.2 (wan0)   nsl-srv 10.80.0.40  HTTP on 443 and 8443
+#   nsl-c1  192.0.2.80   nsl-c2 192.0.2.81   outside clients
+scenario_new_service_after_learning() {
+    local cap=new-service-after-learning www m
+    www=$(www_root)
+    switch_create nsl-sw
+    switch_create nsl-inet
+    router nsl-rtr
+    hosts nsl-srv nsl-c1 nsl-c2
+    switch_host nsl-sw nsl-rtr 10.80.0.1/24
+    switch_attach nsl-inet nsl-rtr wan0 203.0.113.2/24
+    switch_host nsl-sw nsl-srv 10.80.0.40/24
+    route nsl-srv default via 10.80.0.1
+    route nsl-rtr 192.0.2.0/24 dev wan0
+    switch_host nsl-inet nsl-c1 192.0.2.80/24
+    switch_host nsl-inet nsl-c2 192.0.2.81/24
+    route nsl-c1 10.80.0.0/24 via 203.0.113.2 dev eth0 onlink
+    route nsl-c2 10.80.0.0/24 via 203.0.113.2 dev eth0 onlink
+    switch_span nsl-sw nsl-ids
+    bg nsl-srv https "$PY" -m http.server 443 --bind 0.0.0.0 --directory "$www"
+    bg nsl-srv alt "$PY" -m http.server 8443 --bind 0.0.0.0 --directory "$www"
+    wait_listen nsl-srv tcp 443
+    wait_listen nsl-srv tcp 8443
+    settle
+
+    capture_start nsl-ids span0 "$cap"
+    run nsl-c1 "$PY" "$HELPER" http-get --to 10.80.0.40 --port 443; gap 0.5
+    flush_neighbours nsl-rtr nsl-srv; gap 0.1
+    m=$(mark_time); gap 0.1
+    run nsl-c2 "$PY" "$HELPER" http-get --to 10.80.0.40 --port 443; gap
+    run nsl-c2 "$PY" "$HELPER" http-get --to 10.80.0.40 --port 8443
+    capture_stop
+    retime $cap --start "$NSL_START" --segment "$m=$NSL_AFTER"
+
+    local S=10.80.0.40 C1=192.0.2.80 C2=192.0.2.81
+    expect $cap == 4  "ARP: the router resolves the server twice"      "arp"
+    expect $cap == 1  "SYN c1 -> server:443"                           "src $C1 and dst $S and tcp dst port 443 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN c2 -> server:443"                           "src $C2 and dst $S and tcp dst port 443 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN c2 -> server:8443"                          "src $C2 and dst $S and tcp dst port 8443 and tcp[tcpflags] = tcp-syn"
+    expect $cap == 1  "SYN-ACK server:8443 -> c2"                      "src $S and tcp src port 8443 and tcp[tcpflags] = tcp-syn|tcp-ack"
+    expect $cap == 36 "HTTP packets (3 sessions of 12)"                "tcp"
+    expect $cap == 0  "RST"                                            "tcp[tcpflags] & tcp-rst != 0"
+    expect_first  $cap "first packet (retimed)"                        "" "$NSL_START"
+    expect_window $cap == 14 "learning half: 23:00:00-23:00:10"        "" "$NSL_START" 2026-11-07T23:00:10Z
+    expect_window $cap == 26 "after learning: 01:00:00-01:00:10"       "" "$NSL_AFTER" 2026-11-08T01:00:10Z
+    expect_window $cap == 0  "8443 during the learning half"           "tcp port 8443" "$NSL_START" "$NSL_AFTER"
+    expect_total $cap 40
+    publish $cap
+}
+
+# dormant-wakeup.pcap: 10.60.0.25 (in no inventory) fetches a page on day 0,
+# is silent for more than 4 days while the others keep working, then
+# originates a connection again.  Four segments, retimed:
+#   A Mon 2026-11-09 08:00  workstation and 10.60.0.25 fetch a page
+#   B Wed 2026-11-11 08:00  workstation fetches a page
+#   C Fri 2026-11-13 10:30  10.60.0.25 wakes up: ARP, then a page (silent for ~98.5 h)
+#   D Fri 2026-11-13 10:45  workstation fetches a page
+# ARP caches are flushed between segments, as days would.
+#   dw-srv 10.60.0.10  file server, HTTP on 8080   dw-ws 10.60.0.11 workstation
+#   dw-old 10.60.0.25  the sleeper
+scenario_dormant_wakeup() {
+    local cap=dormant-wakeup www m1 m2 m3
+    www=$(www_root)
+    switch_create dw-sw
+    hosts dw-srv dw-ws dw-old
+    switch_host dw-sw dw-srv 10.60.0.10/24
+    switch_host dw-sw dw-ws 10.60.0.11/24
+    switch_host dw-sw dw-old 10.60.0.25/24
+    switch_span dw-sw dw-ids
+    bg dw-srv http "$PY" -m http.server 8080 --bind 0.0.0.0 --directory "$www"
+    wait_listen dw-srv tcp 8080
+    settle
+
+    capture_start dw-ids span0 "$cap"
+    run dw-ws "$PY" "$HELPER" http-get --to 10.60.0.10 --port 8080; gap
+    run dw-old "$PY" "$HELPER" http-get --to 10.60.0.10 --port 8080; gap 0.5
+    flush_neighbours dw-srv dw-ws dw-old; gap 0.1; m1=$(mark_time); gap 0.1
+    run dw-ws "$PY" "$HELPER" http-get --to 10.60.0.10 --port 8080; gap 0.5
+    flush_neighbours dw-srv dw-ws dw-old; gap 0.1; m2=$(mark_time); gap 0.1
+    run dw-old "$PY" "$HELPER" http-get --to 10.60.0.10 --port 8080; gap 0.5
+    flush_neighbours dw-srv dw-ws dw-old; gap 0.1; m3=$(mark_time); gap 0.1
+    run dw-ws "$PY" "$HELPER" http-get --to 10.60.0.10 --port 8080
+    capture_stop
+    retime $cap --start "$DW_DAY0" --segment "$m1=$DW_DAY2" --segment "$m2=$DW_WAKE" --segment "$m3=$DW_LATER"
+
+    local S=10.60.0.10 W=10.60.0.11 O=10.60.0.25 OMAC=02:1d:77:3c:00:19
+    expect $cap == 10 "ARP: one request + reply per client fetch"      "arp"
+    expect $cap == 2  "SYNs from 10.60.0.25"                           "src $O and tcp[tcpflags] = tcp-syn"
+    expect $cap == 3  "SYNs from the workstation"                      "src $W and tcp[tcpflags] = tcp-syn"
+    expect $cap == 60 "HTTP packets (5 sessions of 12)"                "tcp port 8080"
+    expect $cap == 0  "RST"                                            "tcp[tcpflags] & tcp-rst != 0"
+    expect_first  $cap "first packet (retimed, day 0)"                 "" "$DW_DAY0"
+    expect_window $cap == 14 "10.60.0.25 on day 0 (ARP + HTTP, both ways)" "host $O or arp host $O" "$DW_DAY0" 2026-11-09T08:00:10Z
+    expect_window $cap == 0  "frames from 10.60.0.25 day 0 +10 s .. wake" "ether src $OMAC" 2026-11-09T08:00:10Z "$DW_WAKE"
+    expect_window $cap == 14 "segment B: workstation only"             "" "$DW_DAY2" 2026-11-11T08:00:10Z
+    expect_window $cap == 0  "anything between the segments"           "" 2026-11-09T08:00:10Z "$DW_DAY2"
+    expect_window $cap == 1  "10.60.0.25 wakes: ARP request for the server" "ether src $OMAC and arp[6:2] = 1 and arp[24:4] = 0x0a3c000a" "$DW_WAKE" 2026-11-13T10:30:10Z
+    expect_window $cap == 1  "10.60.0.25's wake-up SYN"                "src $O and tcp[tcpflags] = tcp-syn" "$DW_WAKE" 2026-11-13T10:30:10Z
+    expect_window $cap == 14 "segment D: workstation only"             "" "$DW_LATER" 2026-11-13T10:45:10Z
+    expect_total $cap 70
+    publish $cap
+}
+
+# decommissioned-arp.pcap: old-erp (10.50.0.20, decommissioned but still
+# powered and cabled) pings its old gateway 10.50.0.254, which no longer
+# exists: 3 unanswered ARP requests; then its
+# DHCP client sends one DISCOVER asking for its old address.  Before that,
+# an active host pings the real gateway (benign).
+#   da-gw 10.50.0.1 gateway   da-mon 10.50.0.30 monitoring   da-old 10.50.0.20 old-erp
+scenario_decommissioned_arp() {
+    local cap=decommissioned-arp
+    switch_create da-sw
+    hosts da-gw da-mon da-old
+    switch_host da-sw da-gw 10.50.0.1/24
+    switch_host da-sw da-mon 10.50.0.30/24
+    switch_host da-sw da-old 10.50.0.20/24
+    route da-old default via 10.50.0.254
+    switch_span da-sw da-ids
+    settle
+
+    capture_start da-ids span0 "$cap"
+    run da-mon ping -c 2 -i 0.2 -W 1 10.50.0.1; gap 0.5
+    # no answer: the kernel sends 3 ARP requests, 1 s apart, and gives up;
+    # the echo request itself never reaches the wire
+    run_may_fail da-old ping -c 1 -W 4 10.50.0.254; gap 0.5
+    run da-old "$PY" "$HELPER" dhcp-discover --interface eth0 --requested 10.50.0.20 --hostname old-erp
+    capture_stop
+    retime $cap --start "$DA_START"
+
+    local OLD=10.50.0.20 OMAC=02:1d:77:32:00:14
+    expect $cap == 3  "ARP who-has 10.50.0.254 tell 10.50.0.20"        "arp and arp[6:2] = 1 and arp[14:4] = 0x0a320014 and arp[24:4] = 0x0a3200fe"
+    expect $cap == 0  "ARP replies for 10.50.0.254"                    "arp and arp[6:2] = 2 and arp[14:4] = 0x0a3200fe"
+    expect $cap == 5  "ARP total (2 for the ping, 3 unanswered)"       "arp"
+    expect $cap == 4  "ICMP echo monitoring <-> gateway"               "icmp and host 10.50.0.30 and host 10.50.0.1"
+    expect $cap == 1  "DHCPDISCOVER 0.0.0.0:68 -> 255.255.255.255:67"  "src 0.0.0.0 and dst 255.255.255.255 and udp src port 68 and udp dst port 67 and udp[8] = 1"
+    expect $cap == 1  "... option 50 (requested address) = 10.50.0.20" "udp dst port 67 and udp[244:4] = 0x63825363 and udp[260:2] = 0x3204 and udp[262:4] = 0x0a320014"
+    expect $cap == 0  "IP packets from 10.50.0.20"                     "ip src $OLD"
+    expect $cap == 4  "all frames from old-erp's MAC"                  "ether src $OMAC"
+    expect $cap == 0  "DHCP answers"                                   "udp src port 67"
+    expect_first  $cap "first packet (retimed)"                        "" "$DA_START"
+    expect_window $cap == 10 "all packets within 10 s"                 "" "$DA_START" 2026-11-15T03:00:10Z
+    expect_total $cap 10
+    publish $cap
+}
+
+# idle-host-scan.pcap: a camera (10.40.0.21, declared idle, allowed ARP, DNS
+# and NTP) resolves its NTP server's name, asks it for the time, then
+# connect-scans 20 TCP ports of the video recorder 10.40.0.10 (one open).
+#   ihs-nvr 10.40.0.10  NVR, HTTP on 80   ihs-dns 10.40.0.53  DNS (53/udp) + NTP (123/udp)
+#   ihs-cam 10.40.0.21  the camera
+IHS_PORTS=21,22,23,25,53,80,110,135,139,143,443,445,554,1883,3306,3389,5900,8000,8080,8443
+scenario_idle_host_scan() {
+    local cap=idle-host-scan www
+    www=$(www_root)
+    switch_create ihs-sw
+    hosts ihs-nvr ihs-dns ihs-cam
+    switch_host ihs-sw ihs-nvr 10.40.0.10/24
+    switch_host ihs-sw ihs-dns 10.40.0.53/24
+    switch_host ihs-sw ihs-cam 10.40.0.21/24
+    switch_span ihs-sw ihs-ids
+    bg ihs-nvr http "$PY" -m http.server 80 --bind 0.0.0.0 --directory "$www"
+    bg ihs-dns dns "$PY" "$HELPER" dns-server --record time.camera-vendor.example=10.40.0.53
+    bg ihs-dns ntp "$PY" "$HELPER" ntp-server
+    wait_listen ihs-nvr tcp 80
+    wait_listen ihs-dns udp 53
+    wait_listen ihs-dns udp 123
+    settle
+
+    capture_start ihs-ids span0 "$cap"
+    run ihs-cam "$PY" "$HELPER" dns-query --to 10.40.0.53 --name time.camera-vendor.example; gap
+    run ihs-cam "$PY" "$HELPER" ntp-query --to 10.40.0.53; gap 0.5
+    run ihs-cam "$PY" "$HELPER" connect-scan --to 10.40.0.10 --ports "$IHS_PORTS" --timeout 0.5
+    capture_stop
+    retime $cap --start "$IHS_START"
+
+    local C=10.40.0.21 N=10.40.0.10 D=10.40.0.53
+    expect $cap == 4  "ARP: camera resolves the resolver and the NVR"  "arp"
+    expect $cap == 1  "DNS query camera -> resolver"                   "src $C and dst $D and udp dst port 53"
+    expect $cap == 1  "DNS answer (1 A record)"                        "src $D and dst $C and udp src port 53 and udp[10:2] & 0x800f = 0x8000 and udp[14:2] = 1"
+    expect $cap == 1  "NTP request (mode 3)"                           "src $C and dst $D and udp dst port 123 and udp[8] & 7 = 3"
+    expect $cap == 1  "NTP answer (mode 4)"                            "src $D and dst $C and udp src port 123 and udp[8] & 7 = 4"
+    expect $cap == 20 "scan SYNs camera -> NVR (one per port)"         "src $C and dst $N and tcp[tcpflags] = tcp-syn"
+    expect $cap == 19 "RST-ACK from closed ports"                      "src $N and dst $C and tcp[tcpflags] = tcp-rst|tcp-ack"
+    expect $cap == 1  "SYN-ACK from port 80"                           "src $N and tcp src port 80 and tcp[tcpflags] = tcp-syn|tcp-ack"
+    expect $cap == 4  "all packets on port 80"                         "tcp port 80"
+    expect $cap == 42 "all scan packets"                               "tcp"
+    expect $cap == 0  "data in the scan"                               "tcp[tcpflags] & tcp-push != 0"
+    expect $cap == 0  "anything but ARP, DNS, NTP and the scan"        "not arp and not udp port 53 and not udp port 123 and not (host $C and host $N and tcp)"
+    expect_first  $cap "first packet (retimed)"                        "" "$IHS_START"
+    expect_window $cap == 50 "all packets within 10 s"                 "" "$IHS_START" 2026-11-16T01:30:10Z
+    expect_total $cap 50
     publish $cap
 }
 

@@ -140,3 +140,50 @@ struct ReplayCommandTests {
         #expect(result.standardError.contains("gzip-compressed: `zcat '\(gz)' | idlewatch replay -`"))
     }
 }
+
+@Suite("JSON Schema")
+struct JSONSchemaTests {
+    /// Every line idlewatch writes with --format json, alerts and flow records, on captures that raise every kind
+    /// of alert this suite knows of, validates against the schema shipped in schema/.
+    @Test("alert and flow lines validate against schema/idlewatch-eve.schema.json")
+    func outputMatchesSchema() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let site = directory.appendingPathComponent("site.yaml")
+        try """
+            local_networks: [192.168.0.1/32, 64.13.134.52/32, 192.168.1.0/24]
+            hosts: [{ address: 192.168.0.1, name: old-plc, state: active }]
+            maintenance_ports: [{ name: old-plc-telnet, host: 192.168.0.1, port: 23, proto: tcp, closed: true }]
+            """.write(to: site, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("out.json")
+        let result = try runIdleWatch(["replay", "--flows", "--format", "json", "--site", site.path,
+                                       TestPaths.corpusFile("suricata-verify/telnet__telnet-01__telnet.pcap"),
+                                       TestPaths.corpusFile("nDPI/synscan.pcap"),
+                                       TestPaths.corpusFile("zeek/nmap-vsn.pcap")])
+        #expect(result.status == 0)
+        try result.standardOutput.write(to: output, atomically: true, encoding: .utf8)
+        let records = try parseJSONLines(result.standardOutput)
+        #expect(records.contains { $0["event_type"] as? String == "alert" })
+        #expect(records.contains { $0["event_type"] as? String == "flow" })
+        let validation = try sh("python3 \(TestPaths.packageRoot.path)/scripts/validate-eve.py < \(output.path)")
+        #expect(validation.contains("valid records"))
+    }
+}
+
+@discardableResult
+func sh(_ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command + " 2>&1"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw ShellError(output: output) }
+    return output
+}
+
+struct ShellError: Error, CustomStringConvertible {
+    let output: String
+    var description: String { output }
+}
