@@ -53,6 +53,10 @@ let package = Package(
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
+        .testTarget(
+            name: "DetectionTests",
+            dependencies: ["Detection", "FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]
+        ),
         .testTarget(name: "SiteModelTests", dependencies: ["SiteModel", "PacketDecoding"]),
         .testTarget(
             name: "EndToEndTests",
