@@ -38,6 +38,11 @@ public struct FlowContext {
     public var originatorSilence: Duration?
     /// The packet time after which learning is over.
     public var learningEnds: Timestamp
+    /// Packets per second each side sent over the last minute (decayed), and its average during learning.
+    public var originatorRecentRate = 0.0
+    public var originatorLearnedRate = 0.0
+    public var responderRecentRate = 0.0
+    public var responderLearnedRate = 0.0
 }
 
 public struct DetectionEngine: FlowEventHandler {
@@ -162,10 +167,24 @@ public struct DetectionEngine: FlowEventHandler {
             if time - woke > dormant.wakeWindow { silence = nil }
             hosts[annotation.originator].wokeAt = nil
         }
-        let context = FlowContext(
+        var context = FlowContext(
             event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
             responderIsLocal: annotation.responderIsLocal, originatorEntry: inventory(of: annotation.originator),
             responderEntry: inventory(of: annotation.responder), originatorSilence: silence, learningEnds: learningEnds)
+        if event == .ended || event == .longLived {
+            // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides.
+            let learningSeconds = max(1, site.learning.period.seconds)
+            for (reference, isOriginator) in [(annotation.originator, true), (annotation.responder, false)] {
+                hosts[reference].activity.fold(at: time)
+                let recent = hosts[reference].activity.packetRate(0)
+                let learned = Double(hosts[reference].learningPackets) / learningSeconds
+                if isOriginator {
+                    (context.originatorRecentRate, context.originatorLearnedRate) = (recent, learned)
+                } else {
+                    (context.responderRecentRate, context.responderLearnedRate) = (recent, learned)
+                }
+            }
+        }
 
         decommissioned.flow(context, ledger: &ledger)
         idle.flow(context, ledger: &ledger)

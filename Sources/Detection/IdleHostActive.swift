@@ -1,9 +1,15 @@
-// Rule idle-host-active: a host the site file declares idle does something its `allow` list does not cover:
-// starts or answers a flow on another protocol or port, or (without `arp` in the list) sends ARP. An idle camera
-// platform that opens SMB to a file server is the foothold this rule exists for.
+// Rule idle-host-active: a host the site file declares idle does something beyond its background chatter:
+// - starts or answers a flow on a protocol or port its `allow` list does not cover, or sends ARP without `arp`
+//   in the list (reason `originated tcp/445`, `answered tcp/80`, `arp`);
+// - after the learning period, talks to a peer it never talked to during learning, even on an allowed service
+//   (reason `new peer`): an idle camera whose NTP suddenly goes to an address abroad;
+// - after the learning period, sends far more than it did while learning (reason `volume`): over the last minute,
+//   more than `volumeFactor` times its learning-period packet rate and more than `volumeFloor` packets per second.
+// An idle camera platform that opens SMB to a file server is the foothold this rule exists for.
 //
-// Tunables: severity 2. One alert per host per suppression interval (what follows, such as a scan, is linked by
-// its incident). Allowed chatter raises nothing, whoever the peer is.
+// Tunables: severity 2; `volumeFactor` 10, `volumeFloor` 1 packet/s (60 a minute: far above the DNS, NTP and ARP
+// an idle device sends, far below any real transfer); peers remembered per idle host: 256. One alert per host per
+// suppression interval (what follows, such as a scan, is linked by its incident).
 
 import FlowTracking
 import PacketDecoding
@@ -11,6 +17,11 @@ import SiteModel
 
 struct IdleHostActive {
     static let severity = 2
+    let volumeFactor = 10.0
+    let volumeFloor = 1.0
+    let peersPerHost = 256
+    /// Peers each idle host talked to during the learning period.
+    var learnedPeers: [IPAddress: Set<IPAddress>] = [:]
 
     mutating func arp(sender: IPAddress, entry: InventoryEntry?, at time: Timestamp, ledger: inout AlertLedger) {
         guard let entry, entry.state == .idle, !allows(entry, service: "arp") else { return }
@@ -31,10 +42,21 @@ struct IdleHostActive {
         case .answered:
             guard let e = context.responderEntry, e.state == .idle else { return }
             (idleAddress, entry, verb, peer) = (flow.responder, e, "answered", flow.originator)
+        case .ended, .longLived:
+            // Volume only: the flow was judged against the allow list when it started.
+            if let e = context.originatorEntry, e.state == .idle, allows(e, flow: flow) {
+                judgeAllowed(context, idleAddress: flow.originator, entry: e, peer: flow.responder, ledger: &ledger)
+            } else if let e = context.responderEntry, e.state == .idle, allows(e, flow: flow) {
+                judgeAllowed(context, idleAddress: flow.responder, entry: e, peer: flow.originator, ledger: &ledger)
+            }
+            return
         default:
             return
         }
-        guard !allows(entry, flow: flow) else { return }
+        guard !allows(entry, flow: flow) else {
+            judgeAllowed(context, idleAddress: idleAddress, entry: entry, peer: peer, ledger: &ledger)
+            return
+        }
         let direction = verb == "sent" ? "to" : "from"
         let outside = (verb == "sent" ? !context.responderIsLocal : !context.originatorIsLocal) ? " outside" : ""
         var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
@@ -43,6 +65,41 @@ struct IdleHostActive {
             + "beyond its allow list [\(entry.allow.map(\.description).joined(separator: ", "))]"
         alert.reason = "\(verb == "sent" ? "originated" : "answered") \(describe(flow).lowercased())"
         ledger.raise(alert, key: SuppressionKey(rule: .idleHostActive, source: idleAddress))
+    }
+
+    /// Allowed traffic: learn its peers while learning; afterwards, judge new peers and volume.
+    mutating func judgeAllowed(_ context: FlowContext, idleAddress: IPAddress, entry: InventoryEntry, peer: IPAddress,
+                               ledger: inout AlertLedger) {
+        let flow = context.flow
+        if context.time < context.learningEnds {
+            if context.event == .started || context.event == .answered {
+                var peers = learnedPeers[idleAddress] ?? []
+                if peers.count < peersPerHost { peers.insert(peer) }
+                learnedPeers[idleAddress] = peers
+            }
+            return
+        }
+        var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
+                          host: AlertHost(idleAddress, entry))
+        switch context.event {
+        case .started, .answered:
+            guard learnedPeers[idleAddress]?.contains(peer) != true else { return }
+            learnedPeers[idleAddress, default: []].insert(peer)
+            alert.message = "idle host \(entry.name) (\(idleAddress)) talked to \(peer) (\(describe(flow))), "
+                + "a peer it never had while learning"
+            alert.reason = "new peer"
+        case .ended, .longLived:
+            let isOriginator = idleAddress == flow.originator
+            let recent = isOriginator ? context.originatorRecentRate : context.responderRecentRate
+            let learned = isOriginator ? context.originatorLearnedRate : context.responderLearnedRate
+            guard recent > volumeFloor, recent > volumeFactor * learned else { return }
+            alert.message = "idle host \(entry.name) (\(idleAddress)) sent \(Int(recent * 60)) packets a minute "
+                + "(\(describe(flow)) with \(peer)), against \(Int((learned * 60).rounded())) while learning"
+            alert.reason = "volume"
+        default:
+            return
+        }
+        ledger.raise(alert, key: SuppressionKey(rule: .idleHostActive, source: idleAddress, detail: alert.reason ?? ""))
     }
 
     func allows(_ entry: InventoryEntry, service: String) -> Bool {

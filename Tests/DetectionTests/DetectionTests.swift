@@ -47,6 +47,34 @@ struct IdleTests {
         #expect(h.alerts[0].host.state == .idle)
     }
 
+    @Test("after learning, an allowed service to a peer never seen while learning is a new peer")
+    func newPeer() throws {
+        var h = try Harness("hosts: [{ address: 10.0.7.3, name: cam, state: idle, allow: [ntp] }]\nlearning: { period: 1h }")
+        h.feed([udp("10.0.7.3", 123, "10.0.0.1", 123), udp("10.0.0.1", 123, "10.0.7.3", 123)])
+        h.wait(.seconds(2 * 3600))
+        h.feed([udp("10.0.7.3", 123, "10.0.0.1", 123), udp("10.0.0.1", 123, "10.0.7.3", 123)])
+        #expect(h.alerts.isEmpty, "the learned peer is fine")
+        h.feed([udp("10.0.7.3", 123, "192.0.2.44", 123)])
+        #expect(h.alerts.map(\.reason) == ["new peer"])
+    }
+
+    @Test("after learning, far more packets than while learning is volume; the same rate is not")
+    func volume() throws {
+        let site = "hosts: [{ address: 10.0.7.3, name: cam, state: idle, allow: [dns] }]\nlearning: { period: 1h }"
+        var quiet = try Harness(site)
+        for i in 0..<20 { quiet.feed([udp("10.0.7.3", UInt16(30000 + i), "10.0.0.53", 53)]); quiet.wait(.seconds(60)) }
+        quiet.wait(.seconds(3600))
+        for i in 0..<20 { quiet.feed([udp("10.0.7.3", UInt16(31000 + i), "10.0.0.53", 53)]); quiet.wait(.seconds(60)) }
+        quiet.finish()
+        #expect(quiet.alerts.isEmpty)
+        var loud = try Harness(site)
+        for i in 0..<20 { loud.feed([udp("10.0.7.3", UInt16(30000 + i), "10.0.0.53", 53)]); loud.wait(.seconds(60)) }
+        loud.wait(.seconds(3600))
+        loud.feed(Array(repeating: udp("10.0.7.3", 40000, "10.0.0.53", 53), count: 600), spacing: .milliseconds(50))
+        loud.finish()
+        #expect(loud.alerts.map(\.reason) == ["volume"])
+    }
+
     @Test("an idle host that answers a connection it does not allow raises")
     func answering() throws {
         var h = try Harness(site)
