@@ -187,3 +187,58 @@ struct ShellError: Error, CustomStringConvertible {
     let output: String
     var description: String { output }
 }
+
+@Suite("idlewatch check-site")
+struct CheckSiteCommandTests {
+    @Test("the issue's example site file is accepted and summarised")
+    func acceptsExample() throws {
+        let file = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
+        try """
+            local_networks: [10.0.0.0/8, 192.168.0.0/16, "fd00::/8"]   # what counts as inside
+            public_addresses: [203.0.113.10]                            # the site's own NAT addresses (optional)
+            hosts:                                                      # the inventory; address is an IP or a CIDR
+              - { address: 10.0.5.20, name: old-erp, state: decommissioned }
+              - { address: 10.0.7.0/28, name: camera-platform, state: idle, allow: [arp, dhcp, ntp, dns] }
+              - { address: 10.0.1.10, name: jump-host, state: active }
+            maintenance_ports:
+              - name: vendor-ssh
+                host: 10.0.5.30
+                port: 22
+                proto: tcp
+                external: 203.0.113.10:2222          # the mapping as seen from outside (optional)
+                allowed_sources: [198.51.100.0/24]   # who may use it
+                windows: ["Sat 01:00-05:00"]         # when, in UTC (optional: any time)
+                expires: 2026-12-31                  # after this date any use is unexpected (optional)
+              - { name: old-plc-telnet, host: 10.0.9.4, port: 23, proto: tcp, closed: true }   # should be closed
+            remote_admin_ports: [22, 23, 135, 139, 445, 623/udp, 3389, 5900, 5985, 5986, 161/udp]  # optional, overrides the default list
+            learning: { period: 24h, dormant_after: 72h }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try runIdleWatch(["check-site", file.path])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("ok: 3 local networks"))
+        #expect(result.standardOutput.contains("3 hosts (1 decommissioned, 1 idle, 1 active)"))
+    }
+
+    @Test("every problem is named with its line and key, and replay refuses the file before reading packets")
+    func reportsProblems() throws {
+        let file = TestPaths.temporaryDirectory().appendingPathComponent("bad.yaml")
+        try """
+            local_networks: [10.0.0.0/8]
+            hosts:
+              - { address: 10.0.0.1, name: a, state: idel }
+              - { address: 10.0.0.256, name: b, state: idle }
+            learning: { dormant_afer: 3d }
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let check = try runIdleWatch(["check-site", file.path])
+        #expect(check.status == 1)
+        let lines = check.standardError.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("\(file.path):3:") && $0.contains("hosts[0].state") })
+        #expect(lines.contains { $0.hasPrefix("\(file.path):4:") && $0.contains("hosts[1].address") })
+        #expect(lines.contains { $0.hasPrefix("\(file.path):5:") && $0.contains("dormant_after") })
+        let replay = try runIdleWatch(["replay", "--site", file.path, TestPaths.corpusFile("zeek/ssh__sshguess.pcap")])
+        #expect(replay.status != 0)
+        #expect(replay.standardOutput.isEmpty)
+        #expect(!replay.standardError.contains("packets"), "no packet was read")
+        for line in lines where line.hasPrefix(file.path) { #expect(replay.standardError.contains(line)) }
+    }
+}
