@@ -17,7 +17,7 @@ struct FlowAnnotation {
     var responderIsLocal = false
     /// Which maintenance port the flow reaches: index into `site.maintenancePorts`, `undeclaredPort`, or `none`.
     var maintenance: Int32 = FlowAnnotation.none
-    var maintenanceReason: String?
+    var maintenanceReason = MaintenanceReason.undeclared
     /// Stages already raised for this flow (bit per `Stage.rawValue`).
     var raisedStages: UInt8 = 0
 
@@ -81,8 +81,8 @@ public struct DetectionEngine: FlowEventHandler {
     @inline(__always)
     public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
         guard disposition.outcome == .counted else { return }
-        let annotation = annotations[Int(disposition.flowIndex)]
-        let sender = disposition.fromOriginator ? annotation.originator : annotation.responder
+        let slot = Int(disposition.flowIndex)
+        let sender = disposition.fromOriginator ? annotations[slot].originator : annotations[slot].responder
         guard hosts.isCurrent(sender) else { return }
         touch(sender, at: time)
         hosts[sender].packetsSent &+= 1

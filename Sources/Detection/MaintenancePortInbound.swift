@@ -84,15 +84,15 @@ struct MaintenancePortInbound {
             let external = port.externalAddress == flow.responder && port.externalPort == flow.responderPort
             guard inside || external else { continue }
             let time = flow.firstSeen
-            var reason: String?
+            var reason: MaintenanceReason?
             if port.closed {
-                reason = "closed"
+                reason = .closed
             } else if let expiry = port.expiresAt, time >= expiry {
-                reason = "expired"
+                reason = .expired
             } else if !port.allowedSources.contains(where: { $0.contains(flow.originator) }) {
-                reason = "source-not-allowed"
+                reason = .sourceNotAllowed
             } else if !port.windows.isEmpty && !port.windows.contains(where: { $0.contains(time) }) {
-                reason = "outside-window"
+                reason = .outsideWindow
             }
             if let reason {
                 annotation.maintenance = Int32(index)
@@ -102,7 +102,7 @@ struct MaintenancePortInbound {
         }
         if site.remoteAdminPorts.contains(PortSpec(port: flow.responderPort, transport: transport)) {
             annotation.maintenance = FlowAnnotation.undeclaredPort
-            annotation.maintenanceReason = "undeclared"
+            annotation.maintenanceReason = .undeclared
         }
     }
 
@@ -111,22 +111,22 @@ struct MaintenancePortInbound {
         let flow = context.flow
         let bit: UInt8 = 1 << UInt8(stage.rawValue)
         guard stage == .guessing || annotation.raisedStages & bit == 0 else { return }
-        let reason = annotation.maintenanceReason ?? "undeclared"
-        let severity = stage >= .session || reason == "closed" ? 1 : (stage == .open ? 2 : 3)
+        let reason = annotation.maintenanceReason
+        let severity = stage >= .session || reason == .closed ? 1 : (stage == .open ? 2 : 3)
         let declared = annotation.maintenance >= 0 ? site.maintenancePorts[Int(annotation.maintenance)] : nil
         var alert = Alert(flow: flow, at: context.time, rule: .maintenancePortInbound, severity: severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         alert.stage = stage
-        alert.reason = reason
+        alert.reason = reason.rawValue
         let service = "\(flow.responder):\(flow.responderPort)/\(flow.ipProtocol == IPProtocol.tcp ? "tcp" : "udp")"
         let target = declared.map { "maintenance port \($0.name) (\(service))" } ?? "remote-administration port \(service)"
         let why: String
         switch reason {
-        case "closed": why = "which should be closed"
-        case "expired": why = "after its expiry date"
-        case "source-not-allowed": why = "from a source not allowed to use it"
-        case "outside-window": why = "outside its maintenance windows"
-        default: why = "which is not declared"
+        case .closed: why = "which should be closed"
+        case .expired: why = "after its expiry date"
+        case .sourceNotAllowed: why = "from a source not allowed to use it"
+        case .outsideWindow: why = "outside its maintenance windows"
+        case .undeclared: why = "which is not declared"
         }
         let how: String
         switch stage {
@@ -146,4 +146,13 @@ struct MaintenancePortInbound {
     mutating func forgetStale(before time: Timestamp) {
         shortSessions = shortSessions.filter { entry in entry.value.contains { time - $0 <= guessingWindow } }
     }
+}
+
+/// Why an inbound use of a maintenance port is unexpected, in the order they are checked.
+enum MaintenanceReason: String {
+    case closed
+    case expired
+    case sourceNotAllowed = "source-not-allowed"
+    case outsideWindow = "outside-window"
+    case undeclared
 }
