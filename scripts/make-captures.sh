@@ -24,6 +24,14 @@
 # its own capture with expect (a BPF filter and a packet count) before it is
 # copied into the output directory, so a capture that does not contain what
 # captures/README.md says is never published.
+#
+# The detection scenarios (nat_forgotten_mapping ... idle_host_scan) also
+# have a site file, captures/sites/<name>.yaml, and their expected alerts,
+# captures/expected/<name>.tsv; both are written by hand from the scenario's
+# design (captures/README.md), as are captures/site.yaml and
+# captures/expected/all.tsv for the whole directory: change them together
+# with the scenario.  Scenarios that span hours or days are recorded in
+# segments and spread out with scripts/pcap-retime.py (see retime below).
 
 set -Eeuo pipefail
 
@@ -612,7 +620,7 @@ publish() {
     n=$(tcpdump -r "$OUT_DIR/$cap.pcap" 2>/dev/null | wc -l)
     size=$(stat -c %s "$OUT_DIR/$cap.pcap")
     log "wrote $OUT_DIR/$cap.pcap: $n packets, $size bytes"
-    SUMMARY+=("$(printf '%-24s %5d packets %8d bytes' "$cap.pcap" "$n" "$size")")
+    SUMMARY+=("$(printf '%-32s %5d packets %8d bytes' "$cap.pcap" "$n" "$size")")
 }
 
 # www_root: a small directory for python3 -m http.server
@@ -839,10 +847,11 @@ scenario_ssh_like_guessing() {
 #   new-service-after-learning  Sat 2026-11-07 23:00 and Sun 2026-11-08 01:00
 #   dormant-wakeup              Mon 2026-11-09 08:00 .. Fri 2026-11-13 10:45
 #   decommissioned-arp          Sun 2026-11-15 03:00
-#   idle-host-scan              Mon 2026-11-16 01:30
+#   idle-host-scan              Sat 2026-11-07 06:00 (background) and Mon 2026-11-16 01:30
 # The site's learning period (24 h in captures/site.yaml) ends between the two
 # halves of new-service-after-learning, so everything served to the outside
-# before it is learned, and 8443 after it is new.
+# before it is learned, and 8443 after it is new; the idle camera's usual
+# peers (its DNS and NTP server) are learned too.
 # ---------------------------------------------------------------------------
 
 NFM_START=2026-11-06T23:40:00Z
@@ -855,6 +864,7 @@ DW_DAY2=2026-11-11T08:00:00Z
 DW_WAKE=2026-11-13T10:30:00Z
 DW_LATER=2026-11-13T10:45:00Z
 DA_START=2026-11-15T03:00:00Z
+IHS_LEARN=2026-11-07T06:00:00Z
 IHS_START=2026-11-16T01:30:00Z
 
 # A NAT gateway in front of an inside switch with a SPAN port: the gateway's
@@ -1176,11 +1186,13 @@ scenario_decommissioned_arp() {
 }
 
 # idle-host-scan.pcap: a camera (10.40.0.21, declared idle, allowed ARP, DNS
-# and NTP) resolves its NTP server's name, asks it for the time, then
-# connect-scans 20 TCP ports of the video recorder 10.40.0.10 (one open).
+# and NTP) resolves its NTP server's name and asks it for the time, on
+# Saturday (during the learning period: its background) and again nine days
+# later, when it then connect-scans 20 TCP ports of the video recorder
+# 10.40.0.10 (one open).  Two segments, retimed.
 #   ihs-nvr 10.40.0.10  NVR, HTTP on 80   ihs-dns 10.40.0.53  DNS (53/udp) + NTP (123/udp)
 #   ihs-cam 10.40.0.21  the camera
-IHS_PORTS=21,22,23,25,53,80,110,135,139,143,443,445,554,1883,3306,3389,5900,8000,8080,8443
+IHS_PORTS=21,22,23,25,80,110,135,139,143,443,445,554,1883,3306,3389,5900,8000,8080,8443,37777
 scenario_idle_host_scan() {
     local cap=idle-host-scan www
     www=$(www_root)
@@ -1198,19 +1210,23 @@ scenario_idle_host_scan() {
     wait_listen ihs-dns udp 123
     settle
 
+    local m
     capture_start ihs-ids span0 "$cap"
+    run ihs-cam "$PY" "$HELPER" dns-query --to 10.40.0.53 --name time.camera-vendor.example; gap
+    run ihs-cam "$PY" "$HELPER" ntp-query --to 10.40.0.53; gap 0.5
+    flush_neighbours ihs-cam ihs-dns ihs-nvr; gap 0.1; m=$(mark_time); gap 0.1
     run ihs-cam "$PY" "$HELPER" dns-query --to 10.40.0.53 --name time.camera-vendor.example; gap
     run ihs-cam "$PY" "$HELPER" ntp-query --to 10.40.0.53; gap 0.5
     run ihs-cam "$PY" "$HELPER" connect-scan --to 10.40.0.10 --ports "$IHS_PORTS" --timeout 0.5
     capture_stop
-    retime $cap --start "$IHS_START"
+    retime $cap --start "$IHS_LEARN" --segment "$m=$IHS_START"
 
     local C=10.40.0.21 N=10.40.0.10 D=10.40.0.53
-    expect $cap == 4  "ARP: camera resolves the resolver and the NVR"  "arp"
-    expect $cap == 1  "DNS query camera -> resolver"                   "src $C and dst $D and udp dst port 53"
-    expect $cap == 1  "DNS answer (1 A record)"                        "src $D and dst $C and udp src port 53 and udp[10:2] & 0x800f = 0x8000 and udp[14:2] = 1"
-    expect $cap == 1  "NTP request (mode 3)"                           "src $C and dst $D and udp dst port 123 and udp[8] & 7 = 3"
-    expect $cap == 1  "NTP answer (mode 4)"                            "src $D and dst $C and udp src port 123 and udp[8] & 7 = 4"
+    expect $cap == 6  "ARP: camera resolves the resolver (x2), the NVR" "arp"
+    expect $cap == 2  "DNS queries camera -> resolver"                 "src $C and dst $D and udp dst port 53"
+    expect $cap == 2  "DNS answers (1 A record)"                       "src $D and dst $C and udp src port 53 and udp[10:2] & 0x800f = 0x8000 and udp[14:2] = 1"
+    expect $cap == 2  "NTP requests (mode 3)"                          "src $C and dst $D and udp dst port 123 and udp[8] & 7 = 3"
+    expect $cap == 2  "NTP answers (mode 4)"                           "src $D and dst $C and udp src port 123 and udp[8] & 7 = 4"
     expect $cap == 20 "scan SYNs camera -> NVR (one per port)"         "src $C and dst $N and tcp[tcpflags] = tcp-syn"
     expect $cap == 19 "RST-ACK from closed ports"                      "src $N and dst $C and tcp[tcpflags] = tcp-rst|tcp-ack"
     expect $cap == 1  "SYN-ACK from port 80"                           "src $N and tcp src port 80 and tcp[tcpflags] = tcp-syn|tcp-ack"
@@ -1218,9 +1234,12 @@ scenario_idle_host_scan() {
     expect $cap == 42 "all scan packets"                               "tcp"
     expect $cap == 0  "data in the scan"                               "tcp[tcpflags] & tcp-push != 0"
     expect $cap == 0  "anything but ARP, DNS, NTP and the scan"        "not arp and not udp port 53 and not udp port 123 and not (host $C and host $N and tcp)"
-    expect_first  $cap "first packet (retimed)"                        "" "$IHS_START"
-    expect_window $cap == 50 "all packets within 10 s"                 "" "$IHS_START" 2026-11-16T01:30:10Z
-    expect_total $cap 50
+    expect_first  $cap "first packet (retimed, background)"            "" "$IHS_LEARN"
+    expect_window $cap == 6  "background: ARP, DNS, NTP within 10 s"   "" "$IHS_LEARN" 2026-11-07T06:00:10Z
+    expect_window $cap == 0  "anything between the segments"           "" 2026-11-07T06:00:10Z "$IHS_START"
+    expect_window $cap == 50 "second segment: chatter + scan in 10 s"  "" "$IHS_START" 2026-11-16T01:30:10Z
+    expect_window $cap == 42 "the scan, all in the second segment"     "tcp" "$IHS_START" 2026-11-16T01:30:10Z
+    expect_total $cap 56
     publish $cap
 }
 

@@ -2,9 +2,9 @@
 // host doing it (a taken-over server mapping the inside); `inbound-scan` is an outside source doing it to local
 // addresses.
 //
-// A failed attempt is a flow whose originator sent a SYN and never got a SYN-ACK: unanswered (S0) or refused
-// (REJ). It is counted when the flow ends (a refusal ends after the closed timeout, an unanswered attempt after the
-// attempt timeout, or at the end of the input). On the local segment, an ARP request that gets no reply is a failed
+// A failed attempt is a flow whose originator sent a SYN and never got a SYN-ACK: refused (REJ), counted when the
+// RST comes back, or unanswered (S0), counted when the flow expires (its last SYN plus the attempt timeout) or
+// the input ends. On the local segment, an ARP request that gets no reply is a failed
 // contact too: host discovery (`nmap -sn`, `arp-scan`) sweeps a subnet with ARP before any TCP is sent.
 // Thresholds (Zeek's scan.zeek defaults): 15 distinct ports of one host (port scan) or 25 distinct hosts (address
 // scan), within 5 minutes. Severity 2. One alert per scanner per suppression interval; what follows is counted.
@@ -57,7 +57,8 @@ struct ScanDetection {
 
     mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
         let flow = context.flow
-        guard context.event == .ended, flow.ipProtocol == IPProtocol.tcp,
+        let refused = context.event == .answered && flow.responderState == .reset
+        guard context.event == .ended || refused, flow.ipProtocol == IPProtocol.tcp,
             flow.originatorHistory.contains(.syn), !flow.raised.contains(.established)
         else { return }
         let rule: RuleID

@@ -100,8 +100,9 @@ public struct FlowTable {
     public let configuration: FlowTableConfiguration
     public private(set) var counters = FlowCounters()
     public private(set) var activeCount = 0
-    /// The latest packet time seen.
-    public private(set) var now = Timestamp.zero
+    /// The latest packet time seen (the earliest representable time before the first packet, so captures from
+    /// before 1970 keep a working clock).
+    public private(set) var now = Timestamp(nanoseconds: Int64.min)
 
     var entries: [Flow]
     var freeList: [Int32]
@@ -191,17 +192,22 @@ public struct FlowTable {
             }
             (sourcePort, destinationPort) = ports
             counters.fragmentsMatched &+= 1
-        } else if isPortProtocol {
-            guard packet.hasPorts else {
-                counters.withoutPorts &+= 1
-                return PacketDisposition(outcome: .withoutPorts)
+        } else {
+            if isPortProtocol || proto == IPProtocol.sctp {
+                guard packet.hasPorts else {
+                    counters.withoutPorts &+= 1
+                    return PacketDisposition(outcome: .withoutPorts)
+                }
+                sourcePort = packet.sourcePort
+                destinationPort = packet.destinationPort
+            } else if packet.hasICMP {
+                (sourcePort, destinationPort, _) = ICMPPorts.ports(
+                    type: packet.icmpType, code: packet.icmpCode, isIPv6: packet.network == .ipv6)
             }
-            sourcePort = packet.sourcePort
-            destinationPort = packet.destinationPort
-            if packet.fragment.isFragment { fragments.remember(packet, now: time) }
-        } else if packet.hasICMP {
-            (sourcePort, destinationPort, _) = ICMPPorts.ports(
-                type: packet.icmpType, code: packet.icmpCode, isIPv6: packet.network == .ipv6)
+            // A first fragment: later ones, which carry no transport header, find their flow through it.
+            if packet.fragment.isFragment {
+                fragments.remember(packet, sourcePort: sourcePort, destinationPort: destinationPort, now: time)
+            }
         }
         var senderIsA = true
         let key = FlowKey(
@@ -214,7 +220,7 @@ public struct FlowTable {
         if index >= 0 {
             let flow = entries[Int(index)]
             if time - flow.lastSeen > timeouts[flow.timeoutClass.rawValue] {
-                end(index, reason: .timeout, handler: &handler)
+                end(index, reason: .timeout, at: flow.lastSeen + timeouts[flow.timeoutClass.rawValue], handler: &handler)
                 index = -1
             } else if flow.timeoutClass == .tcpClosed && packet.tcpFlags.contains(.syn)
                 && !packet.tcpFlags.contains(.ack) && !packet.fragment.isNonFirst
@@ -240,7 +246,7 @@ public struct FlowTable {
     ) -> Bool {
         let i = Int(index)
         let fromOriginator = senderIsA == entries[i].originatorIsA
-        let payload = packet.fragment.isNonFirst ? 0 : UInt64(max(0, packet.payloadLength))
+        let payload = UInt64(max(0, packet.payloadLength))
         if time > entries[i].lastSeen { entries[i].lastSeen = time }
         if packet.fragment.isNonFirst { entries[i].fragments &+= 1 }
         if fromOriginator {
@@ -318,7 +324,9 @@ public struct FlowTable {
         case IPProtocol.tcp:
             let o = flow.originatorState, r = flow.responderState
             if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
-            if (o == .synSent || o == .synAckSent) && r == .inactive { return .tcpAttempt }
+            // Nothing from the responder yet: a SYN, or a FIN/NULL/Xmas/ACK probe, or backscatter. Scans and floods
+            // make these; they get the short timeout and go first when the table is full.
+            if flow.responderPackets == 0 { return .tcpAttempt }
             return .tcpEstablished
         case IPProtocol.udp: return .udp
         case IPProtocol.icmp, IPProtocol.icmpv6: return .icmp
@@ -413,9 +421,13 @@ public struct FlowTable {
         slots[hole] = 0
     }
 
-    mutating func end<Handler: FlowEventHandler>(_ index: Int32, reason: FlowEndReason, handler: inout Handler) {
+    /// Ends a flow. `time` is when it ended: for a timeout, the moment it expired (its last packet plus the
+    /// timeout), not the later packet that noticed it, so events downstream keep their place in time even across a
+    /// gap between capture files.
+    mutating func end<Handler: FlowEventHandler>(_ index: Int32, reason: FlowEndReason, at time: Timestamp? = nil,
+                                                 handler: inout Handler) {
         entries[Int(index)].endReason = reason
-        handler.flowEvent(.ended, entries[Int(index)], at: now)
+        handler.flowEvent(.ended, entries[Int(index)], at: min(time ?? now, now))
         unlink(index)
         removeSlot(of: index)
         freeList.append(index)
@@ -435,7 +447,7 @@ public struct FlowTable {
             while oldest[c.rawValue] >= 0 {
                 let index = oldest[c.rawValue]
                 guard now - entries[Int(index)].lastSeen > timeout else { break }
-                end(index, reason: .timeout, handler: &handler)
+                end(index, reason: .timeout, at: entries[Int(index)].lastSeen + timeout, handler: &handler)
             }
         }
     }

@@ -11,7 +11,8 @@ struct FragmentTracker {
         var ipProtocol: UInt8 = 0
         var sourcePort: UInt16 = 0
         var destinationPort: UInt16 = 0
-        var seen = Timestamp(nanoseconds: Int64.min)
+        var seen = Timestamp.zero
+        var isUsed = false
     }
 
     var entries: [Entry]
@@ -35,18 +36,18 @@ struct FragmentTracker {
         return Int(truncatingIfNeeded: h) & mask
     }
 
-    mutating func remember(_ packet: PacketSummary, now: Timestamp) {
+    mutating func remember(_ packet: PacketSummary, sourcePort: UInt16, destinationPort: UInt16, now: Timestamp) {
         entries[slot(packet)] = Entry(
             source: packet.source, destination: packet.destination, identification: packet.fragment.identification,
-            ipProtocol: packet.ipProtocol, sourcePort: packet.sourcePort, destinationPort: packet.destinationPort,
-            seen: now)
+            ipProtocol: packet.ipProtocol, sourcePort: sourcePort, destinationPort: destinationPort, seen: now,
+            isUsed: true)
     }
 
     func lookup(_ packet: PacketSummary, now: Timestamp) -> (UInt16, UInt16)? {
         let entry = entries[slot(packet)]
-        guard entry.identification == packet.fragment.identification, entry.ipProtocol == packet.ipProtocol,
+        guard entry.isUsed, entry.identification == packet.fragment.identification, entry.ipProtocol == packet.ipProtocol,
             entry.source == packet.source, entry.destination == packet.destination,
-            now - entry.seen <= timeout
+            now - entry.seen <= timeout, now >= entry.seen
         else { return nil }
         return (entry.sourcePort, entry.destinationPort)
     }

@@ -49,10 +49,10 @@ public final class LiveSource {
                 throw PcapError(source: interface, message: "\(what): \(String(cString: pcap_statustostr(status)))")
             }
         }
-        try check(pcap_set_snaplen(created, Int32(options.snapshotLength == 0 ? 262_144 : options.snapshotLength)),
+        try check(pcap_set_snaplen(created, Int32(clamping: options.snapshotLength == 0 ? 262_144 : options.snapshotLength)),
                   "cannot set snapshot length")
         try check(pcap_set_promisc(created, options.promiscuous ? 1 : 0), "cannot set promiscuous mode")
-        try check(pcap_set_timeout(created, Int32(options.timeoutMilliseconds)), "cannot set read timeout")
+        try check(pcap_set_timeout(created, Int32(clamping: options.timeoutMilliseconds)), "cannot set read timeout")
         if let bufferSize = options.bufferSize {
             try check(pcap_set_buffer_size(created, Int32(clamping: bufferSize)), "cannot set buffer size")
         }

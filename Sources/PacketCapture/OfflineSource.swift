@@ -10,6 +10,8 @@ public final class OfflineSource {
     public private(set) var packetsRead = 0
     /// The packet most recently read; its bytes stay valid until the next `advance()`.
     public private(set) var current: CapturedPacket?
+    /// A pcap (not pcapng) file: its record seconds are unsigned 32-bit.
+    let isPcapFormat: Bool
 
     /// Opens `path` (`-` is standard input) with nanosecond timestamps and installs `filter` if given.
     public init(path: String, filter: String? = nil) throws(PcapError) {
@@ -21,6 +23,7 @@ public final class OfflineSource {
             throw PcapError(source: path, message: OfflineSource.explain(message, path: path))
         }
         handle = PcapHandle(pointer: pointer, source: path)
+        isPcapFormat = pcap_major_version(pointer) == 2
         // libpcap passes a link-type field with reserved bits (16-25) through; no reader can know what follows.
         let linkType = handle.linkType.rawValue
         guard linkType >= 0 && linkType <= 0xffff else {
@@ -45,7 +48,8 @@ public final class OfflineSource {
     /// packets read before it and the byte offset.
     @discardableResult
     public func advance() throws(PcapError) -> CapturedPacket? {
-        let result = try handle.read(nanosecondPrecision: true, packetsRead: packetsRead) { byteOffset }
+        let result = try handle.read(nanosecondPrecision: true, unsignedSeconds: isPcapFormat,
+                                     packetsRead: packetsRead) { byteOffset }
         switch result {
         case .packet(let packet):
             packetsRead += 1

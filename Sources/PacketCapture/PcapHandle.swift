@@ -54,8 +54,11 @@ public final class PcapHandle {
     }
 
     /// Reads the next packet. Timestamps are nanoseconds when the handle was opened with nanosecond precision.
+    /// `unsignedSeconds`: the seconds field of a pcap file record is an unsigned 32-bit count (good until 2106), which
+    /// libpcap 1.10 sign-extends; pcapng and live captures carry full 64-bit times.
     @inline(__always)
-    func read(nanosecondPrecision: Bool, packetsRead: Int, offset: () -> Int64?) throws(PcapError) -> ReadResult {
+    func read(nanosecondPrecision: Bool, unsignedSeconds: Bool = false, packetsRead: Int,
+              offset: () -> Int64?) throws(PcapError) -> ReadResult {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         let status = pcap_next_ex(pointer, &header, &data)
@@ -64,10 +67,15 @@ public final class PcapHandle {
             let h = header!.pointee
             let fraction = Int64(h.ts.tv_usec)
             let nanos = nanosecondPrecision ? fraction : fraction &* 1000
+            var seconds = Int64(h.ts.tv_sec)
+            if unsignedSeconds { seconds = Int64(UInt32(truncatingIfNeeded: seconds)) }
+            // pcapng time offsets and resolutions can describe times no clock needs; keep them representable.
+            seconds = min(max(seconds, Timestamp.representableSeconds.lowerBound + 1),
+                          Timestamp.representableSeconds.upperBound - 1)
             let captured = Int(h.caplen)
             return .packet(
                 CapturedPacket(
-                    timestamp: Timestamp(seconds: Int64(h.ts.tv_sec), nanoseconds: nanos),
+                    timestamp: Timestamp(seconds: seconds, nanoseconds: nanos),
                     capturedLength: captured,
                     wireLength: Int(h.len),
                     linkType: linkType,

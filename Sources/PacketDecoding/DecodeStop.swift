@@ -2,7 +2,7 @@
 
 /// The protocol layer the decoder was reading.
 public enum Layer: UInt8, CaseIterable, Sendable, CustomStringConvertible {
-    case link, vlan, arp, ipv4, ipv6, ipv6Extension, tcp, udp, icmp, icmpv6
+    case link, vlan, arp, ipv4, ipv6, ipv6Extension, tcp, udp, icmp, icmpv6, sctp
 
     public var description: String {
         switch self {
@@ -16,6 +16,7 @@ public enum Layer: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .udp: "udp"
         case .icmp: "icmp"
         case .icmpv6: "icmpv6"
+        case .sctp: "sctp"
         }
     }
 }

@@ -87,6 +87,7 @@ public enum IPProtocol {
     public static let shim6: UInt8 = 140
     public static let experimental1: UInt8 = 253
     public static let experimental2: UInt8 = 254
+    public static let sctp: UInt8 = 132
 
     /// A short lower-case name for output (`tcp`, `udp`, ...), or the number.
     public static func name(_ value: UInt8) -> String {

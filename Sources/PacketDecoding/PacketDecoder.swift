@@ -24,7 +24,10 @@ public enum PacketDecoder {
         _ bytes: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType, into summary: inout PacketSummary
     ) {
         summary = PacketSummary()
-        var cursor = Cursor(bytes: bytes, wireLength: max(wireLength, bytes.count))
+        // libpcap does not check a record's `len` against its `caplen`; no frame is longer than an IPv6 jumbogram
+        // can describe, and capping it keeps every length below Int32 for the counters.
+        let wire = min(max(wireLength, bytes.count), Int(Int32.max) / 2)
+        var cursor = Cursor(bytes: bytes, wireLength: wire)
         summary.capturedLength = Int32(truncatingIfNeeded: bytes.count)
         summary.wireLength = Int32(truncatingIfNeeded: wireLength)
         summary.linkType = linkType
@@ -180,7 +183,13 @@ public enum PacketDecoder {
                          available: headerLength)
             return
         }
-        let totalLength = ip.totalLength
+        var totalLength = ip.totalLength
+        if totalLength == 0 {
+            // Segmentation offload (TSO/GSO, BIG TCP) captures show a total length of 0 on packets larger than the
+            // field can hold: the datagram runs to the end of the frame, as Wireshark and Zeek read it.
+            totalLength = onWire
+            summary.ipLengthInferred = true
+        }
         guard totalLength >= headerLength, totalLength <= onWire else {
             summary.stop(.badIPv4TotalLength, .ipv4, offset: offset, required: totalLength, available: onWire)
             return
@@ -198,7 +207,7 @@ public enum PacketDecoder {
         summary.ttl = ip.ttl
         if fragmentOffset > 0 || ip.moreFragments {
             summary.fragment.isFragment = true
-            summary.fragment.offset = Int32(fragmentOffset)
+            summary.fragment.offset = Int32(clamping: fragmentOffset)
             summary.fragment.moreFragments = ip.moreFragments
             summary.fragment.identification = UInt32(ip.identification)
         }
@@ -206,7 +215,7 @@ public enum PacketDecoder {
         guard cursor.require(headerLength, at: offset, layer: .ipv4, &summary) else { return }
         let end = offset + totalLength
         if fragmentOffset > 0 {
-            summary.payloadLength = Int32(totalLength - headerLength)
+            summary.payloadLength = Int32(clamping: totalLength - headerLength)
             return
         }
         decodeTransport(ip.protocolNumber, at: offset + headerLength, end: end, &cursor, &summary)
@@ -263,7 +272,7 @@ public enum PacketDecoder {
             // An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946): not a fragment.
             if next == IPProtocol.ipv6Fragment && (ext.fragmentOffset > 0 || ext.moreFragments) {
                 summary.fragment.isFragment = true
-                summary.fragment.offset = Int32(ext.fragmentOffset)
+                summary.fragment.offset = Int32(clamping: ext.fragmentOffset)
                 summary.fragment.moreFragments = ext.moreFragments
                 summary.fragment.identification = ext.fragmentIdentification
                 let dataLength = end - headerOffset - length
@@ -281,7 +290,7 @@ public enum PacketDecoder {
             headerOffset += length
             if summary.fragment.isNonFirst {
                 summary.ipProtocol = next
-                summary.payloadLength = Int32(end - headerOffset)
+                summary.payloadLength = Int32(clamping: end - headerOffset)
                 return
             }
         }
@@ -316,7 +325,7 @@ public enum PacketDecoder {
             summary.tcpFlags = tcp.flags
             summary.tcpSequence = tcp.sequenceNumber
             summary.tcpAcknowledgment = tcp.acknowledgmentNumber
-            summary.payloadLength = Int32(max(0, inDatagram - headerLength))
+            summary.payloadLength = Int32(clamping: max(0, inDatagram - headerLength))
             // Options cut by the snapshot length: ports and flags are good.
             _ = cursor.require(min(headerLength, inDatagram), at: offset, end: end, layer: .tcp, &summary)
         case IPProtocol.udp:
@@ -331,7 +340,7 @@ public enum PacketDecoder {
             summary.hasPorts = true
             summary.sourcePort = udp.sourcePort
             summary.destinationPort = udp.destinationPort
-            summary.payloadLength = Int32((isFirstFragment ? inDatagram : length) - UDPHeader.length)
+            summary.payloadLength = Int32(clamping: (isFirstFragment ? inDatagram : length) - UDPHeader.length)
         case IPProtocol.icmp, IPProtocol.icmpv6:
             let layer: Layer = protocolNumber == IPProtocol.icmp ? .icmp : .icmpv6
             guard cursor.require(ICMPHeader.length, at: offset, end: end, layer: layer, &summary),
@@ -340,7 +349,7 @@ public enum PacketDecoder {
             summary.hasICMP = true
             summary.icmpType = icmp.type
             summary.icmpCode = icmp.code
-            summary.payloadLength = Int32(inDatagram - ICMPHeader.length)
+            summary.payloadLength = Int32(clamping: inDatagram - ICMPHeader.length)
             let isError =
                 layer == .icmp ? ICMPHeader.isIPv4Error(icmp.type) : ICMPHeader.isIPv6Error(icmp.type)
             if isError {
@@ -351,8 +360,17 @@ public enum PacketDecoder {
                     summary.quoted = decodeQuoted(quoted, ipv6: layer == .icmpv6)
                 }
             }
+        case IPProtocol.sctp:
+            // SCTP's common header (RFC 9260) starts with the two ports, as UDP's does; the rest is chunks.
+            guard cursor.require(SCTPHeader.length, at: offset, end: end, layer: .sctp, &summary),
+                let sctp = SCTPHeader(cursor.bytes.from(offset))
+            else { return }
+            summary.hasPorts = true
+            summary.sourcePort = sctp.sourcePort
+            summary.destinationPort = sctp.destinationPort
+            summary.payloadLength = Int32(clamping: inDatagram - SCTPHeader.length)
         default:
-            summary.payloadLength = Int32(inDatagram)
+            summary.payloadLength = Int32(clamping: inDatagram)
         }
     }
 

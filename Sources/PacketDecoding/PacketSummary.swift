@@ -63,6 +63,8 @@ public struct PacketSummary: Sendable {
     public var ipProtocol: UInt8 = 0
     public var ttl: UInt8 = 0
     public var fragment = FragmentInfo()
+    /// The IPv4 total length was 0 (segmentation offload) and the frame's length was used instead.
+    public var ipLengthInferred = false
 
     // Transport layer.
     public var hasPorts = false

@@ -25,8 +25,12 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
     /// The nanoseconds within the second, `0..<1_000_000_000`.
     @inlinable
     public var subsecondNanoseconds: Int64 {
-        nanoseconds - seconds * 1_000_000_000
+        let remainder = nanoseconds % 1_000_000_000
+        return remainder < 0 ? remainder + 1_000_000_000 : remainder
     }
+
+    /// Seconds a `Timestamp` can hold: about the years 1678 to 2262.
+    public static let representableSeconds: ClosedRange<Int64> = -9_223_372_035 ... 9_223_372_035
 
     @inlinable
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {

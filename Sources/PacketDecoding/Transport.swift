@@ -123,3 +123,26 @@ public struct ICMPHeader {
         type >= 1 && type <= 4
     }
 }
+
+/// SCTP common header (RFC 9260 section 3.1): ports, verification tag, checksum; chunks follow.
+public struct SCTPHeader {
+    enum Field {
+        static let sourcePort = 0
+        static let destinationPort = 2
+        static let verificationTag = 4
+        static let checksum = 8
+    }
+    public static let length = 12
+
+    public let bytes: UnsafeRawBufferPointer
+
+    @inlinable
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= Self.length else { return nil }
+        self.bytes = bytes
+    }
+
+    @inlinable public var sourcePort: UInt16 { bytes.u16(0) }
+    @inlinable public var destinationPort: UInt16 { bytes.u16(2) }
+    @inlinable public var verificationTag: UInt32 { bytes.u32(4) }
+}

@@ -14,6 +14,8 @@ public struct DecodeCounters: Sendable {
     public var ipv4: UInt64 = 0
     public var ipv6: UInt64 = 0
     public var arp: UInt64 = 0
+    /// IPv4 packets with a total length of 0 (segmentation offload) whose length came from the frame.
+    public var ipLengthInferred: UInt64 = 0
     /// Per `StopReason.rawValue`.
     public var byStop = [UInt64](repeating: 0, count: StopReason.allCases.count)
     /// Per link type, packets of link types the decoder does not read.
@@ -40,6 +42,7 @@ public struct DecodeCounters: Sendable {
         case .arp: arp &+= 1
         case .none: break
         }
+        if summary.ipLengthInferred { ipLengthInferred &+= 1 }
         byStop[Int(summary.stop.rawValue)] &+= 1
         if summary.stop == .truncated { truncatedAt[Int(summary.stopLocation.layer.rawValue)] &+= 1 }
         if summary.stop == .unsupportedLinkType { unsupportedLinkTypes[summary.linkType.rawValue, default: 0] &+= 1 }

@@ -25,6 +25,9 @@ public enum RunSummary {
             lines.append("  fragments: \(flows.fragmentsMatched) matched to their flow, "
                 + "\(flows.fragmentsUnmatched) without a first fragment")
         }
+        if decode.ipLengthInferred > 0 {
+            lines.append("  offload: \(decode.ipLengthInferred) IPv4 packets with total length 0, taken to the end of the frame")
+        }
         if flows.withoutPorts > 0 {
             lines.append("  without ports: \(flows.withoutPorts) TCP/UDP packets cut before their ports")
         }

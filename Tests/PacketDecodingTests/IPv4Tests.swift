@@ -201,10 +201,17 @@ import Testing
         #expect(summary.network == .none)
     }
 
-    @Test func totalLengthBelowHeaderLength() {
+    @Test("a total length of 0 is segmentation offload: the datagram runs to the end of the frame")
+    func totalLengthZeroIsInferred() {
+        // Captures taken on a host with TSO/GSO (or BIG TCP) show the datagram before the NIC split it, with the
+        // total length field 0; Wireshark and Zeek take the length from the frame.
         let zero = decode(Corpus.ipv4TotalLengthZero)
-        #expect(zero.stop == .badIPv4TotalLength)
-        #expect(zero.stopLocation == StopLocation(layer: .ipv4, offset: 14, required: 0, available: 46))
+        #expect(zero.ipLengthInferred)
+        #expect(zero.network == .ipv4)
+        #expect(!zero.stop.isMalformed)
+    }
+
+    @Test func totalLengthBelowHeaderLength() {
 
         // The raw DNS query claiming 19 bytes.
         let nineteen = decode(patched(Corpus.rawIPv4DNS, [2: 0, 3: 19]), link: .raw)
