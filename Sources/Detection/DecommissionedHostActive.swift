@@ -52,25 +52,3 @@ struct DecommissionedHostActive {
         ledger.raise(alert, key: SuppressionKey(rule: .decommissionedHostActive, source: address))
     }
 }
-
-/// `TCP/445`, `UDP/53`, `ICMP type 8`, `GRE` for messages.
-func describe(_ flow: Flow) -> String {
-    switch flow.ipProtocol {
-    case IPProtocol.tcp: "TCP/\(flow.responderPort)"
-    case IPProtocol.udp: "UDP/\(flow.responderPort)"
-    case IPProtocol.icmp, IPProtocol.icmpv6: "ICMP type \(flow.originatorPort)"
-    default: IPProtocol.name(flow.ipProtocol).uppercased()
-    }
-}
-
-extension Alert {
-    /// An alert about a flow: originator as source, responder as destination.
-    init(flow: Flow, at time: Timestamp, rule: RuleID, severity: Int, host: AlertHost) {
-        let hasPorts = flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
-            || flow.ipProtocol == IPProtocol.icmp || flow.ipProtocol == IPProtocol.icmpv6
-        self.init(timestamp: time, rule: rule, severity: severity, message: "", source: flow.originator,
-                  sourcePort: hasPorts ? flow.originatorPort : nil, destination: flow.responder,
-                  destinationPort: hasPorts ? flow.responderPort : nil, ipProtocol: flow.ipProtocol,
-                  flowID: flow.id, host: host)
-    }
-}

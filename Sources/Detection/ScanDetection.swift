@@ -100,8 +100,8 @@ struct ScanDetection {
         let who = rule == .hostScan ? "local host \(entry.map { "\($0.name) (\(scanner))" } ?? "\(scanner)")"
             : "outside host \(scanner)"
         alert.message = kind == "port"
-            ? "\(who) scanned \(count) ports of \(flow.responder) in \(formatDuration(window)), failing"
-            : "\(who) scanned \(count) hosts in \(formatDuration(window)), failing"
+            ? "\(who) failed to connect to \(count) ports of \(flow.responder) within \(formatDuration(window)): port scan"
+            : "\(who) failed to connect to \(count) hosts within \(formatDuration(window)): address scan"
         alert.reason = "\(kind)-scan"
         ledger.raise(alert, key: SuppressionKey(rule: rule, source: scanner))
     }

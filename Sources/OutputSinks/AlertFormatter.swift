@@ -58,24 +58,10 @@ public enum AlertFormatter {
         return address.isIPv6 ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 
+    /// The flow's Community ID, for alerts about a flow (not for ARP or scan summaries).
     static func communityID(_ alert: Alert) -> String? {
-        guard let proto = alert.ipProtocol, let destination = alert.destination else { return nil }
-        let isICMP = proto == IPProtocol.icmp || proto == IPProtocol.icmpv6
-        guard !isICMP || (alert.sourcePort != nil && alert.destinationPort != nil) else { return nil }
-        var oneWay = false
-        if isICMP, let type = alert.sourcePort, let code = alert.destinationPort {
-            oneWay = ICMPOneWay.isOneWay(type: type, code: code, ipv6: proto == IPProtocol.icmpv6)
-        }
-        guard alert.sourcePort != nil || !CommunityID.hasPorts(proto) || isICMP else { return nil }
-        return CommunityID.compute(source: alert.source, sourcePort: alert.sourcePort ?? 0, destination: destination,
-                                   destinationPort: alert.destinationPort ?? 0, ipProtocol: proto, isOneWay: oneWay)
-    }
-}
-
-import FlowTracking
-
-enum ICMPOneWay {
-    static func isOneWay(type: UInt16, code: UInt16, ipv6: Bool) -> Bool {
-        ICMPPorts.ports(type: UInt8(truncatingIfNeeded: type), code: UInt8(truncatingIfNeeded: code), isIPv6: ipv6).2
+        guard alert.flowID != nil, let proto = alert.ipProtocol, let destination = alert.destination else { return nil }
+        return CommunityID.forFlow(originator: alert.source, originatorPort: alert.sourcePort ?? 0, responder: destination,
+                                   responderPort: alert.destinationPort ?? 0, ipProtocol: proto)
     }
 }

@@ -2,6 +2,7 @@
 // identifier in IdleWatch, Zeek and Suricata logs, so records can be joined across tools.
 
 import Crypto
+import FlowTracking
 import Foundation
 import PacketDecoding
 
@@ -35,5 +36,23 @@ public enum CommunityID {
         case IPProtocol.tcp, IPProtocol.udp, 132, IPProtocol.icmp, IPProtocol.icmpv6: true
         default: false
         }
+    }
+}
+
+extension CommunityID {
+    /// The Community ID of a flow given as IdleWatch keys it: for ICMP, the "ports" are the type and the
+    /// counterpart type (request/reply pairs) or the code (one-way messages, which keep their direction).
+    public static func forFlow(originator: IPAddress, originatorPort: UInt16, responder: IPAddress,
+                               responderPort: UInt16, ipProtocol: UInt8) -> String {
+        compute(source: originator, sourcePort: originatorPort, destination: responder, destinationPort: responderPort,
+                ipProtocol: ipProtocol,
+                isOneWay: isOneWayICMP(ipProtocol: ipProtocol, type: originatorPort, counterpart: responderPort))
+    }
+
+    /// Whether an ICMP or ICMPv6 flow's type is not one of the request/reply pairs.
+    static func isOneWayICMP(ipProtocol: UInt8, type: UInt16, counterpart: UInt16) -> Bool {
+        guard ipProtocol == IPProtocol.icmp || ipProtocol == IPProtocol.icmpv6 else { return false }
+        return ICMPPorts.ports(type: UInt8(truncatingIfNeeded: type), code: UInt8(truncatingIfNeeded: counterpart),
+                               isIPv6: ipProtocol == IPProtocol.icmpv6).2
     }
 }

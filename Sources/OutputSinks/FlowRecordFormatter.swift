@@ -30,16 +30,12 @@ public enum FlowRecordFormatter {
 
     /// ICMP flows that are not request/reply pairs keep (type, code) as their ports.
     static func isOneWayICMP(_ flow: Flow) -> Bool {
-        guard isICMP(flow) else { return false }
-        return ICMPPorts.ports(type: UInt8(truncatingIfNeeded: flow.originatorPort),
-                               code: UInt8(truncatingIfNeeded: flow.responderPort),
-                               isIPv6: flow.ipProtocol == IPProtocol.icmpv6).2
+        CommunityID.isOneWayICMP(ipProtocol: flow.ipProtocol, type: flow.originatorPort, counterpart: flow.responderPort)
     }
 
     public static func communityID(_ flow: Flow) -> String {
-        CommunityID.compute(
-            source: flow.originator, sourcePort: flow.originatorPort, destination: flow.responder,
-            destinationPort: flow.responderPort, ipProtocol: flow.ipProtocol, isOneWay: isOneWayICMP(flow))
+        CommunityID.forFlow(originator: flow.originator, originatorPort: flow.originatorPort, responder: flow.responder,
+                            responderPort: flow.responderPort, ipProtocol: flow.ipProtocol)
     }
 
     /// One EVE-style JSON object: `src` is the originator, `dest` the responder.
