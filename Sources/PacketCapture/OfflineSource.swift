@@ -61,8 +61,10 @@ public final class OfflineSource {
     }
 
     /// Adds a hint to libpcap's text when the file is compressed or is something else IdleWatch recognises.
-    static func explain(_ message: String, path: String) -> String {
-        guard path != "-", let kind = CaptureFileKind.sniff(path: path) else { return message }
+    static func explain(_ libpcapMessage: String, path: String) -> String {
+        // libpcap starts some messages with the path; the error already names the file.
+        let message = libpcapMessage.hasPrefix(path + ": ") ? String(libpcapMessage.dropFirst(path.count + 2)) : libpcapMessage
+        guard path != "-", ReplaySource.canReopen(path), let kind = CaptureFileKind.sniff(path: path) else { return message }
         switch kind {
         case .gzip: return "\(message) (the file is gzip-compressed: `zcat '\(path)' | idlewatch replay -`)"
         case .zstd: return "\(message) (the file is zstd-compressed: `zstdcat '\(path)' | idlewatch replay -`)"

@@ -24,13 +24,14 @@ public final class ReplaySource {
     var pending: [(path: String, first: Timestamp)] = []
     /// Open sources, each positioned on its next packet.
     var active: [OfflineSource] = []
-    /// Standard input cannot be reopened, so its source stays open from the scan on.
-    var standardInput: OfflineSource?
+    /// Standard input, pipes and FIFOs cannot be reopened: their sources stay open from the scan on.
+    var keptOpen: [String: OfflineSource] = [:]
 
     /// Expands directories, checks that each file opens, and orders files by first timestamp.
     /// Directory entries are taken recursively in name order; hidden files are ignored.
     public init(paths: [String], filter: String? = nil) {
         self.filter = filter
+        ReplaySource.raiseFileLimit()
         var scanned: [(path: String, first: Timestamp, order: Int)] = []
         for (order, path) in ReplaySource.expand(paths, skipped: &skippedFiles).enumerated() {
             do {
@@ -40,7 +41,7 @@ public final class ReplaySource {
                     continue
                 }
                 scanned.append((path, packet.timestamp, order))
-                if path == "-" { standardInput = source }
+                if !ReplaySource.canReopen(path) { keptOpen[path] = source }
             } catch {
                 errors.append(error)
             }
@@ -97,9 +98,8 @@ public final class ReplaySource {
         while let next = pending.last {
             if let earliest = active.lazy.map({ $0.current!.timestamp }).min(), next.first > earliest { return }
             pending.removeLast()
-            if next.path == "-", let stdin = standardInput {
-                active.append(stdin)
-                standardInput = nil
+            if let source = keptOpen.removeValue(forKey: next.path) {
+                active.append(source)
                 continue
             }
             do {
@@ -134,9 +134,34 @@ public final class ReplaySource {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// Regular files under `directory`, recursively, sorted by path; names starting with `.` are left out.
+    /// Regular files can be closed after the scan and opened again when their turn comes; `-`, pipes, FIFOs and
+    /// `/dev/fd/N` from process substitution cannot.
+    static func canReopen(_ path: String) -> Bool {
+        var info = stat()
+        return path != "-" && stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Replays may hold every file that overlaps in time open at once: allow as many descriptors as the hard limit.
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// Regular files under `directory`, recursively, sorted by path; names starting with `.` are left out, and so
+    /// are FIFOs, sockets and devices (reading them could block for ever). Symbolic links are followed, but a
+    /// directory already visited (a link cycle, or two links to one place) is read once.
     static func listFiles(_ directory: String) -> [String] {
-        guard let dir = opendir(directory) else { return [] }
+        var visited = Set<[UInt64]>()
+        return listFiles(directory, visited: &visited)
+    }
+
+    static func listFiles(_ directory: String, visited: inout Set<[UInt64]>) -> [String] {
+        var info = stat()
+        guard stat(directory, &info) == 0, visited.insert([UInt64(info.st_dev), UInt64(info.st_ino)]).inserted,
+            let dir = opendir(directory)
+        else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -149,10 +174,12 @@ public final class ReplaySource {
         var files: [String] = []
         for name in names.sorted() {
             let full = directory.hasSuffix("/") ? directory + name : directory + "/" + name
-            if isDirectory(full) {
-                files += listFiles(full)
-            } else {
-                files.append(full)
+            var entryInfo = stat()
+            guard stat(full, &entryInfo) == 0 else { continue }
+            switch entryInfo.st_mode & S_IFMT {
+            case S_IFDIR: files += listFiles(full, visited: &visited)
+            case S_IFREG: files.append(full)
+            default: continue
             }
         }
         return files

@@ -242,3 +242,47 @@ struct CheckSiteCommandTests {
         for line in lines where line.hasPrefix(file.path) { #expect(replay.standardError.contains(line)) }
     }
 }
+
+@Suite("idlewatch replay: awkward inputs")
+struct AwkwardInputTests {
+    @Test("a directory with symbolic-link cycles is read once, without hanging")
+    func symlinkCycle() throws {
+        let directory = TestPaths.temporaryDirectory()
+        try FileManager.default.copyItem(atPath: TestPaths.corpusFile("zeek/ssh__sshguess.pcap"),
+                                         toPath: directory.appendingPathComponent("a.pcap").path)
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("loop1").path,
+                                                   withDestinationPath: ".")
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("loop2").path,
+                                                   withDestinationPath: directory.path)
+        let result = try runIdleWatch(["replay", directory.path])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("1 file, 431 packets"))
+    }
+
+    @Test("a FIFO named on the command line is read once, from the scan on (as process substitution gives)")
+    func fifo() throws {
+        let directory = TestPaths.temporaryDirectory()
+        let fifo = directory.appendingPathComponent("capture.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // The writer blocks until idlewatch opens the FIFO, then sends the capture once.
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        writer.arguments = ["-c", "cat '\(TestPaths.corpusFile("zeek/ssh__sshguess.pcap"))' > '\(fifo)'"]
+        try writer.run()
+        let result = try runIdleWatch(["replay", "--no-alerts", "--flows", fifo])
+        writer.waitUntilExit()
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.count == 11)
+    }
+
+    @Test("FIFOs inside a directory are skipped, not opened")
+    func fifoInDirectory() throws {
+        let directory = TestPaths.temporaryDirectory()
+        #expect(mkfifo(directory.appendingPathComponent("stuck.fifo").path, 0o600) == 0)
+        try FileManager.default.copyItem(atPath: TestPaths.corpusFile("zeek/ssh__sshguess.pcap"),
+                                         toPath: directory.appendingPathComponent("a.pcap").path)
+        let result = try runIdleWatch(["replay", directory.path])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("1 file, 431 packets"))
+    }
+}
