@@ -84,11 +84,8 @@ public struct DetectionEngine: FlowEventHandler {
         let slot = Int(disposition.flowIndex)
         let sender = disposition.fromOriginator ? annotations[slot].originator : annotations[slot].responder
         guard hosts.isCurrent(sender) else { return }
-        touch(sender, at: time)
-        hosts[sender].packetsSent &+= 1
-        hosts[sender].bytesSent &+= UInt64(wireLength)
-        hosts[sender].activity.add(packets: 1, bytes: UInt64(wireLength))
-        if time < learningEnds { hosts[sender].learningPackets &+= 1 }
+        hosts.accountPacket(sender, at: time, wireLength: wireLength, dormantAfter: site.learning.dormantAfter,
+                            duringLearning: time < learningEnds)
     }
 
     /// An ARP frame: its sender protocol address is a host that is alive (0.0.0.0 probes name no host).
@@ -107,14 +104,8 @@ public struct DetectionEngine: FlowEventHandler {
     }
 
     /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.
-    @inline(__always)
     mutating func touch(_ reference: HostReference, at time: Timestamp) {
-        let last = hosts[reference].lastSeen
-        if time - last >= site.learning.dormantAfter {
-            hosts[reference].wokeAt = time
-            hosts[reference].silenceBeforeWaking = time - last
-        }
-        if time > last { hosts[reference].lastSeen = time }
+        hosts.touch(reference, at: time, dormantAfter: site.learning.dormantAfter)
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {

@@ -8,13 +8,39 @@ import Foundation
 import PacketDecoding
 
 public struct DecayedActivity: Sendable {
-    /// Time constants: one minute, one hour, one day.
+    /// Time constants in seconds: one minute, one hour, one day.
     public static let scales: [Double] = [60, 3600, 86_400]
 
-    /// Per scale: packets, bytes, flows, each an exponentially decayed sum (events per time constant at steady state).
-    public private(set) var packets: [Double] = [0, 0, 0]
-    public private(set) var bytes: [Double] = [0, 0, 0]
-    public private(set) var flows: [Double] = [0, 0, 0]
+    /// One decayed sum per time scale. Plain fields, not arrays: host records stay free of reference counting, so
+    /// the per-packet path never retains, copies or allocates.
+    public struct Sums: Sendable, Equatable {
+        public var minute = 0.0, hour = 0.0, day = 0.0
+
+        public subscript(scale: Int) -> Double {
+            switch scale {
+            case 0: minute
+            case 1: hour
+            default: day
+            }
+        }
+
+        mutating func decay(by elapsed: Double) {
+            minute *= exp(-elapsed / 60)
+            hour *= exp(-elapsed / 3600)
+            day *= exp(-elapsed / 86_400)
+        }
+
+        mutating func add(_ value: Double) {
+            minute += value
+            hour += value
+            day += value
+        }
+    }
+
+    /// Exponentially decayed sums of packets, bytes and flows (events per time constant at steady state).
+    public private(set) var packets = Sums()
+    public private(set) var bytes = Sums()
+    public private(set) var flows = Sums()
     var pendingPackets: UInt64 = 0
     var pendingBytes: UInt64 = 0
     var pendingFlows: UInt64 = 0
@@ -33,19 +59,14 @@ public struct DecayedActivity: Sendable {
     public mutating func fold(at time: Timestamp) {
         if foldedAt.nanoseconds != Int64.min, time > foldedAt {
             let elapsed = (time - foldedAt).seconds
-            for i in 0..<3 {
-                let keep = exp(-elapsed / DecayedActivity.scales[i])
-                packets[i] *= keep
-                bytes[i] *= keep
-                flows[i] *= keep
-            }
+            packets.decay(by: elapsed)
+            bytes.decay(by: elapsed)
+            flows.decay(by: elapsed)
         }
         if time > foldedAt { foldedAt = time }
-        for i in 0..<3 {
-            packets[i] += Double(pendingPackets)
-            bytes[i] += Double(pendingBytes)
-            flows[i] += Double(pendingFlows)
-        }
+        packets.add(Double(pendingPackets))
+        bytes.add(Double(pendingBytes))
+        flows.add(Double(pendingFlows))
         pendingPackets = 0
         pendingBytes = 0
         pendingFlows = 0

@@ -76,8 +76,32 @@ public struct HostTable {
     }
 
     public subscript(reference: HostReference) -> HostRecord {
-        get { records[Int(reference.index)] }
+        _read { yield records[Int(reference.index)] }
         _modify { yield &records[Int(reference.index)] }
+    }
+
+    /// Notes a frame from the host at `time`: when it breaks a silence of at least `dormantAfter`, the waking time
+    /// and the length of the silence are kept for the dormancy rule.
+    public mutating func touch(_ reference: HostReference, at time: Timestamp, dormantAfter: Duration) {
+        let i = Int(reference.index)
+        let last = records[i].lastSeen
+        if time - last >= dormantAfter {
+            records[i].wokeAt = time
+            records[i].silenceBeforeWaking = time - last
+        }
+        if time > last { records[i].lastSeen = time }
+    }
+
+    /// Accounts one packet sent by the host: the per-packet part of the hosts stage, done here in one call so the
+    /// record is updated in place (no accessor coroutine per field across the module boundary).
+    public mutating func accountPacket(_ reference: HostReference, at time: Timestamp, wireLength: Int,
+                                       dormantAfter: Duration, duringLearning: Bool) {
+        touch(reference, at: time, dormantAfter: dormantAfter)
+        let i = Int(reference.index)
+        records[i].packetsSent &+= 1
+        records[i].bytesSent &+= UInt64(wireLength)
+        records[i].activity.add(packets: 1, bytes: UInt64(wireLength))
+        if duringLearning { records[i].learningPackets &+= 1 }
     }
 
     /// Records that `host` answered on `port`; returns the service record as it was before (nil if new).

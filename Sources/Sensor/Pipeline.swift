@@ -26,13 +26,17 @@ public struct PipelineConfiguration: Sendable {
 }
 
 /// Receives flow events for the flow records and the detections.
+///
+/// The engine is not an Optional on purpose: mutating through `engine!` or `engine?` copies the payload out and
+/// back, so every per-packet call would find the host table's storage shared and copy all of it.
 public struct Analyzer: FlowEventHandler {
     var records: FlowRecordSink
-    public internal(set) var engine: DetectionEngine?
+    public internal(set) var engine: DetectionEngine
+    public let detecting: Bool
 
     public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
         records.flowEvent(event, flow, at: time)
-        engine?.flowEvent(event, flow, at: time)
+        if detecting { engine.flowEvent(event, flow, at: time) }
     }
 }
 
@@ -67,13 +71,12 @@ public struct Pipeline: PacketHandler {
 
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
         flows = FlowTable(configuration: configuration.flows)
-        let engine = configuration.alerts
-            ? DetectionEngine(site: configuration.site, flowCapacity: configuration.flows.capacity,
-                              hosts: configuration.hosts, ledger: configuration.ledger)
-            : nil
+        let engine = DetectionEngine(site: configuration.site,
+                                     flowCapacity: configuration.alerts ? configuration.flows.capacity : 0,
+                                     hosts: configuration.hosts, ledger: configuration.ledger)
         analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil,
                                                     format: configuration.format),
-                            engine: engine)
+                            engine: engine, detecting: configuration.alerts)
         self.output = output
         format = configuration.format
     }
@@ -83,10 +86,10 @@ public struct Pipeline: PacketHandler {
         decode.count(summary, at: packet.timestamp, wireLength: packet.wireLength)
         let disposition = flows.process(summary, at: packet.timestamp, wireLength: packet.wireLength,
                                         handler: &analyzer)
-        if analyzer.engine != nil {
-            if summary.network == .arp { analyzer.engine!.arp(summary, at: packet.timestamp) }
-            analyzer.engine!.account(disposition, at: packet.timestamp, wireLength: packet.wireLength)
-            if analyzer.engine!.ledger.hasPending { writeAlerts() }
+        if analyzer.detecting {
+            if summary.network == .arp { analyzer.engine.arp(summary, at: packet.timestamp) }
+            analyzer.engine.account(disposition, at: packet.timestamp, wireLength: packet.wireLength)
+            if analyzer.engine.ledger.hasPending { writeAlerts() }
         }
         if let progress, decode.packets % progressInterval == 0 { progress(decode.packets) }
     }
@@ -99,8 +102,8 @@ public struct Pipeline: PacketHandler {
     }
 
     mutating func writeAlerts() {
-        guard analyzer.engine != nil else { return }
-        for alert in analyzer.engine!.ledger.drain() {
+        guard analyzer.detecting else { return }
+        for alert in analyzer.engine.ledger.drain() {
             onAlert?(alert)
             output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
         }

@@ -107,7 +107,7 @@ struct Replay: ParsableCommand {
             + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
-            skippedFiles: source.skippedFiles.count, errors: errors, engine: pipeline.analyzer.engine)
+            skippedFiles: source.skippedFiles.count, errors: errors, engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil)
         FileOutput.standardError.write(summary + "\n")
         if !source.errors.isEmpty {
             throw ExitCode(1)
