@@ -14,6 +14,13 @@ public enum RuleID: String, CaseIterable, Sendable {
     case newInboundService = "new-inbound-service"
     case hostScan = "host-scan"
     case inboundScan = "inbound-scan"
+    /// The sensor itself: the kernel or the interface dropped packets beyond the threshold.
+    case captureLoss = "capture-loss"
+    /// The sensor itself: no packet arrived for longer than the threshold (a dead SPAN port, a pulled cable).
+    case captureSilent = "capture-silent"
+
+    /// Alerts about the sensor's own capture rather than about traffic.
+    public var isCaptureHealth: Bool { self == .captureLoss || self == .captureSilent }
 }
 
 /// How far an inbound connection to a maintenance port got.
@@ -77,6 +84,8 @@ public struct Alert: Sendable {
     public var host: AlertHost
     /// Earlier alerts with the same suppression key that were counted instead of repeated.
     public var suppressedBefore: UInt64 = 0
+    /// For capture-health alerts: the interface concerned.
+    public var interface: String?
 
     public init(timestamp: Timestamp, rule: RuleID, severity: Int, message: String, reason: String? = nil,
                 stage: Stage? = nil, source: IPAddress, sourcePort: UInt16? = nil, destination: IPAddress? = nil,

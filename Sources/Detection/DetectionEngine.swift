@@ -68,9 +68,11 @@ public struct DetectionEngine: FlowEventHandler {
         annotations = [FlowAnnotation](repeating: FlowAnnotation(), count: flowCapacity)
     }
 
-    /// Replaces the site model (a reloaded site file); learned state stays.
+    /// Replaces the site model (a reloaded site file); learned state stays, and every known host is matched
+    /// against the new inventory.
     public mutating func replaceSite(_ newSite: Site) {
         site = newSite
+        hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
     }
 
     var learningEnds: Timestamp { (start ?? .zero) + site.learning.period }

@@ -80,6 +80,11 @@ public struct HostTable {
         _modify { yield &records[Int(reference.index)] }
     }
 
+    /// Sets every live host's inventory index from `lookup` (after the site file changed).
+    public mutating func reassignInventory(_ lookup: (IPAddress) -> Int32) {
+        for (address, slot) in index { records[Int(slot)].inventoryIndex = lookup(address) }
+    }
+
     /// Notes a frame from the host at `time`: when it breaks a silence of at least `dormantAfter`, the waking time
     /// and the length of the silence are kept for the dormancy rule.
     public mutating func touch(_ reference: HostReference, at time: Timestamp, dormantAfter: Duration) {

@@ -11,22 +11,19 @@ public enum AlertFormatter {
         w.string("timestamp", alert.timestamp.rfc3339(fractionDigits: 6))
         if let flowID = alert.flowID { w.number("flow_id", flowID) }
         w.string("event_type", "alert")
+        if alert.rule.isCaptureHealth {
+            // About the sensor, not about traffic: no addresses, the interface instead.
+            w.object("alert") { a in alertFields(alert, &a) }
+            w.object("sensor") { s in s.string("interface", alert.interface ?? "") }
+            return w.finish()
+        }
         w.string("src_ip", alert.source.description)
         if let port = alert.sourcePort, hasPorts(alert) { w.number("src_port", port) }
         if let destination = alert.destination { w.string("dest_ip", destination.description) }
         if let port = alert.destinationPort, hasPorts(alert) { w.number("dest_port", port) }
         if let proto = alert.ipProtocol { w.string("proto", FlowRecordFormatter.protocolName(proto)) }
         if let id = communityID(alert) { w.string("community_id", id) }
-        w.object("alert") { a in
-            a.number("id", alert.id)
-            a.string("rule", alert.rule.rawValue)
-            a.number("severity", alert.severity)
-            a.string("message", alert.message)
-            if let reason = alert.reason { a.string("reason", reason) } else { a.null("reason") }
-            if let stage = alert.stage { a.string("stage", stage.description) } else { a.null("stage") }
-            a.number("incident", alert.incident)
-            if alert.suppressedBefore > 0 { a.number("suppressed_before", alert.suppressedBefore) }
-        }
+        w.object("alert") { a in alertFields(alert, &a) }
         w.object("host") { h in
             h.string("address", alert.host.address.description)
             if let name = alert.host.name { h.string("name", name) } else { h.null("name") }
@@ -35,9 +32,23 @@ public enum AlertFormatter {
         return w.finish()
     }
 
+    static func alertFields(_ alert: Alert, _ a: inout JSONObjectWriter) {
+        a.number("id", alert.id)
+        a.string("rule", alert.rule.rawValue)
+        a.number("severity", alert.severity)
+        a.string("message", alert.message)
+        if let reason = alert.reason { a.string("reason", reason) } else { a.null("reason") }
+        if let stage = alert.stage { a.string("stage", stage.description) } else { a.null("stage") }
+        a.number("incident", alert.incident)
+        if alert.suppressedBefore > 0 { a.number("suppressed_before", alert.suppressedBefore) }
+    }
+
     /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`.
     public static func text(_ alert: Alert) -> String {
         var line = alert.timestamp.rfc3339(fractionDigits: 6) + " sev\(alert.severity) " + alert.rule.rawValue
+        if alert.rule.isCaptureHealth {
+            return line + " \(alert.interface ?? "-"): \(alert.message) (alert \(alert.id))"
+        }
         if let stage = alert.stage { line += " [\(stage)]" }
         line += " " + endpoint(alert.source, hasPorts(alert) ? alert.sourcePort : nil)
         if let destination = alert.destination {

@@ -2,6 +2,7 @@
 // and pcap_stats figures.
 
 import CPcap
+import Glibc
 import PacketDecoding
 
 /// Capture options, named as tcpdump's flags.
@@ -28,6 +29,12 @@ public struct CaptureStatistics: Equatable, Sendable {
     public var received: UInt64
     public var dropped: UInt64
     public var interfaceDropped: UInt64
+
+    public init(received: UInt64, dropped: UInt64, interfaceDropped: UInt64) {
+        self.received = received
+        self.dropped = dropped
+        self.interfaceDropped = interfaceDropped
+    }
 }
 
 public final class LiveSource {
@@ -75,7 +82,20 @@ public final class LiveSource {
         if let filter = options.filter, !filter.isEmpty {
             try handle.setFilter(filter)
         }
+        // A blocking read on Linux may wait for ever when no packet comes (TPACKET_V3 leaves the timeout to the
+        // kernel's block timer; immediate mode polls without one), so the sensor could neither stop nor report.
+        // Non-blocking reads plus our own poll() with the timeout keep the loop awake.
+        let (nonblock, nonblockMessage) = withErrorBuffer { buffer in pcap_setnonblock(created, 1, buffer) }
+        guard nonblock == 0 else {
+            throw PcapError(source: interface, message: "cannot set non-blocking mode: \(nonblockMessage)")
+        }
+        selectableDescriptor = pcap_get_selectable_fd(created)
+        timeoutMilliseconds = Int32(clamping: options.timeoutMilliseconds)
     }
+
+    let timeoutMilliseconds: Int32
+    /// The descriptor poll() waits on (-1 where libpcap offers none; then the read timeout is libpcap's).
+    var selectableDescriptor: Int32 = -1
 
     public var linkType: LinkType { handle.linkType }
     public var snapshotLength: Int { handle.snapshotLength }
@@ -83,7 +103,15 @@ public final class LiveSource {
     /// The next packet, `.timeout` when the read timeout passed with none, or `.end` after `breakLoop()`.
     @inline(__always)
     public func read() throws(PcapError) -> ReadResult {
-        let result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+        var result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+        if case .timeout = result, selectableDescriptor >= 0 {
+            // Nothing buffered: wait for the descriptor, at most the timeout, then try once more.
+            var poller = pollfd(fd: selectableDescriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, timeoutMilliseconds)
+            if ready > 0 {
+                result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+            }
+        }
         if case .packet = result { packetsRead += 1 }
         return result
     }

@@ -101,6 +101,28 @@ public struct Pipeline: PacketHandler {
         output?.flush()
     }
 
+    /// Raises an alert that does not come from traffic (capture health) through the same ledger and sinks.
+    public mutating func raise(_ alert: Alert, key: SuppressionKey) {
+        analyzer.engine.ledger.raise(alert, key: key)
+        writeAlerts(force: true)
+    }
+
+    /// Swaps in a reloaded site model; what was learned stays.
+    public mutating func replaceSite(_ site: Site) {
+        analyzer.engine.replaceSite(site)
+    }
+
+    mutating func writeAlerts(force: Bool = false) {
+        if force {
+            for alert in analyzer.engine.ledger.drain() {
+                onAlert?(alert)
+                output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
+            }
+            return
+        }
+        writeAlerts()
+    }
+
     mutating func writeAlerts() {
         guard analyzer.detecting else { return }
         for alert in analyzer.engine.ledger.drain() {

@@ -1,0 +1,48 @@
+// Signals for a long-running sensor, without handlers: the signals are blocked and collected with sigtimedwait
+// from the capture loop, so nothing runs in signal context and no state is shared with a handler.
+
+import Glibc
+
+public final class SignalWatcher {
+    var set = sigset_t()
+
+    /// Blocks `signals` for this thread (and threads it starts later); they wait until `pending()` takes them.
+    public init(_ signals: [Int32]) {
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// The signals that arrived since the last call, oldest first, each once.
+    public func pending() -> [Int32] {
+        var result: [Int32] = []
+        var zero = timespec(tv_sec: 0, tv_nsec: 0)
+        var info = siginfo_t()
+        while true {
+            let signal = sigtimedwait(&set, &info, &zero)
+            if signal <= 0 { break }
+            result.append(signal)
+        }
+        return result
+    }
+}
+
+/// Wall-clock and monotonic time for operational matters only (statistics intervals, capture-health alerts);
+/// the analysis never reads them.
+public enum WallClock {
+    public static func now() -> PacketDecodingTimestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return PacketDecodingTimestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
+    }
+
+    /// Seconds on the monotonic clock.
+    public static func monotonic() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+import PacketDecoding
+public typealias PacketDecodingTimestamp = PacketDecoding.Timestamp

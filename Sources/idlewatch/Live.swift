@@ -1,0 +1,164 @@
+// `idlewatch live`: watch an interface (a SPAN/mirror port) through the same pipeline as a replay, with the capture
+// options tcpdump users know, privileges dropped once the capture is open, and signals for stop, reload and stats.
+
+import ArgumentParser
+import FlowTracking
+import Glibc
+import OutputSinks
+import PacketCapture
+import Sensor
+import SiteModel
+
+struct Live: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Capture from an interface and raise alerts as traffic comes.",
+        discussion: """
+            Signals: SIGINT or SIGTERM stop the capture, flush every output and exit 0; SIGHUP reloads the site file \
+            (checked first: with problems, the old one stays); SIGUSR1 prints statistics on standard error.
+            Example: idlewatch live -i span0 --site /etc/idlewatch/site.yaml --format json not port 22
+            """
+    )
+
+    @Option(name: .customShort("i"), help: "The interface to capture on (see `idlewatch interfaces`).")
+    var interface: String
+
+    @Option(name: .long, help: "The site file (YAML). It must stay readable by --user for SIGHUP reloads.")
+    var site: String?
+
+    @Option(name: .long, help: "Alert format on standard output: text or json.")
+    var format: OutputFormat = .text
+
+    @Flag(name: .long, help: "Also write one record per flow when it ends.")
+    var flows = false
+
+    @Flag(name: .long, help: "Write nothing to standard output (use with --syslog).")
+    var noStdout = false
+
+    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept per packet (0: 262144).")
+    var snaplen = 262_144
+
+    @Option(name: .customShort("B"), help: "Kernel capture buffer size in KiB, as tcpdump's -B.")
+    var bufferSize: Int?
+
+    @Flag(name: .customShort("p"), help: "Do not put the interface in promiscuous mode.")
+    var noPromiscuous = false
+
+    @Flag(name: .long, help: "Deliver packets as they arrive instead of in batches.")
+    var immediateMode = false
+
+    @Option(name: .long, help: "Drop to this user once the capture is open (default nobody when started as root; root keeps root).")
+    var user: String?
+
+    @Option(name: .long, help: "Seconds between statistics lines on standard error (0: only on SIGUSR1 and at exit).")
+    var statsInterval = 300.0
+
+    @Option(name: .long, help: "Raise capture-silent after this many seconds without a packet (0: never).")
+    var silentAfter = 300.0
+
+    @Option(name: .long, help: "Raise capture-loss when more than this fraction of packets is dropped over 10 s.")
+    var lossThreshold = 0.001
+
+    @Option(name: .long, help: "Most flows held at once.")
+    var flowCapacity = FlowTableConfiguration().capacity
+
+    @Argument(help: "An optional BPF filter expression, as with tcpdump.")
+    var filter: [String] = []
+
+    func validate() throws {
+        guard snaplen >= 0 && snaplen <= 262_144 else { throw ValidationError("-s must be between 0 and 262144") }
+        if let bufferSize, bufferSize <= 0 || bufferSize > 4_194_304 {
+            throw ValidationError("-B must be between 1 and 4194304 KiB")
+        }
+        guard statsInterval >= 0, silentAfter >= 0, lossThreshold >= 0 && lossThreshold <= 1 else {
+            throw ValidationError("--stats-interval and --silent-after must be >= 0, --loss-threshold between 0 and 1")
+        }
+        guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
+            throw ValidationError("--flow-capacity must be between 1 and 100000000")
+        }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        // Before anything can block: signals wait for the capture loop instead of killing the process.
+        let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
+        var configuration = PipelineConfiguration()
+        if let site {
+            do {
+                configuration.site = try SiteLoader.load(path: site)
+            } catch {
+                FileOutput.standardError.write(error.description + "\n")
+                throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)
+            }
+        }
+        configuration.writeFlows = flows
+        configuration.format = format
+        configuration.flows.capacity = flowCapacity
+
+        var options = LiveOptions()
+        options.snapshotLength = snaplen
+        options.promiscuous = !noPromiscuous
+        options.bufferSize = bufferSize.map { $0 * 1024 }
+        options.immediate = immediateMode
+        options.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        let source: LiveSource
+        do {
+            source = try LiveSource(interface: interface, options: options)
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        for warning in source.warnings { log("\(interface): warning: \(warning)") }
+        log("capturing on \(interface) (link type \(source.linkType), snapshot length \(source.snapshotLength)"
+            + (options.filter.map { ", filter '\($0)'" } ?? "") + ")")
+        try dropPrivileges()
+
+        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO)
+        var settings = LiveSettings()
+        settings.statisticsInterval = statsInterval
+        settings.silentAfter = silentAfter
+        settings.lossThreshold = lossThreshold
+        settings.sitePath = site
+        let sensor = LiveSensor(source: source, pipeline: Pipeline(configuration: configuration, output: noStdout ? nil : output),
+                                output: output, deliveries: [], settings: settings, signals: signals, log: log)
+        do {
+            try sensor.run()
+        } catch {
+            throw CommandFailure(error.description)
+        }
+        if let failure = output.failureDescription, output.failure != EPIPE {
+            throw CommandFailure("standard output: \(failure); \(output.linesLost) lines not written")
+        }
+    }
+
+    /// Gives up root once the capture is open, as `tcpdump -Z`: supplementary groups, group, then user, and checks
+    /// that root cannot be taken back. Refuses to go on if any step fails.
+    func dropPrivileges() throws {
+        guard geteuid() == 0 else {
+            if let user, user != "root" { log("not root: --user \(user) ignored") }
+            return
+        }
+        let name = user ?? "nobody"
+        guard name != "root" else {
+            log("keeping root privileges (--user root)")
+            return
+        }
+        guard let entry = getpwnam(name) else { throw CommandFailure("cannot drop privileges: no user '\(name)'") }
+        let uid = entry.pointee.pw_uid, gid = entry.pointee.pw_gid
+        guard initgroups(name, gid) == 0 || setgroups(0, nil) == 0 else {
+            throw CommandFailure("cannot drop privileges: setting groups for \(name): \(String(cString: strerror(errno)))")
+        }
+        guard setgid(gid) == 0 else {
+            throw CommandFailure("cannot drop privileges: setgid(\(gid)): \(String(cString: strerror(errno)))")
+        }
+        guard setuid(uid) == 0 else {
+            throw CommandFailure("cannot drop privileges: setuid(\(uid)): \(String(cString: strerror(errno)))")
+        }
+        guard setuid(0) != 0, getuid() == uid, geteuid() == uid else {
+            throw CommandFailure("cannot drop privileges: root could be regained after setuid(\(uid))")
+        }
+        log("dropped privileges to \(name) (uid \(uid), gid \(gid))")
+    }
+
+    func log(_ message: String) {
+        FileOutput.standardError.write("idlewatch: \(message)\n")
+    }
+}

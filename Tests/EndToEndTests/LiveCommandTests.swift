@@ -1,0 +1,168 @@
+// `idlewatch live` as an operator runs it: a real interface (a veth pair into a network namespace made for the
+// test), real traffic, and the signals a service manager sends. Needs root, as CI runs.
+
+import Foundation
+import Glibc
+import Testing
+
+/// A veth pair: `local` here with 10.197.X.1/24, its peer in a new namespace with 10.197.X.2/24.
+final class TestLink {
+    let namespace: String
+    let local: String
+    let localAddress: String
+    let peerAddress: String
+
+    init() throws {
+        let id = Int(getpid()) % 10_000, subnet = Int.random(in: 1...250)
+        namespace = "iwlc\(id)-\(subnet)"
+        local = "iwl\(id)x\(subnet)"
+        localAddress = "10.197.\(subnet).1"
+        peerAddress = "10.197.\(subnet).2"
+        let peer = "iwq\(id)x\(subnet)"
+        for command in [
+            "ip netns add \(namespace)", "ip link add \(local) type veth peer name \(peer)",
+            "ip link set \(peer) netns \(namespace)", "ip addr add \(localAddress)/24 dev \(local)",
+            "ip link set \(local) up", "ip -n \(namespace) addr add \(peerAddress)/24 dev \(peer)",
+            "ip -n \(namespace) link set \(peer) up",
+        ] {
+            try sh(command)
+        }
+    }
+
+    deinit {
+        _ = try? sh("ip link del \(local)")
+        _ = try? sh("ip netns del \(namespace)")
+    }
+
+    /// TCP connection attempts from here to closed ports of the peer (each refused with a RST).
+    func connectToClosedPorts(_ ports: ClosedRange<Int>) {
+        for port in ports {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, peerAddress, &address.sin_addr)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            close(fd)
+        }
+    }
+}
+
+/// A running `idlewatch live` with its output in files.
+final class LiveProcess {
+    let process = Process()
+    let directory = TestPaths.temporaryDirectory()
+    var stdoutURL: URL { directory.appendingPathComponent("stdout") }
+    var stderrURL: URL { directory.appendingPathComponent("stderr") }
+
+    init(_ arguments: [String]) throws {
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
+        process.arguments = ["live"] + arguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    var standardError: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+    var standardOutput: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+
+    /// Waits up to `seconds` for standard error to contain `text`.
+    @discardableResult
+    func waitForError(_ text: String, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if standardError.contains(text) { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    func waitForExit(seconds: Double = 15) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+}
+
+@Suite("idlewatch live", .serialized, .enabled(if: geteuid() == 0, "needs root for a veth pair and a namespace"))
+struct LiveCommandTests {
+    @Test("privileges are dropped once the capture is open; SIGHUP with a broken site keeps the old one; SIGUSR1 prints statistics; SIGTERM flushes and exits 0")
+    func signalsAndPrivileges() throws {
+        let link = try TestLink()
+        let site = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
+        try "local_networks: [10.197.0.0/16]\nhosts: [{ address: \(link.peerAddress), name: lab-peer, state: active }]\n"
+            .write(to: site, atomically: true, encoding: .utf8)
+        chmod(site.deletingLastPathComponent().path, 0o755)
+        chmod(site.path, 0o644)
+        let live = try LiveProcess(["-i", link.local, "--site", site.path, "--format", "json", "--immediate-mode",
+                                    "--stats-interval", "0"])
+        #expect(live.waitForError("dropped privileges to nobody"), "\(live.standardError)")
+        let status = try String(contentsOfFile: "/proc/\(live.process.processIdentifier)/status", encoding: .utf8)
+        let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") } ?? ""
+        #expect(uidLine.split(separator: "\t").dropFirst().allSatisfy { $0 == "65534" }, "\(uidLine)")
+
+        // A broken site file on SIGHUP: reported, the old one stays, the sensor goes on.
+        try "local_networks: [10.197.0.0/33]\nhosts: [{ name: x }]\n".write(to: site, atomically: true, encoding: .utf8)
+        chmod(site.path, 0o644)
+        live.signal(SIGHUP)
+        #expect(live.waitForError("has problems; keeping the site file loaded before"))
+        #expect(live.standardError.contains("local_networks[0]"))
+        #expect(live.process.isRunning)
+
+        // Traffic after the failed reload is judged with the old site: a scan of 16 refused ports is a host-scan.
+        link.connectToClosedPorts(2000...2015)
+        live.signal(SIGUSR1)
+        #expect(live.waitForError("statistics: \(link.local):"))
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        #expect(live.standardError.contains("received SIGTERM: stopping"))
+        #expect(live.standardError.contains("final statistics"))
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["alert"] as? [String: Any])?["rule"] as? String == "host-scan" },
+                "\(live.standardOutput)")
+    }
+
+    @Test("SIGHUP with a good site file applies it to hosts already known")
+    func reloadApplies() throws {
+        let link = try TestLink()
+        let site = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
+        try "local_networks: [10.197.0.0/16]\n".write(to: site, atomically: true, encoding: .utf8)
+        chmod(site.deletingLastPathComponent().path, 0o755)
+        chmod(site.path, 0o644)
+        let live = try LiveProcess(["-i", link.local, "--site", site.path, "--format", "json", "--immediate-mode",
+                                    "--stats-interval", "0", "--user", "root"])
+        #expect(live.waitForError("capturing on"))
+        link.connectToClosedPorts(3000...3000)  // the peer becomes a known host
+        usleep(300_000)
+        try "local_networks: [10.197.0.0/16]\nhosts: [{ address: \(link.peerAddress), name: retired-box, state: decommissioned }]\n"
+            .write(to: site, atomically: true, encoding: .utf8)
+        live.signal(SIGHUP)
+        #expect(live.waitForError("reloaded \(site.path)"))
+        link.connectToClosedPorts(3001...3001)  // it answers with a RST: a decommissioned host answering
+        usleep(300_000)
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["host"] as? [String: Any])?["name"] as? String == "retired-box" },
+                "\(live.standardOutput)")
+    }
+
+    @Test("a missing interface is refused with libpcap's reason")
+    func missingInterface() throws {
+        let result = try runIdleWatch(["live", "-i", "iwnosuch9"])
+        #expect(result.status == 1)
+        #expect(result.standardError.contains("iwnosuch9: cannot start capture"))
+    }
+}
