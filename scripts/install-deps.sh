@@ -5,8 +5,10 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  # libpcap-dev: the capture library and its pkg-config file; iproute2: the live-capture tests' namespaces.
-  packages=(libpcap-dev pkg-config iproute2)
+  # libpcap-dev: the capture library and its pkg-config file. For the live tests: iproute2 (namespaces, veth,
+  # tc mirred), nftables (the NAT port mapping), tcpdump (recording beside the live sensor), ethtool (offloads off),
+  # iputils-ping, rsyslog (a real collector for the syslog tests).
+  packages=(libpcap-dev pkg-config iproute2 nftables tcpdump ethtool iputils-ping rsyslog)
 fi
 
 missing=()
