@@ -47,12 +47,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "idlewatch",
-            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
-        .testTarget(name: "OutputSinksTests", dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding"]),
+        .testTarget(
+            name: "OutputSinksTests",
+            dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding", "Detection", "SiteModel"]
+        ),
         .testTarget(
             name: "DetectionTests",
             dependencies: ["Detection", "FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]

@@ -9,7 +9,11 @@ public final class SignalWatcher {
     /// Blocks `signals` for this thread (and threads it starts later); they wait until `pending()` takes them.
     public init(_ signals: [Int32]) {
         sigemptyset(&set)
-        for signal in signals { sigaddset(&set, signal) }
+        for signal in signals {
+            // An inherited SIG_IGN would discard the signal even while it is blocked.
+            Glibc.signal(signal, SIG_DFL)
+            sigaddset(&set, signal)
+        }
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 

@@ -2,6 +2,7 @@
 // options tcpdump users know, privileges dropped once the capture is open, and signals for stop, reload and stats.
 
 import ArgumentParser
+import Detection
 import FlowTracking
 import Glibc
 import OutputSinks
@@ -33,6 +34,18 @@ struct Live: ParsableCommand {
 
     @Flag(name: .long, help: "Write nothing to standard output (use with --syslog).")
     var noStdout = false
+
+    @Option(name: .long, help: "Send alerts to syslog (repeatable): unix:PATH (unix:/dev/log), udp://HOST:PORT, tcp://HOST:PORT.")
+    var syslog: [String] = []
+
+    @Option(name: .long, help: "Syslog message format: rfc5424 or rfc3164 (default: rfc3164 for unix:, rfc5424 otherwise).")
+    var syslogFormat: String?
+
+    @Option(name: .long, help: "Syslog facility (local0..local7, daemon, auth, user).")
+    var facility = "local0"
+
+    @Option(name: .long, help: "Syslog app name.")
+    var appName = "idlewatch"
 
     @Option(name: .customShort("s"), help: "Snapshot length: bytes kept per packet (0: 262144).")
     var snaplen = 262_144
@@ -107,6 +120,21 @@ struct Live: ParsableCommand {
             throw CommandFailure(error.description)
         }
         for warning in source.warnings { log("\(interface): warning: \(warning)") }
+        // Collectors are reached before privileges are dropped (a local socket may be root's).
+        var deliveries: [AlertDelivery] = []
+        do {
+            let facilityValue = try SyslogFacility.parse(facility)
+            for text in syslog {
+                let destination = try SyslogDestination.parse(text)
+                let messageFormat = try syslogFormat.map(SyslogMessageFormat.parse) ?? destination.preferredFormat
+                let sink = try SyslogSink(destination: destination, format: messageFormat, facility: facilityValue,
+                                          appName: appName)
+                deliveries.append(SyslogDelivery(sink: sink))
+                log("alerts to syslog \(destination) (\(messageFormat.rawValue), \(facility))")
+            }
+        } catch {
+            throw CommandFailure("syslog: \(error)", exitCode: 2)
+        }
         log("capturing on \(interface) (link type \(source.linkType), snapshot length \(source.snapshotLength)"
             + (options.filter.map { ", filter '\($0)'" } ?? "") + ")")
         try dropPrivileges()
@@ -118,7 +146,7 @@ struct Live: ParsableCommand {
         settings.lossThreshold = lossThreshold
         settings.sitePath = site
         let sensor = LiveSensor(source: source, pipeline: Pipeline(configuration: configuration, output: noStdout ? nil : output),
-                                output: output, deliveries: [], settings: settings, signals: signals, log: log)
+                                output: output, deliveries: deliveries, settings: settings, signals: signals, log: log)
         do {
             try sensor.run()
         } catch {
@@ -161,4 +189,17 @@ struct Live: ParsableCommand {
     func log(_ message: String) {
         FileOutput.standardError.write("idlewatch: \(message)\n")
     }
+}
+
+/// A syslog sink as one of the live sensor's alert deliveries.
+final class SyslogDelivery: AlertDelivery {
+    let sink: SyslogSink
+
+    init(sink: SyslogSink) {
+        self.sink = sink
+    }
+
+    func send(_ alert: Alert) { sink.send(alert) }
+    func tick() { sink.tick() }
+    func close(waitingUpTo seconds: Double) -> String { sink.close(waitingUpTo: seconds).description }
 }
