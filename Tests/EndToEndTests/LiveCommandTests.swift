@@ -159,6 +159,21 @@ struct LiveCommandTests {
                 "\(live.standardOutput)")
     }
 
+    @Test("no packet for --silent-after seconds raises capture-silent, once")
+    func captureSilent() throws {
+        let link = try TestLink()
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--silent-after", "1", "--stats-interval", "0",
+                                    "--user", "root", "icmp and host 192.0.2.1"])
+        #expect(live.waitForError("capturing on"))
+        usleep(2_600_000)
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        let alerts = try parseJSONLines(live.standardOutput)
+        let silent = alerts.filter { ($0["alert"] as? [String: Any])?["rule"] as? String == "capture-silent" }
+        #expect(silent.count == 1, "\(live.standardOutput)")
+        #expect((silent.first?["sensor"] as? [String: Any])?["interface"] as? String == link.local)
+    }
+
     @Test("a missing interface is refused with libpcap's reason")
     func missingInterface() throws {
         let result = try runIdleWatch(["live", "-i", "iwnosuch9"])
