@@ -4,7 +4,10 @@
 // Every answered flow teaches the ledger of services (host, port, protocol), inside clients and outside alike; during
 // the learning period (`learning.period` from the first packet) nothing is raised. A service counts as answered on a
 // TCP handshake (SYN-ACK) or a UDP reply; a RST is not a service.
-// Tunables: severity 2; one alert per host and port per suppression interval (in practice once: the port is then known).
+// Only ports below `ephemeralStart` count: above it, a local host "answering" an outside peer is usually the
+// other half of something it started (active FTP data, VoIP media, peer-to-peer, STUN), not a service.
+// Tunables: severity 2; `ephemeralStart` 32768 (Linux's ephemeral range starts there, Windows' at 49152); one alert
+// per host and port per suppression interval (in practice once: the port is then known).
 
 import FlowTracking
 import HostBaselines
@@ -13,6 +16,7 @@ import SiteModel
 
 struct NewInboundService {
     static let severity = 2
+    let ephemeralStart: UInt16 = 32768
 
     mutating func flow(_ context: FlowContext, hosts: inout HostTable, ledger: inout AlertLedger) {
         let flow = context.flow
@@ -25,7 +29,7 @@ struct NewInboundService {
         let previous = hosts.recordService(
             host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
             clientIsLocal: context.originatorIsLocal, during: learning, at: context.time)
-        guard previous == nil, !learning, !context.originatorIsLocal else { return }
+        guard previous == nil, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart else { return }
         var alert = Alert(flow: flow, at: context.time, rule: .newInboundService, severity: Self.severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         let name = context.responderEntry.map { "\($0.name) (\(flow.responder))" } ?? "\(flow.responder)"

@@ -17,6 +17,10 @@ struct ScanDetection {
     static let severity = 2
     let portScanThreshold = 15
     let addressScanThreshold = 25
+    /// Unanswered ARP requests for distinct addresses that make a sweep. Higher than the TCP threshold: a router
+    /// asks for the unused addresses that outside scanners probe, a DHCP server checks for conflicts, hosts ask for
+    /// peers that went away; a discovery sweep asks for most of a subnet (nmap -sn, arp-scan: 254 for a /24).
+    let arpSweepThreshold = 64
     let window = Duration.seconds(300)
     /// Scanners tracked at once; the ones idle longest are forgotten beyond it.
     let scannerCapacity = 65_536
@@ -45,7 +49,7 @@ struct ScanDetection {
         var pending = (arpRequests[sender] ?? [:]).filter { time - $0.value <= window }
         pending[target] = pending[target] ?? time
         arpRequests[sender] = pending
-        guard pending.count >= addressScanThreshold else { return }
+        guard pending.count >= arpSweepThreshold else { return }
         var alert = Alert(timestamp: time, rule: .hostScan, severity: Self.severity, message: "", source: sender,
                           host: AlertHost(sender, senderEntry))
         let who = senderEntry.map { "\($0.name) (\(sender))" } ?? "\(sender)"

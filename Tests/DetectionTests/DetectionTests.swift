@@ -249,14 +249,26 @@ struct ScanTests {
         #expect(h.alerts.first?.reason == "address-scan")
     }
 
-    @Test("ARP requests for 25 addresses nobody answers are host discovery; answered ones are not counted")
+    @Test("ARP requests for 64 addresses nobody answers are host discovery; 63, or answered ones, are not")
     func arpSweep() throws {
         var answered = try Harness()
-        for i in 0..<30 { answered.feed([arp("10.0.0.5", asks: "10.0.0.\(i + 10)"), arp("10.0.0.\(i + 10)", asks: "10.0.0.5", reply: true)]) }
+        for i in 0..<100 { answered.feed([arp("10.0.0.5", asks: "10.0.1.\(i + 10)"), arp("10.0.1.\(i + 10)", asks: "10.0.0.5", reply: true)]) }
         #expect(answered.alerts.isEmpty)
+        var few = try Harness()
+        for i in 0..<63 { few.feed([arp("10.0.0.5", asks: "10.0.1.\(i + 10)")]) }
+        #expect(few.alerts.isEmpty)
         var sweep = try Harness()
-        for i in 0..<25 { sweep.feed([arp("10.0.0.5", asks: "10.0.0.\(i + 10)")]) }
+        for i in 0..<64 { sweep.feed([arp("10.0.0.5", asks: "10.0.1.\(i + 10)")]) }
         #expect(sweep.alerts.map(\.reason) == ["arp-sweep"])
+    }
+
+    @Test("an outside peer reaching a local ephemeral port after learning is not a new service")
+    func ephemeralPortsAreNotServices() throws {
+        var h = try Harness("local_networks: [10.0.0.0/8]\nlearning: { period: 1h }")
+        h.wait(.seconds(2 * 3600))
+        h.feed(session("192.0.2.10", 20, "10.0.3.3", 50123))  // active FTP data: the server connects back
+        h.finish()
+        #expect(h.alerts.isEmpty)
     }
 }
 

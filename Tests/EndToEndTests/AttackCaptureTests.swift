@@ -93,7 +93,7 @@ struct AttackCaptureTests {
 
     /// zeek/nmap-vsn.pcap: 192.168.1.71 sweeps 192.168.1.0/24 with ARP (245 requests, no reply in the capture), then
     /// probes ports 80 and 443 of the few hosts it found. Site: the /24 is ours. Expected: one host-scan for
-    /// 192.168.1.71 (an ARP sweep: 25 unanswered requests within 5 minutes); its TCP probes fail on only 5 hosts and
+    /// 192.168.1.71 (an ARP sweep: 64 unanswered requests within 5 minutes); its TCP probes fail on only 5 hosts and
     /// 2 ports, under both TCP thresholds, and touch no administration port.
     @Test func nmapHostDiscovery() throws {
         let site = try site("local_networks: [192.168.1.0/24]\n")
