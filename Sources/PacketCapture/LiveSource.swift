@@ -90,6 +90,7 @@ public final class LiveSource {
             throw PcapError(source: interface, message: "cannot set non-blocking mode: \(nonblockMessage)")
         }
         selectableDescriptor = pcap_get_selectable_fd(created)
+        linkType = handle.linkType
         timeoutMilliseconds = Int32(clamping: options.timeoutMilliseconds)
     }
 
@@ -97,19 +98,22 @@ public final class LiveSource {
     /// The descriptor poll() waits on (-1 where libpcap offers none; then the read timeout is libpcap's).
     var selectableDescriptor: Int32 = -1
 
-    public var linkType: LinkType { handle.linkType }
+    /// Read once the capture is active.
+    public private(set) var linkType = LinkType.ethernet
     public var snapshotLength: Int { handle.snapshotLength }
 
     /// The next packet, `.timeout` when the read timeout passed with none, or `.end` after `breakLoop()`.
     @inline(__always)
     public func read() throws(PcapError) -> ReadResult {
-        var result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+        var result = try handle.read(linkType: linkType, nanosecondPrecision: nanosecondPrecision,
+                                     packetsRead: packetsRead) { nil }
         if case .timeout = result, selectableDescriptor >= 0 {
             // Nothing buffered: wait for the descriptor, at most the timeout, then try once more.
             var poller = pollfd(fd: selectableDescriptor, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, timeoutMilliseconds)
             if ready > 0 {
-                result = try handle.read(nanosecondPrecision: nanosecondPrecision, packetsRead: packetsRead) { nil }
+                result = try handle.read(linkType: linkType, nanosecondPrecision: nanosecondPrecision,
+                                         packetsRead: packetsRead) { nil }
             }
         }
         if case .packet = result { packetsRead += 1 }

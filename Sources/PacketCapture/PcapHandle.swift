@@ -57,7 +57,7 @@ public final class PcapHandle {
     /// `unsignedSeconds`: the seconds field of a pcap file record is an unsigned 32-bit count (good until 2106), which
     /// libpcap 1.10 sign-extends; pcapng and live captures carry full 64-bit times.
     @inline(__always)
-    func read(nanosecondPrecision: Bool, unsignedSeconds: Bool = false, packetsRead: Int,
+    func read(linkType: LinkType, nanosecondPrecision: Bool, unsignedSeconds: Bool = false, packetsRead: Int,
               offset: () -> Int64?) throws(PcapError) -> ReadResult {
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?

@@ -69,7 +69,13 @@ public final class ReplaySource {
             let source = active[index]
             handler.handle(source.current!)
             do {
-                if try source.advance() == nil { finish(index) }
+                if active.count == 1 && pending.isEmpty {
+                    // The last file: no merge needed, so read it in a tight loop.
+                    try source.drain(&handler)
+                    finish(index)
+                } else if try source.advance() == nil {
+                    finish(index)
+                }
             } catch {
                 errors.append(error)
                 finish(index)
