@@ -82,6 +82,7 @@ for s in range(1, signal.NSIG):
 os.execv("/bin/bash", ["bash"] + sys.argv[1:])' "${BASH_SOURCE[0]}" "$@"
 fi
 
+# shellcheck disable=SC2034  # read by lib/netns.sh
 PREFIX=iwlive-
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
@@ -90,84 +91,46 @@ SITE=$ROOT_DIR/captures/live/site.yaml
 SERVICE_MODE=${IWLIVE_SERVICE:-auto}
 RECORD_ONLY=0
 
-WORK=""             # temporary work directory (keys, configurations, logs)
 OUT=""              # OUTDIR, absolute
 BINARY=""
-PY=""
-declare -a PIDS=()  # background processes this run started
 TCPDUMP_PID=""
 LIVE_PID=""
 CREATED_SSHD_DIR=0
-MAC_SEQ=0
-MAC=""
 
 exec 3>&2
 log()  { printf '[live-e2e] %s\n' "$*" >&3; }
 die()  { log "ERROR: $*"; exit 1; }
 
-# ---------------------------------------------------------------------------
-# Setup and cleanup
-# ---------------------------------------------------------------------------
-
-ensure_tools() {
-    local -A pkg_of=(
-        [tcpdump]=tcpdump [ip]=iproute2 [tc]=iproute2 [ss]=iproute2
-        [nft]=nftables [ethtool]=ethtool [ping]=iputils-ping
-        [python3]=python3 [timeout]=coreutils [flock]=util-linux
-    )
-    local tool pkgs=()
-    for tool in "${!pkg_of[@]}"; do
-        command -v "$tool" >/dev/null 2>&1 || pkgs+=("${pkg_of[$tool]}")
-    done
-    if ((${#pkgs[@]})); then
-        mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
-        log "installing: ${pkgs[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-    fi
-    PY=$(python3 -c 'import sys; print(sys.executable)')
+# The topology helpers (namespaces, veth links, the switch and its SPAN port,
+# background servers; WORK for keys, configurations and logs, PY, PIDS) are
+# in lib/netns.sh, shared with scripts/make-captures.sh: its settings.  Every
+# namespace is IPv4-only (no IPv6 at all, so nothing but the scenario's own
+# traffic leaves it); alloc_mac's MACs are 02:1d:79:00:xx:xx.
+# shellcheck disable=SC2034  # read by lib/netns.sh
+{
+    NETNS_MAC_PREFIX=02:1d:79
+    NETNS_IPV6=0
+    NETNS_WORK_TAG=work.                   # WORK is /tmp/iwlive-work.XXXXXX
+    NETNS_EXTRA_TOOLS=(flock=util-linux)   # the run lock
 }
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+source "$SCRIPT_DIR/lib/netns.sh"
 
-# Kill every process still running in one of our namespaces and delete the
-# namespaces (their veths, bridges, tc filters and nftables rules go with them).
-teardown_namespaces() {
-    local ns pids i
-    for ns in $(ip netns list 2>/dev/null | awk -v p="$PREFIX" 'index($1, p) == 1 {print $1}'); do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        if [[ -n $pids ]]; then
-            # shellcheck disable=SC2086
-            kill -TERM $pids 2>/dev/null || true
-            for i in 1 2 3 4 5 6 7 8 9 10; do
-                pids=$(ip netns pids "$ns" 2>/dev/null || true)
-                [[ -z $pids ]] && break
-                sleep 0.1
-            done
-            # shellcheck disable=SC2086
-            [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
-        fi
-        ip netns del "$ns" 2>/dev/null || true
-    done
-    for ns in $(ip -o link show 2>/dev/null | awk -F': ' -v p="$PREFIX" '{sub(/@.*/, "", $2)} index($2, p) == 1 {print $2}'); do
-        ip link del "$ns" 2>/dev/null || true
-    done
-}
+# ---------------------------------------------------------------------------
+# Setup and cleanup (with lib/netns.sh's cleanup and install_traps)
+# ---------------------------------------------------------------------------
 
+# stop_processes: called by cleanup.
+# shellcheck disable=SC2317  # only called by cleanup, the EXIT trap
 stop_processes() {
-    local pid
-    for pid in $TCPDUMP_PID $LIVE_PID "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $TCPDUMP_PID $LIVE_PID "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    TCPDUMP_PID="" LIVE_PID="" PIDS=()
+    stop_bg_processes "$TCPDUMP_PID" "$LIVE_PID"
+    TCPDUMP_PID="" LIVE_PID=""
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM ERR
-    stop_processes
-    teardown_namespaces
+# cleanup_work: called by cleanup, after the namespaces are gone; the logs
+# go to OUTDIR/logs.
+# shellcheck disable=SC2317  # only called by cleanup, the EXIT trap
+cleanup_work() {
     if ((CREATED_SSHD_DIR)); then rmdir /run/sshd 2>/dev/null || true; fi
     if [[ -n $WORK && -d $WORK ]]; then
         if [[ -n $OUT && -d $OUT ]]; then
@@ -176,190 +139,26 @@ cleanup() {
         fi
         rm -rf "$WORK"
     fi
-    ((rc == 0)) || log "FAILED (exit $rc); everything this run created has been removed"
-    exit "$rc"
-}
-
-# Work directories of an earlier run that was killed outright.
-cleanup_stale_work() {
-    local d
-    for d in /tmp/"$PREFIX"work.??????; do
-        [[ -d $d && ! -L $d ]] && rm -rf "$d"
-    done
-    return 0
 }
 
 # ---------------------------------------------------------------------------
-# Topology helpers (the same shapes as scripts/make-captures.sh)
+# Client steps (lib/netns.sh's step_exec, with this script's policy)
 # ---------------------------------------------------------------------------
 
-ns() { printf '%s%s' "$PREFIX" "$1"; }
-
-in_ns() {
-    local name=$1; shift
-    timeout --foreground -k 2 "${IN_NS_TIMEOUT:-20}" ip netns exec "$(ns "$name")" "$@"
-}
-
-ns_sysctl() {
-    local name=$1; shift
-    ip netns exec "$(ns "$name")" sysctl -q -w "$@" >/dev/null
-}
-
-# ns_create NAME: an IPv4-only namespace (no IPv6 at all, so nothing but the
-# scenario's own traffic leaves it) with lo up.
-ns_create() {
-    local name=$1 c
-    ip netns add "$(ns "$name")"
-    ip -n "$(ns "$name")" link set lo up
-    for c in all default; do ns_sysctl "$name" "net.ipv6.conf.$c.disable_ipv6=1"; done
-    if [[ -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]]; then
-        ns_sysctl "$name" net.ipv4.tcp_syn_linear_timeouts=0
-    fi
-}
-
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$(ns "$1")"; }
-
-# mac_for IPV4: 02:1d:77:<last 3 octets>, as in the sample captures.
-mac_for() {
-    [[ $1 =~ ^[0-9]+\.([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "mac_for: not an IPv4 address: $1"
-    printf '02:1d:77:%02x:%02x:%02x' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
-}
-
-alloc_mac() {
-    MAC_SEQ=$((MAC_SEQ + 1))
-    MAC=$(printf '02:1d:79:00:%02x:%02x' $((MAC_SEQ / 256)) $((MAC_SEQ % 256)))
-}
-
-# if_prepare NAME IF: no offloads (wire-sized frames, correct checksums), no
-# neighbour reachability probes during the run.
-if_prepare() {
-    local name=$1 ifc=$2
-    ip netns exec "$(ns "$name")" ethtool -K "$ifc" tx off sg off tso off gso off gro off >/dev/null 2>&1 || true
-    ns_sysctl "$name" "net.ipv4.neigh.$ifc.delay_first_probe_time=60"
-}
-
-veth() {
-    local n1=$1 i1=$2 n2=$3 i2=$4 m1=${5:-} m2=${6:-}
-    [[ -n $m1 ]] || { alloc_mac; m1=$MAC; }
-    [[ -n $m2 ]] || { alloc_mac; m2=$MAC; }
-    ip link add name "$i1" address "$m1" netns "$(ns "$n1")" type veth \
-        peer name "$i2" address "$m2" netns "$(ns "$n2")"
-    if_prepare "$n1" "$i1"
-    if_prepare "$n2" "$i2"
-}
-
-addr() {
-    local name=$1 ifc=$2; shift 2
-    local a
-    for a in "$@"; do ip -n "$(ns "$name")" addr add "$a" dev "$ifc"; done
-}
-
-up() {
-    local name=$1; shift
-    local i
-    for i in "$@"; do ip -n "$(ns "$name")" link set "$i" up; done
-}
-
-route() {
-    local name=$1; shift
-    ip -n "$(ns "$name")" route add "$@"
-}
-
-router() {
-    ns_create "$1"
-    ns_sysctl "$1" net.ipv4.ip_forward=1
-}
-
-# switch_create SW: a namespace holding a dumb learning bridge br0 (no STP, no
-# forwarding delay, no multicast snooping) and nothing else.
-switch_create() {
-    local sw=$1
-    ns_create "$sw"
-    ip -n "$(ns "$sw")" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-    if_prepare "$sw" br0
-    up "$sw" br0
-}
-
-# mirror_ingress SW IF: copy every frame received on IF to span0 (SPAN).  The
-# kernel may lack `matchall`, so the filter is a u32 match-all.
-mirror_ingress() {
-    local sw=$1 ifc=$2
-    tc -n "$(ns "$sw")" qdisc add dev "$ifc" clsact 2>/dev/null || true
-    tc -n "$(ns "$sw")" filter add dev "$ifc" ingress protocol all u32 match u32 0 0 \
-        action mirred egress mirror dev span0
-}
-
-# switch_span SW SENSOR: the SPAN link, switch side and sensor side both span0.
-# Create it before plugging hosts in: switch_attach mirrors each new port.
-switch_span() {
-    local sw=$1 sensor=$2
-    ns_create "$sensor"
-    veth "$sw" span0 "$sensor" span0
-    ip -n "$(ns "$sensor")" link set span0 arp off
-    up "$sw" span0
-    up "$sensor" span0
-}
-
-# switch_attach SW NAME IF [CIDR...]: plug interface IF of namespace NAME
-# (created if needed) into SW as port p-NAME; mirrored when SW has a SPAN port.
-switch_attach() {
-    local sw=$1 host=$2 ifc=$3; shift 3
-    local mac="" port="p-$host"
-    (($#)) && mac=$(mac_for "${1%/*}")
-    ns_exists "$host" || ns_create "$host"
-    veth "$host" "$ifc" "$sw" "$port" "$mac"
-    (($#)) && addr "$host" "$ifc" "$@"
-    up "$host" "$ifc"
-    ip -n "$(ns "$sw")" link set "$port" master br0
-    up "$sw" "$port"
-    if ip -n "$(ns "$sw")" link show span0 >/dev/null 2>&1; then
-        mirror_ingress "$sw" "$port"
-    fi
-}
-
-nft_apply() {
-    local name=$1 rules=$2
-    printf '%s\n' "$rules" | ip netns exec "$(ns "$name")" nft -f -
-}
-
-# bg NAME LABEL CMD...: a background process (a server) in a namespace.
-bg() {
-    local name=$1 label=$2; shift 2
-    ip netns exec "$(ns "$name")" "$@" >"$WORK/$label.log" 2>&1 &
-    PIDS+=($!)
-}
-
-wait_listen() {
-    local name=$1 proto=$2 port=$3 i flag=-Hltn
-    [[ $proto == udp ]] && flag=-Hlun
-    for ((i = 0; i < 100; i++)); do
-        [[ -n $(ip netns exec "$(ns "$name")" ss "$flag" "sport = :$port" 2>/dev/null) ]] && return 0
-        sleep 0.05
-    done
-    die "nothing listens on $proto/$port in $(ns "$name")"
-}
-
-# run NAME CMD...: a client step; its output goes to steps.log.
+# run NAME CMD...: a client step; its output goes to steps.log.  A failure
+# ends the script (exit 1).
 run() {
-    local name=$1; shift
-    log "  [$name] $*"
-    local rc=0
-    in_ns "$name" "$@" >>"$WORK/steps.log" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        log "step failed (exit $rc):"
-        tail -n 20 "$WORK/steps.log" >&3
-        exit 1
-    fi
+    log "  [$1] ${*:2}"
+    step_exec "$@"
+    ((STEP_RC == 0)) || { step_failure; exit 1; }
 }
 
 # run_may_fail NAME CMD...: a step whose failure is part of the scenario
 # (a refused login, a ping nobody answers); only a timeout is fatal.
 run_may_fail() {
-    local name=$1; shift
-    log "  [$name] $* (may fail)"
-    local rc=0
-    in_ns "$name" "$@" >>"$WORK/steps.log" 2>&1 || rc=$?
-    ((rc != 124 && rc != 137)) || die "step timed out"
+    log "  [$1] ${*:2} (may fail)"
+    step_exec "$@"
+    ((STEP_RC != 124 && STEP_RC != 137)) || die "step timed out"
     return 0
 }
 
@@ -721,16 +520,13 @@ main() {
     exec 9>"$lock/iwlive-e2e.lock"
     flock -w 300 9 || die "another live-e2e run holds $lock/iwlive-e2e.lock"
 
-    trap cleanup EXIT
-    trap 'log "interrupted"; exit 130' INT
-    trap 'log "terminated"; exit 143' TERM
-    trap 'rc=$?; ((rc > 128)) || log "command failed (line $LINENO, exit $rc): $BASH_COMMAND"' ERR
+    install_traps
 
     local t0=$SECONDS
     ensure_tools
     teardown_namespaces
     cleanup_stale_work
-    WORK=$(mktemp -d "/tmp/${PREFIX}work.XXXXXX")
+    make_work_dir
     rm -f "$OUT"/live.json "$OUT"/live.err "$OUT"/live.status "$OUT"/recorded.pcap "$OUT"/replay.json \
         "$OUT"/replay.err "$OUT"/tcpdump.err "$OUT"/tcpdump.out
     rm -rf "$OUT/logs"

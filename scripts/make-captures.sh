@@ -18,12 +18,13 @@
 # run are removed before starting, so the script can be run again at will.
 #
 # Each capture is one function, scenario_<name>, built from the topology
-# helpers below (namespaces, veth links, a bridge "switch" with a SPAN port,
-# VLAN trunks, nftables rules, background servers).  To add a scenario, write
-# a scenario_<name> function and add <name> to SCENARIOS.  A scenario checks
-# its own capture with expect (a BPF filter and a packet count) before it is
-# copied into the output directory, so a capture that does not contain what
-# captures/README.md says is never published.
+# helpers of scripts/lib/netns.sh and below (namespaces, veth links, a bridge
+# "switch" with a SPAN port, VLAN trunks, nftables rules, background
+# servers).  To add a scenario, write a scenario_<name> function and add
+# <name> to SCENARIOS.  A scenario checks its own capture with expect (a BPF
+# filter and a packet count) before it is copied into the output directory,
+# so a capture that does not contain what captures/README.md says is never
+# published.
 #
 # The detection scenarios (nat_forgotten_mapping ... idle_host_scan) also
 # have a site file, captures/sites/<name>.yaml, and their expected alerts,
@@ -46,14 +47,9 @@ HELPER=$SCRIPT_DIR/capture-helper.py
 RETIME=$SCRIPT_DIR/pcap-retime.py
 KEEP_WORK=0
 
-WORK=""          # temporary work directory (logs, captures in progress)
 BPFFS=""         # bpffs mount point inside WORK, when mounted
-PY=""            # the real python3 binary
-declare -a PIDS=()   # background processes this run started
 CAP_PID=""       # running tcpdump, if any
 CAP_NAME=""
-MAC_SEQ=0
-MAC=""
 
 # Messages go to fd 3, a copy of the original stderr: a trap can run while a
 # step's output is redirected to a log file, and its messages must not go there.
@@ -61,78 +57,37 @@ exec 3>&2
 log()  { printf '[make-captures] %s\n' "$*" >&3; }
 die()  { log "ERROR: $*"; exit 1; }
 
-# ---------------------------------------------------------------------------
-# Setup and cleanup
-# ---------------------------------------------------------------------------
-
-ensure_tools() {
-    local -A pkg_of=(
-        [tcpdump]=tcpdump [ip]=iproute2 [tc]=iproute2 [ss]=iproute2
-        [nft]=nftables [ethtool]=ethtool [ping]=iputils-ping
-        [python3]=python3 [timeout]=coreutils [mount]=mount
-    )
-    local tool pkgs=()
-    for tool in "${!pkg_of[@]}"; do
-        command -v "$tool" >/dev/null 2>&1 || pkgs+=("${pkg_of[$tool]}")
-    done
-    if ((${#pkgs[@]})); then
-        mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
-        log "installing: ${pkgs[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-    fi
-    # the real interpreter, not a version-manager shim
-    PY=$(python3 -c 'import sys; print(sys.executable)')
+# The topology helpers (namespaces, veth links, switches with a SPAN port,
+# background servers; WORK, PY, PIDS) are in lib/netns.sh: its settings.
+# Namespaces created without an explicit mode have IPv6 (basic-lan and
+# vlan-tagged use it); alloc_mac's MACs are 02:1d:78:00:xx:xx.
+# shellcheck disable=SC2034  # read by lib/netns.sh
+{
+    NETNS_MAC_PREFIX=02:1d:78
+    NETNS_IPV6=1
+    NETNS_WORK_TAG=""                      # WORK is /tmp/iwcap-XXXXXX
+    NETNS_EXTRA_TOOLS=(mount=mount)        # mount, umount: the bpffs (vlan_trunk)
 }
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+source "$SCRIPT_DIR/lib/netns.sh"
 
-# Kill every process still running in one of our namespaces, delete the
-# namespaces (their veths, bridges, tc filters and nftables rules go with
-# them).  Used before a run (leftovers of an interrupted run), between
-# scenarios and at exit.
-teardown_namespaces() {
-    local ns pids i
-    for ns in $(ip netns list 2>/dev/null | awk -v p="$PREFIX" 'index($1, p) == 1 {print $1}'); do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        if [[ -n $pids ]]; then
-            # shellcheck disable=SC2086
-            kill -TERM $pids 2>/dev/null || true
-            for i in 1 2 3 4 5 6 7 8 9 10; do
-                pids=$(ip netns pids "$ns" 2>/dev/null || true)
-                [[ -z $pids ]] && break
-                sleep 0.1
-            done
-            # shellcheck disable=SC2086
-            [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
-        fi
-        ip netns del "$ns" 2>/dev/null || true
-    done
-    # links are always created directly inside namespaces, but be thorough
-    for ns in $(ip -o link show 2>/dev/null | awk -F': ' -v p="$PREFIX" '{sub(/@.*/, "", $2)} index($2, p) == 1 {print $2}'); do
-        ip link del "$ns" 2>/dev/null || true
-    done
-}
+# ---------------------------------------------------------------------------
+# Setup and cleanup (with lib/netns.sh's cleanup and install_traps)
+# ---------------------------------------------------------------------------
 
+# stop_processes: called by cleanup and between scenarios.
 stop_processes() {
-    local pid
     if [[ -n $CAP_PID ]]; then
         kill -INT "$CAP_PID" 2>/dev/null || true
         wait "$CAP_PID" 2>/dev/null || true
         CAP_PID=""
     fi
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
+    # shellcheck disable=SC2119  # no other processes to stop
+    stop_bg_processes
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM ERR
-    stop_processes
-    teardown_namespaces
+# cleanup_work: called by cleanup, after the namespaces are gone.
+cleanup_work() {
     if [[ -n $BPFFS ]] && mountpoint -q "$BPFFS" 2>/dev/null; then
         umount "$BPFFS" 2>/dev/null || umount -l "$BPFFS" 2>/dev/null || true
     fi
@@ -143,221 +98,36 @@ cleanup() {
             rm -rf "$WORK"
         fi
     fi
-    if ((rc != 0)); then
-        log "FAILED (exit $rc); everything this run created has been removed"
-    fi
-    exit "$rc"
 }
 
-# Leftovers of an earlier run that was killed outright (SIGKILL, power
-# loss): its bpffs mount and work directory (/tmp/iwcap-XXXXXX).  Called
-# after teardown_namespaces, so none of its processes is still running.
-cleanup_stale_work() {
-    local m d
-    for m in $(awk -v p="/tmp/$PREFIX" '$3 == "bpf" && index($2, p) == 1 {print $2}' /proc/mounts); do
+# cleanup_stale_bpffs: the bpffs mount of an earlier run that was killed
+# outright (in its work directory /tmp/iwcap-XXXXXX, which cleanup_stale_work
+# then removes).  Called after teardown_namespaces.
+cleanup_stale_bpffs() {
+    local m
+    while read -r m; do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-    done
-    for d in /tmp/"$PREFIX"??????; do
-        [[ -d $d && ! -L $d ]] || continue
-        mountpoint -q "$d/bpf" 2>/dev/null && continue
-        rm -rf "$d"
-    done
+    done < <(awk -v p="/tmp/$PREFIX" '$3 == "bpf" && index($2, p) == 1 {print $2}' /proc/mounts)
 }
 
 # ---------------------------------------------------------------------------
-# Topology helpers (reusable by future scenarios)
+# Topology helpers of the captures (the common ones are in lib/netns.sh)
 # ---------------------------------------------------------------------------
-# Namespaces are named by a short name; the real netns is $PREFIX<name>.
-
-ns() { printf '%s%s' "$PREFIX" "$1"; }
-
-# in_ns NAME CMD...: run a command in a namespace, bounded in time.
-in_ns() {
-    local name=$1; shift
-    timeout --foreground -k 2 "${IN_NS_TIMEOUT:-20}" ip netns exec "$(ns "$name")" "$@"
-}
-
-# ns_sysctl NAME KEY=VALUE...
-ns_sysctl() {
-    local name=$1; shift
-    ip netns exec "$(ns "$name")" sysctl -q -w "$@" >/dev/null
-}
-
-# ns_create NAME [noipv6]: a namespace with lo up and no unsolicited IPv6
-# chatter on new links (no DAD, no router solicitations, no RA processing).
-# SYN retransmissions use the classic exponential backoff (1 s, 2 s, 4 s...)
-# on every kernel: Linux >= 6.7 defaults to 4 linear (1 s) retries first
-# (net.ipv4.tcp_syn_linear_timeouts), which would change the captures.
-ns_create() {
-    local name=$1 mode=${2:-}
-    ip netns add "$(ns "$name")"
-    ip -n "$(ns "$name")" link set lo up
-    local c
-    for c in all default; do
-        if [[ $mode == noipv6 ]]; then
-            ns_sysctl "$name" "net.ipv6.conf.$c.disable_ipv6=1"
-        else
-            ns_sysctl "$name" "net.ipv6.conf.$c.accept_dad=0" "net.ipv6.conf.$c.dad_transmits=0" \
-                "net.ipv6.conf.$c.router_solicitations=0" "net.ipv6.conf.$c.accept_ra=0"
-        fi
-    done
-    if [[ -e /proc/sys/net/ipv4/tcp_syn_linear_timeouts ]]; then
-        ns_sysctl "$name" net.ipv4.tcp_syn_linear_timeouts=0
-    fi
-}
-
-# ns_exists NAME
-ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$(ns "$1")"; }
-
-# mac_for IPV4: a locally administered MAC derived from an IPv4 address,
-# 02:1d:77:<last 3 octets> (readable in captures, the same on every run).
-mac_for() {
-    [[ $1 =~ ^[0-9]+\.([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || die "mac_for: not an IPv4 address: $1"
-    printf '02:1d:77:%02x:%02x:%02x' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
-}
-
-# alloc_mac: sets MAC to the next MAC of a run-wide sequence (02:1d:78:...),
-# for links whose addresses do not matter (switch ports, SPAN links).
-alloc_mac() {
-    MAC_SEQ=$((MAC_SEQ + 1))
-    MAC=$(printf '02:1d:78:00:%02x:%02x' $((MAC_SEQ / 256)) $((MAC_SEQ % 256)))
-}
-
-# if_prepare NAME IF: before the link goes up: no offloads (so the capture
-# holds wire-sized frames with correct checksums), no DAD/RS, fast MLD
-# settling, and no neighbour reachability probes during a short capture.
-if_prepare() {
-    local name=$1 ifc=$2
-    ip netns exec "$(ns "$name")" ethtool -K "$ifc" tx off sg off tso off gso off gro off >/dev/null 2>&1 || true
-    if [[ -d /proc/sys/net/ipv6 ]] && [[ $(ip netns exec "$(ns "$name")" cat "/proc/sys/net/ipv6/conf/$ifc/disable_ipv6" 2>/dev/null || echo 1) == 0 ]]; then
-        ns_sysctl "$name" "net.ipv6.conf.$ifc.accept_dad=0" "net.ipv6.conf.$ifc.dad_transmits=0" \
-            "net.ipv6.conf.$ifc.router_solicitations=0" "net.ipv6.conf.$ifc.accept_ra=0" \
-            "net.ipv6.conf.$ifc.mldv2_unsolicited_report_interval=10" \
-            "net.ipv6.conf.$ifc.mldv1_unsolicited_report_interval=10" \
-            "net.ipv6.neigh.$ifc.delay_first_probe_time=60"
-    fi
-    ns_sysctl "$name" "net.ipv4.neigh.$ifc.delay_first_probe_time=60"
-}
-
-# veth NS1 IF1 NS2 IF2 [MAC1 [MAC2]]: a veth pair with one end in each
-# namespace (created there directly: nothing ever exists in the root
-# namespace).  Links are left down; use addr and up.
-veth() {
-    local n1=$1 i1=$2 n2=$3 i2=$4 m1=${5:-} m2=${6:-}
-    [[ -n $m1 ]] || { alloc_mac; m1=$MAC; }
-    [[ -n $m2 ]] || { alloc_mac; m2=$MAC; }
-    ip link add name "$i1" address "$m1" netns "$(ns "$n1")" type veth \
-        peer name "$i2" address "$m2" netns "$(ns "$n2")"
-    if_prepare "$n1" "$i1"
-    if_prepare "$n2" "$i2"
-}
-
-# addr NAME IF CIDR...: IPv4 and IPv6 addresses (IPv6 without DAD).
-addr() {
-    local name=$1 ifc=$2; shift 2
-    local a
-    for a in "$@"; do
-        if [[ $a == *:* ]]; then
-            ip -n "$(ns "$name")" addr add "$a" dev "$ifc" nodad
-        else
-            ip -n "$(ns "$name")" addr add "$a" dev "$ifc"
-        fi
-    done
-}
-
-# up NAME IF...
-up() {
-    local name=$1; shift
-    local i
-    for i in "$@"; do ip -n "$(ns "$name")" link set "$i" up; done
-}
-
-# ns_forwarding NAME: make a namespace a router (IPv4 and IPv6 forwarding),
-# e.g. for NAT/DNAT scenarios with nft_apply.
-ns_forwarding() {
-    ns_sysctl "$1" net.ipv4.ip_forward=1
-    [[ $(ip netns exec "$(ns "$1")" cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || echo 1) == 0 ]] &&
-        ns_sysctl "$1" net.ipv6.conf.all.forwarding=1
-    return 0
-}
-
-# route NAME ROUTE-ARGS...: e.g. route r1 default via 10.0.0.1
-route() {
-    local name=$1; shift
-    ip -n "$(ns "$name")" route add "$@"
-}
-
-# bridge_create NAME BR: a plain learning bridge (no STP, no forwarding
-# delay, no multicast snooping: it floods multicast like a dumb switch).
-bridge_create() {
-    local name=$1 br=$2
-    ip -n "$(ns "$name")" link add "$br" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-    if_prepare "$name" "$br"
-    up "$name" "$br"
-}
-
-# bridge_port NAME BR IF
-bridge_port() {
-    local name=$1 br=$2 ifc=$3
-    ip -n "$(ns "$name")" link set "$ifc" master "$br"
-    up "$name" "$ifc"
-}
-
-# mirror_ingress NAME IF TO: copy every frame received on IF to TO (SPAN).
-mirror_ingress() {
-    local name=$1 ifc=$2 to=$3
-    tc -n "$(ns "$name")" qdisc add dev "$ifc" clsact 2>/dev/null || true
-    tc -n "$(ns "$name")" filter add dev "$ifc" ingress protocol all u32 match u32 0 0 action mirred egress mirror dev "$to"
-}
-
-# switch_create SW: a namespace holding bridge br0 and nothing else (no
-# addresses, IPv6 off), so the switch itself never sends a frame.
-switch_create() {
-    local sw=$1
-    ns_create "$sw" noipv6
-    bridge_create "$sw" br0
-}
 
 # switch_host SW HOST [CIDR...]: a host namespace (created if needed) whose
 # eth0 is plugged into switch SW (port p-HOST).  The MAC is derived from the
 # first IPv4 address.  When the switch has a SPAN port, the new port is
-# mirrored too.
+# mirrored too.  Create the namespace first (hosts) for an IPv4-only host.
 switch_host() {
     local sw=$1 host=$2; shift 2
     switch_attach "$sw" "$host" eth0 "$@"
 }
 
-# switch_attach SW NAME IF [CIDR...]: like switch_host for any interface
-# name, e.g. a router's second leg (port p-NAME on SW, so a namespace can
-# have one leg per switch).  Create the namespace first (ns_create ... noipv6)
-# for an IPv4-only host: switch_host only creates it when it does not exist.
-switch_attach() {
-    local sw=$1 host=$2 ifc=$3; shift 3
-    local mac="" a port="p-$host"
-    for a in "$@"; do [[ $a != *:* ]] && { mac=$(mac_for "${a%/*}"); break; }; done
-    ns_exists "$host" || ns_create "$host"
-    veth "$host" "$ifc" "$sw" "$port" "$mac"
-    (($#)) && addr "$host" "$ifc" "$@"
-    up "$host" "$ifc"
-    bridge_port "$sw" br0 "$port"
-    if ip -n "$(ns "$sw")" link show span0 >/dev/null 2>&1; then
-        mirror_ingress "$sw" "$port" span0
-    fi
-}
-
-# switch_span SW SENSOR: a SPAN (mirror) port: every frame entering the
-# switch on any host port is copied, once, to span0 in namespace SENSOR
-# (IPv6 off, ARP off, no address: a silent sensor).  Capture on SENSOR span0.
-switch_span() {
-    local sw=$1 sensor=$2 p
-    ns_create "$sensor" noipv6
-    veth "$sw" span0 "$sensor" span0
-    ip -n "$(ns "$sensor")" link set span0 arp off
-    up "$sw" span0
-    up "$sensor" span0
-    for p in $(ip -n "$(ns "$sw")" -o link show master br0 | awk -F': ' '{sub(/@.*/, "", $2); print $2}'); do
-        mirror_ingress "$sw" "$p" span0
-    done
+# hosts NAME...: IPv4-only host namespaces (no IPv6 at all, so nothing but
+# the scenario's own traffic ever leaves them).  Plug them in with switch_host.
+hosts() {
+    local h
+    for h in "$@"; do ns_create "$h" noipv6; done
 }
 
 # vlan_trunk NAME IF TAG...: make IF a VLAN trunk for the host stack behind
@@ -389,25 +159,6 @@ ensure_bpffs() {
     fi
 }
 
-# nft_apply NAME RULESET: load an nftables ruleset (text) in a namespace.
-nft_apply() {
-    local name=$1 rules=$2
-    printf '%s\n' "$rules" | ip netns exec "$(ns "$name")" nft -f -
-}
-
-# hosts NAME...: IPv4-only host namespaces (no IPv6 at all, so nothing but
-# the scenario's own traffic ever leaves them).  Plug them in with switch_host.
-hosts() {
-    local h
-    for h in "$@"; do ns_create "$h" noipv6; done
-}
-
-# router NAME: an IPv4-only namespace that forwards.
-router() {
-    ns_create "$1" noipv6
-    ns_forwarding "$1"
-}
-
 # wan_link NS1 ADDR1 NS2 ADDR2: a point-to-point "internet" link: NS1's wan0
 # (ADDR1) to NS2's eth0 (ADDR2), each address in its own /24 with a host
 # route to the other end, so two unrelated public ranges can talk directly
@@ -432,28 +183,6 @@ flush_neighbours() {
     for n in "$@"; do ip -n "$(ns "$n")" neigh flush all 2>/dev/null || true; done
 }
 
-# bg NAME LABEL CMD...: start a background process (a server) in a
-# namespace; output goes to WORK/LABEL.log.  Stopped by stop_processes.
-bg() {
-    local name=$1 label=$2; shift 2
-    ip netns exec "$(ns "$name")" "$@" >"$WORK/$label.log" 2>&1 &
-    PIDS+=($!)
-}
-
-# wait_listen NAME tcp|udp PORT: wait until a socket listens (checked with
-# ss inside the namespace, so no probe traffic is generated).
-wait_listen() {
-    local name=$1 proto=$2 port=$3 i flag=-Hltn
-    [[ $proto == udp ]] && flag=-Hlun
-    for ((i = 0; i < 100; i++)); do
-        if [[ -n $(ip netns exec "$(ns "$name")" ss "$flag" "sport = :$port" 2>/dev/null) ]]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    die "nothing listens on $proto/$port in $(ns "$name")"
-}
-
 # settle: let the link-up chatter (MLD reports) finish before capturing.
 settle() { sleep 0.6; }
 
@@ -462,26 +191,23 @@ settle() { sleep 0.6; }
 gap() { sleep "${1:-0.2}"; }
 
 # run NAME CMD...: a client step in a namespace; its output goes to the log.
+# A failure ends the script with the step's status.
 run() {
-    local name=$1; shift
-    log "  [$(ns "$name")] $*"
-    local rc=0
-    in_ns "$name" "$@" >>"$WORK/steps.log" 2>&1 || rc=$?
-    if ((rc != 0)); then
-        ((rc > 128)) || { log "step failed (exit $rc):"; tail -n 20 "$WORK/steps.log" >&2; }
-        exit "$rc"
-    fi
+    log "  [$(ns "$1")] ${*:2}"
+    step_exec "$@"
+    ((STEP_RC == 0)) && return 0
+    ((STEP_RC > 128)) || step_failure
+    exit "$STEP_RC"
 }
 
 # run_may_fail NAME CMD...: like run, for a step whose failure is part of the
-# scenario (a ping that gets no answer); only a timeout or a signal is fatal.
+# scenario (a ping that gets no answer); only a signal is fatal (a timeout
+# only when the step had to be killed).
 run_may_fail() {
-    local name=$1; shift
-    log "  [$(ns "$name")] $* (may fail)"
-    local rc=0
-    in_ns "$name" "$@" >>"$WORK/steps.log" 2>&1 || rc=$?
-    ((rc <= 128)) || exit "$rc"
-    log "    exit $rc"
+    log "  [$(ns "$1")] ${*:2} (may fail)"
+    step_exec "$@"
+    ((STEP_RC <= 128)) || exit "$STEP_RC"
+    log "    exit $STEP_RC"
 }
 
 # ---------------------------------------------------------------------------
@@ -1272,15 +998,12 @@ main() {
     fi
     ((EUID == 0)) || die "must run as root (network namespaces)"
 
-    trap cleanup EXIT
-    trap 'log "interrupted"; exit 130' INT
-    trap 'log "terminated"; exit 143' TERM
-    trap 'rc=$?; ((rc > 128)) || log "command failed (line $LINENO, exit $rc): $BASH_COMMAND"' ERR
-
+    install_traps
     ensure_tools
     teardown_namespaces
+    cleanup_stale_bpffs
     cleanup_stale_work
-    WORK=$(mktemp -d "/tmp/${PREFIX}XXXXXX")
+    make_work_dir
     SUMMARY=()
     local t0=$SECONDS
     for s in "${run_list[@]}"; do
