@@ -47,7 +47,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "idlewatch",
-            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", "HostBaselines", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Detection
 import FlowTracking
+import HostBaselines
 import Glibc
 import OutputSinks
 import PacketCapture
@@ -74,6 +75,9 @@ struct Live: ParsableCommand {
     @Option(name: .long, help: "Most flows held at once.")
     var flowCapacity = FlowTableConfiguration().capacity
 
+    @Option(name: .long, help: "Most hosts held for each side (local, outside); the least recently seen go beyond it.")
+    var hostCapacity = HostTableConfiguration().localCapacity
+
     @Argument(help: "An optional BPF filter expression, as with tcpdump.")
     var filter: [String] = []
 
@@ -87,6 +91,9 @@ struct Live: ParsableCommand {
         }
         guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
             throw ValidationError("--flow-capacity must be between 1 and 100000000")
+        }
+        guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
+            throw ValidationError("--host-capacity must be between 1 and 100000000")
         }
     }
 
@@ -106,6 +113,8 @@ struct Live: ParsableCommand {
         configuration.writeFlows = flows
         configuration.format = format
         configuration.flows.capacity = flowCapacity
+        configuration.hosts.localCapacity = hostCapacity
+        configuration.hosts.externalCapacity = hostCapacity
 
         var options = LiveOptions()
         options.snapshotLength = snaplen

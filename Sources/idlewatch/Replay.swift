@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import FlowTracking
+import HostBaselines
 import Glibc
 import OutputSinks
 import PacketCapture
@@ -37,6 +38,9 @@ struct Replay: ParsableCommand {
     @Option(name: .long, help: "Most flows held at once; the least valuable are evicted beyond it.")
     var flowCapacity = FlowTableConfiguration().capacity
 
+    @Option(name: .long, help: "Most hosts held for each side (local, outside); the least recently seen go beyond it.")
+    var hostCapacity = HostTableConfiguration().localCapacity
+
     @Flag(name: .long, help: "Never show the progress line (it is shown only when standard error is a terminal).")
     var noProgress = false
 
@@ -46,6 +50,9 @@ struct Replay: ParsableCommand {
     func validate() throws {
         guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
             throw ValidationError("--flow-capacity must be between 1 and 100000000")
+        }
+        guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
+            throw ValidationError("--host-capacity must be between 1 and 100000000")
         }
         let (paths, _) = try splitArguments()
         guard !paths.isEmpty else {
@@ -95,6 +102,8 @@ struct Replay: ParsableCommand {
         configuration.writeFlows = flows
         configuration.format = format
         configuration.flows.capacity = flowCapacity
+        configuration.hosts.localCapacity = hostCapacity
+        configuration.hosts.externalCapacity = hostCapacity
         let output = BufferedOutput(descriptor: STDOUT_FILENO)
         let source = ReplaySource(paths: paths, filter: filter)
         var pipeline = Pipeline(configuration: configuration, output: output)

@@ -286,3 +286,14 @@ struct AwkwardInputTests {
         #expect(result.standardError.contains("1 file, 431 packets"))
     }
 }
+
+@Suite("idlewatch replay: memory caps")
+struct MemoryCapTests {
+    @Test("--host-capacity bounds each side of the host table and the summary counts evictions")
+    func hostCapacity() throws {
+        // nDPI/rmcp.pcap has 12 distinct outside addresses (6 sources, 6 destinations, none private).
+        let result = try runIdleWatch(["replay", "--host-capacity", "4", TestPaths.corpusFile("nDPI/rmcp.pcap")])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("hosts: 4 (8 evicted)"), "\(result.standardError)")
+    }
+}
