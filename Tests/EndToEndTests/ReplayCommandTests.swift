@@ -190,29 +190,9 @@ struct ShellError: Error, CustomStringConvertible {
 
 @Suite("idlewatch check-site")
 struct CheckSiteCommandTests {
-    @Test("the issue's example site file is accepted and summarised")
+    @Test("the issue's example site file (examples/site.yaml) is accepted and summarised")
     func acceptsExample() throws {
-        let file = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
-        try """
-            local_networks: [10.0.0.0/8, 192.168.0.0/16, "fd00::/8"]   # what counts as inside
-            public_addresses: [203.0.113.10]                            # the site's own NAT addresses (optional)
-            hosts:                                                      # the inventory; address is an IP or a CIDR
-              - { address: 10.0.5.20, name: old-erp, state: decommissioned }
-              - { address: 10.0.7.0/28, name: camera-platform, state: idle, allow: [arp, dhcp, ntp, dns] }
-              - { address: 10.0.1.10, name: jump-host, state: active }
-            maintenance_ports:
-              - name: vendor-ssh
-                host: 10.0.5.30
-                port: 22
-                proto: tcp
-                external: 203.0.113.10:2222          # the mapping as seen from outside (optional)
-                allowed_sources: [198.51.100.0/24]   # who may use it
-                windows: ["Sat 01:00-05:00"]         # when, in UTC (optional: any time)
-                expires: 2026-12-31                  # after this date any use is unexpected (optional)
-              - { name: old-plc-telnet, host: 10.0.9.4, port: 23, proto: tcp, closed: true }   # should be closed
-            remote_admin_ports: [22, 23, 135, 139, 445, 623/udp, 3389, 5900, 5985, 5986, 161/udp]  # optional, overrides the default list
-            learning: { period: 24h, dormant_after: 72h }
-            """.write(to: file, atomically: true, encoding: .utf8)
+        let file = TestPaths.packageRoot.appendingPathComponent("examples/site.yaml")
         let result = try runIdleWatch(["check-site", file.path])
         #expect(result.status == 0, "\(result.standardError)")
         #expect(result.standardOutput.contains("ok: 3 local networks"))

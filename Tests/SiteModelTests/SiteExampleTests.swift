@@ -1,31 +1,17 @@
 // The issue's example site file, accepted as written, read into exactly the values it describes; and the model's
 // queries (window membership, expiry, CIDR containment, most-specific inventory match) on the result.
 
+import Foundation
 import PacketDecoding
 import SiteModel
 import Testing
 
-let exampleSite = """
-    local_networks: [10.0.0.0/8, 192.168.0.0/16, "fd00::/8"]   # what counts as inside
-    public_addresses: [203.0.113.10]                            # the site's own NAT addresses (optional)
-    hosts:                                                      # the inventory; address is an IP or a CIDR
-      - { address: 10.0.5.20, name: old-erp, state: decommissioned }
-      - { address: 10.0.7.0/28, name: camera-platform, state: idle, allow: [arp, dhcp, ntp, dns] }
-      - { address: 10.0.1.10, name: jump-host, state: active }
-    maintenance_ports:
-      - name: vendor-ssh
-        host: 10.0.5.30
-        port: 22
-        proto: tcp
-        external: 203.0.113.10:2222          # the mapping as seen from outside (optional)
-        allowed_sources: [198.51.100.0/24]   # who may use it
-        windows: ["Sat 01:00-05:00"]         # when, in UTC (optional: any time)
-        expires: 2026-12-31                  # after this date any use is unexpected (optional)
-      - { name: old-plc-telnet, host: 10.0.9.4, port: 23, proto: tcp, closed: true }   # should be closed
-    remote_admin_ports: [22, 23, 135, 139, 445, 623/udp, 3389, 5900, 5985, 5986, 161/udp]  # optional, overrides the default list
-    learning: { period: 24h, dormant_after: 72h }
-
-    """
+/// The example of issue 3, kept as written in examples/site.yaml (a starting point for users too).
+let exampleSite: String = {
+    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/site.yaml")
+    return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+}()
 
 func ip(_ text: String) -> IPAddress { IPAddress(text)! }
 func net(_ text: String) -> IPNetwork { IPNetwork(text)! }
