@@ -61,6 +61,8 @@ struct MaintenancePortInbound {
                                ipProtocol: flow.ipProtocol)
             if shortSessions[key] == nil && shortSessions.count >= historyCapacity { forgetStale(before: context.time) }
             var times = shortSessions[key, default: []].filter { context.time - $0 <= guessingWindow }
+            // Only the most recent sessions matter for the count: keep the work per session bounded.
+            if times.count >= guessingSessions * 4 { times.removeFirst(times.count - guessingSessions * 4 + 1) }
             times.append(context.time)
             shortSessions[key] = times
             if times.count >= guessingSessions {

@@ -46,8 +46,8 @@ struct ScanDetection {
         if arpRequests[sender] == nil && arpRequests.count >= scannerCapacity {
             arpRequests = arpRequests.filter { $0.value.values.contains { time - $0 <= window } }
         }
-        var pending = (arpRequests[sender] ?? [:]).filter { time - $0.value <= window }
-        pending[target] = pending[target] ?? time
+        var pending = arpRequests[sender] ?? [:]
+        record(target, at: time, in: &pending, threshold: arpSweepThreshold)
         arpRequests[sender] = pending
         guard pending.count >= arpSweepThreshold else { return }
         var alert = Alert(timestamp: time, rule: .hostScan, severity: Self.severity, message: "", source: sender,
@@ -77,13 +77,14 @@ struct ScanDetection {
         if scanners[flow.originator] == nil && scanners.count >= scannerCapacity { forgetIdle(at: time) }
         var state = scanners[flow.originator] ?? ScannerState()
         state.last = time
-        state.failedHosts = state.failedHosts.filter { time - $0.value <= window }
-        state.failedHosts[flow.responder] = time
-        var ports = (state.failedPorts[flow.responder] ?? [:]).filter { time - $0.value <= window }
-        ports[flow.responderPort] = time
-        state.failedPorts[flow.responder] = ports
-        if state.failedPorts.count > addressScanThreshold * 4 {
+        record(flow.responder, at: time, in: &state.failedHosts, threshold: addressScanThreshold)
+        var ports = state.failedPorts[flow.responder] ?? [:]
+        record(flow.responderPort, at: time, in: &ports, threshold: portScanThreshold)
+        if state.failedPorts[flow.responder] == nil && state.failedPorts.count >= addressScanThreshold * 4 {
             state.failedPorts = state.failedPorts.filter { $0.value.values.contains { time - $0 <= window } }
+        }
+        if state.failedPorts[flow.responder] != nil || state.failedPorts.count < addressScanThreshold * 4 {
+            state.failedPorts[flow.responder] = ports
         }
         scanners[flow.originator] = state
 
@@ -108,6 +109,17 @@ struct ScanDetection {
             : "\(who) failed to connect to \(count) hosts within \(formatDuration(window)): address scan"
         alert.reason = "\(kind)-scan"
         ledger.raise(alert, key: SuppressionKey(rule: rule, source: scanner))
+    }
+
+    /// Adds `key` to a window of failures, keeping the work per event bounded whatever the scanner does: entries
+    /// older than the window are dropped only once the count reaches the threshold (before that, stale entries
+    /// cannot make an alert), and past four times the threshold nothing more is added (the answer is known).
+    /// Without these bounds a scan of every port would cost time quadratic in the number of probes.
+    func record<Key: Hashable>(_ key: Key, at time: Timestamp, in failures: inout [Key: Timestamp], threshold: Int) {
+        if failures.count >= threshold - 1 {
+            failures = failures.filter { time - $0.value <= window }
+        }
+        if failures[key] != nil || failures.count < threshold * 4 { failures[key] = time }
     }
 
     mutating func forgetIdle(at time: Timestamp) {

@@ -91,6 +91,11 @@ public struct Duration: Comparable, Hashable, Sendable {
     }
 
     @inlinable
+    public static func microseconds(_ microseconds: Int64) -> Duration {
+        Duration(nanoseconds: microseconds &* 1_000)
+    }
+
+    @inlinable
     public static func < (lhs: Duration, rhs: Duration) -> Bool {
         lhs.nanoseconds < rhs.nanoseconds
     }

@@ -1,6 +1,6 @@
 // Each detection's trigger, its thresholds on both sides, and the ledger's suppression and incident linking.
 
-import Detection
+@testable import Detection
 import FlowTracking
 import PacketDecoding
 import SiteModel
@@ -230,6 +230,21 @@ struct ScanTests {
         at.finish()
         #expect(at.alerts.map(\.rule) == [.hostScan])
         #expect(at.alerts.first?.reason == "port-scan")
+    }
+
+    @Test("a scan of 20,000 ports raises one alert and keeps bounded state (no quadratic work per probe)")
+    func fullPortScanStaysBounded() throws {
+        var h = try Harness()
+        for port in 0..<20_000 {
+            let p = UInt16(1024 + port)
+            h.feed([tcp("10.0.0.5", 50000, "10.0.0.9", p, .syn), tcp("10.0.0.9", p, "10.0.0.5", 50000, [.rst, .ack])],
+                   spacing: .microseconds(10))
+        }
+        h.finish()
+        #expect(h.alerts.map(\.rule) == [.hostScan])
+        let state = try #require(h.engine.scans.scanners[ip("10.0.0.5")])
+        #expect((state.failedPorts[ip("10.0.0.9")]?.count ?? 0) <= 15 * 4)
+        #expect(state.failedHosts.count <= 25 * 4)
     }
 
     @Test("successful connections are not failures: a busy client is not a scanner")
