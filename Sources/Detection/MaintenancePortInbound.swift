@@ -28,11 +28,15 @@ struct MaintenancePortInbound {
     /// Short-session histories kept (source, host, port); the stalest are forgotten beyond it.
     let historyCapacity = 65_536
 
-    struct GuessKey: Hashable {
+    struct GuessKey: Hashable, Comparable {
         var source: IPAddress
         var host: IPAddress
         var port: UInt16
         var ipProtocol: UInt8
+
+        static func < (a: GuessKey, b: GuessKey) -> Bool {
+            (a.source, a.host, a.port, a.ipProtocol) < (b.source, b.host, b.port, b.ipProtocol)
+        }
     }
     var shortSessions: [GuessKey: [Timestamp]] = [:]
 
@@ -59,7 +63,11 @@ struct MaintenancePortInbound {
             guard flow.originatorPayload > 0, flow.responderPayload > 0, flow.duration < shortSession else { return }
             let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
                                ipProtocol: flow.ipProtocol)
-            if shortSessions[key] == nil && shortSessions.count >= historyCapacity { forgetStale(before: context.time) }
+            if shortSessions[key] == nil {
+                shortSessions.makeRoom(capacity: historyCapacity, now: context.time, window: guessingWindow) {
+                    $0.last ?? .zero
+                }
+            }
             var times = shortSessions[key, default: []].filter { context.time - $0 <= guessingWindow }
             // Only the most recent sessions matter for the count: keep the work per session bounded.
             if times.count >= guessingSessions * 4 { times.removeFirst(times.count - guessingSessions * 4 + 1) }
@@ -143,10 +151,6 @@ struct MaintenancePortInbound {
                                  port: flow.responderPort, detail: stage.description)
         annotation.raisedStages |= bit
         ledger.raise(alert, key: key)
-    }
-
-    mutating func forgetStale(before time: Timestamp) {
-        shortSessions = shortSessions.filter { entry in entry.value.contains { time - $0 <= guessingWindow } }
     }
 }
 

@@ -43,8 +43,8 @@ struct ScanDetection {
             return
         }
         guard sender != target else { return }  // gratuitous ARP announces, it does not look for anyone
-        if arpRequests[sender] == nil && arpRequests.count >= scannerCapacity {
-            arpRequests = arpRequests.filter { $0.value.values.contains { time - $0 <= window } }
+        if arpRequests[sender] == nil {
+            arpRequests.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.values.max() ?? .zero }
         }
         var pending = arpRequests[sender] ?? [:]
         record(target, at: time, in: &pending, threshold: arpSweepThreshold)
@@ -74,7 +74,9 @@ struct ScanDetection {
             return
         }
         let time = context.time
-        if scanners[flow.originator] == nil && scanners.count >= scannerCapacity { forgetIdle(at: time) }
+        if scanners[flow.originator] == nil {
+            scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.last }
+        }
         var state = scanners[flow.originator] ?? ScannerState()
         state.last = time
         record(flow.responder, at: time, in: &state.failedHosts, threshold: addressScanThreshold)
@@ -120,9 +122,5 @@ struct ScanDetection {
             failures = failures.filter { time - $0.value <= window }
         }
         if failures[key] != nil || failures.count < threshold * 4 { failures[key] = time }
-    }
-
-    mutating func forgetIdle(at time: Timestamp) {
-        scanners = scanners.filter { time - $0.value.last <= window }
     }
 }

@@ -247,6 +247,18 @@ struct ScanTests {
         #expect(state.failedHosts.count <= 25 * 4)
     }
 
+    @Test("a SYN flood from 70,000 spoofed sources keeps the scanner table within its cap")
+    func spoofedFloodStaysBounded() throws {
+        var h = try Harness("local_networks: [10.0.0.0/8]")
+        for i in 0..<70_000 {
+            let source = "198.\(18 + i / 65536).\((i / 256) % 256).\(i % 256)"
+            h.feed([tcp(source, 40000, "10.0.0.9", 22, .syn)], spacing: .microseconds(5))
+        }
+        h.finish()
+        #expect(h.alerts.isEmpty, "one failed attempt per source is no scan")
+        #expect(h.engine.scans.scanners.count <= h.engine.scans.scannerCapacity)
+    }
+
     @Test("successful connections are not failures: a busy client is not a scanner")
     func busyClient() throws {
         var h = try Harness()
