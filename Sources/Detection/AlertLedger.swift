@@ -7,12 +7,17 @@
 
 import PacketDecoding
 
-public struct SuppressionKey: Hashable, Sendable {
+public struct SuppressionKey: Hashable, Comparable, Sendable {
     public var rule: RuleID
     public var source: IPAddress
     public var destination: IPAddress?
     public var port: UInt16?
     public var detail: String
+
+    public static func < (a: SuppressionKey, b: SuppressionKey) -> Bool {
+        (a.rule.rawValue, a.source, a.destination ?? .unspecified, a.port ?? 0, a.detail)
+            < (b.rule.rawValue, b.source, b.destination ?? .unspecified, b.port ?? 0, b.detail)
+    }
 
     public init(rule: RuleID, source: IPAddress, destination: IPAddress? = nil, port: UInt16? = nil, detail: String = "") {
         self.rule = rule
@@ -60,7 +65,10 @@ public struct AlertLedger {
             return false
         }
         alert.suppressedBefore = lastRaised[key]?.held ?? 0
-        if lastRaised.count >= configuration.suppressionCapacity { forgetOldest(before: alert.timestamp) }
+        if lastRaised[key] == nil {
+            lastRaised.makeRoom(capacity: configuration.suppressionCapacity, now: alert.timestamp,
+                                window: configuration.suppressionInterval) { $0.time }
+        }
         lastRaised[key] = (alert.timestamp, 0)
         alert.id = nextID
         nextID &+= 1
@@ -85,14 +93,4 @@ public struct AlertLedger {
     }
 
     public var hasPending: Bool { !pending.isEmpty }
-
-    /// Keys whose interval has passed carry nothing worth keeping; drop them to stay within the cap.
-    mutating func forgetOldest(before time: Timestamp) {
-        lastRaised = lastRaised.filter { time - $0.value.time < configuration.suppressionInterval }
-        if lastRaised.count >= configuration.suppressionCapacity {
-            // Still full of live keys: forget the older half (their next alert is raised again, never lost).
-            let sorted = lastRaised.sorted { ($0.value.time, "\($0.key)") < ($1.value.time, "\($1.key)") }
-            for entry in sorted.prefix(sorted.count / 2) { lastRaised[entry.key] = nil }
-        }
-    }
 }
