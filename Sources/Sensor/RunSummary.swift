@@ -14,7 +14,7 @@ public enum RunSummary {
         var head = "idlewatch: \(files) file\(files == 1 ? "" : "s"), \(decode.packets) packets, \(decode.wireBytes) bytes"
         if let first = decode.first, let last = decode.last {
             head += ", \(first.rfc3339(fractionDigits: 6)) to \(last.rfc3339(fractionDigits: 6))"
-            head += " (\(decimalSeconds((last - first).nanoseconds, digits: 3)) s)"
+            head += " (\(span(last - first)))"
         }
         lines.append(head)
         lines.append("  decoded: \(decode.ipv4) IPv4, \(decode.ipv6) IPv6, \(decode.arp) ARP"
@@ -75,4 +75,12 @@ public enum RunSummary {
         for error in errors { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
     }
+}
+
+/// A time span for people: `70.092 s`, `2h 3m`, `15d 0h`.
+func span(_ duration: Duration) -> String {
+    let seconds = duration.nanoseconds / 1_000_000_000
+    if seconds < 3600 { return decimalSeconds(duration.nanoseconds, digits: 3) + " s" }
+    if seconds < 86_400 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
+    return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
 }

@@ -277,3 +277,17 @@ struct MemoryCapTests {
         #expect(result.standardError.contains("hosts: 4 (8 evicted)"), "\(result.standardError)")
     }
 }
+
+@Suite("Determinism")
+struct DeterminismTests {
+    @Test("the main job gives the same alerts, byte for byte, on every run")
+    func alertsAreReproducible() throws {
+        let arguments = ["replay", "--format", "json", "--site", TestPaths.captures.appendingPathComponent("site.yaml").path,
+                         TestPaths.captures.path]
+        let first = try runIdleWatch(arguments)
+        let second = try runIdleWatch(arguments)
+        #expect(first.status == 0 && second.status == 0)
+        #expect(!first.standardOutput.isEmpty)
+        #expect(first.standardOutput == second.standardOutput)
+    }
+}
