@@ -218,11 +218,13 @@ public struct FlowTable {
         var isNew = false
         var index = find(key, hash: hash)
         if index >= 0 {
-            let flow = entries[Int(index)]
-            if time - flow.lastSeen > timeouts[flow.timeoutClass.rawValue] {
-                end(index, reason: .timeout, at: flow.lastSeen + timeouts[flow.timeoutClass.rawValue], handler: &handler)
+            // Only the two fields needed: copying the whole flow here would copy it for every packet.
+            let lastSeen = entries[Int(index)].lastSeen
+            let timeoutClass = entries[Int(index)].timeoutClass
+            if time - lastSeen > timeouts[timeoutClass.rawValue] {
+                end(index, reason: .timeout, at: lastSeen + timeouts[timeoutClass.rawValue], handler: &handler)
                 index = -1
-            } else if flow.timeoutClass == .tcpClosed && packet.tcpFlags.contains(.syn)
+            } else if timeoutClass == .tcpClosed && packet.tcpFlags.contains(.syn)
                 && !packet.tcpFlags.contains(.ack) && !packet.fragment.isNonFirst
             {
                 end(index, reason: .reused, handler: &handler)

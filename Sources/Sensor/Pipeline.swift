@@ -104,7 +104,7 @@ public struct Pipeline: PacketHandler {
     /// Raises an alert that does not come from traffic (capture health) through the same ledger and sinks.
     public mutating func raise(_ alert: Alert, key: SuppressionKey) {
         analyzer.engine.ledger.raise(alert, key: key)
-        writeAlerts(force: true)
+        writeAlerts()
     }
 
     /// Swaps in a reloaded site model; what was learned stays.
@@ -112,19 +112,8 @@ public struct Pipeline: PacketHandler {
         analyzer.engine.replaceSite(site)
     }
 
-    mutating func writeAlerts(force: Bool = false) {
-        if force {
-            for alert in analyzer.engine.ledger.drain() {
-                onAlert?(alert)
-                output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
-            }
-            return
-        }
-        writeAlerts()
-    }
-
+    /// Writes what the ledger raised. With detections off it holds only capture-health alerts, if any.
     mutating func writeAlerts() {
-        guard analyzer.detecting else { return }
         for alert in analyzer.engine.ledger.drain() {
             onAlert?(alert)
             output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))

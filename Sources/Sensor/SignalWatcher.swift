@@ -2,6 +2,7 @@
 // from the capture loop, so nothing runs in signal context and no state is shared with a handler.
 
 import Glibc
+import PacketDecoding
 
 public final class SignalWatcher {
     var set = sigset_t()
@@ -34,10 +35,10 @@ public final class SignalWatcher {
 /// Wall-clock and monotonic time for operational matters only (statistics intervals, capture-health alerts);
 /// the analysis never reads them.
 public enum WallClock {
-    public static func now() -> PacketDecodingTimestamp {
+    public static func now() -> Timestamp {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
-        return PacketDecodingTimestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
+        return Timestamp(seconds: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
     }
 
     /// Seconds on the monotonic clock.
@@ -47,6 +48,3 @@ public enum WallClock {
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }
-
-import PacketDecoding
-public typealias PacketDecodingTimestamp = PacketDecoding.Timestamp
