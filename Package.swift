@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // libpcap, found through pkg-config (Debian: libpcap-dev).
@@ -39,15 +40,22 @@ let package = Package(
         .target(name: "SiteModel", dependencies: ["PacketDecoding", .product(name: "Yams", package: "Yams")]),
         // One detection per file, alerts with stable rule ids, suppression and incident linking.
         .target(name: "Detection", dependencies: ["FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]),
+        // The state file (SQLite through GRDB): learned hosts, baselines, services, open flows and detection
+        // windows, saved atomically so a replay can seed a live sensor; and the hosts report read from it.
+        .target(
+            name: "StateStore",
+            dependencies: ["Detection", "HostBaselines", "FlowTracking", "SiteModel", "PacketDecoding", "OutputSinks",
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // The per-packet pipeline (decode -> flows -> sinks), replay ordering, counters and the summary.
         .target(
             name: "Sensor",
             dependencies: ["PacketCapture", "PacketDecoding", "FlowTracking", "HostBaselines", "SiteModel", "Detection",
-                           "OutputSinks"]
+                           "OutputSinks", "StateStore"]
         ),
         .executableTarget(
             name: "idlewatch",
-            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", "HostBaselines", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", "HostBaselines", "StateStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
@@ -63,7 +71,8 @@ let package = Package(
         .testTarget(name: "SiteModelTests", dependencies: ["SiteModel", "PacketDecoding"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "idlewatch"]
+            dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "StateStore",
+                           "HostBaselines", "idlewatch"]
         ),
     ]
 )

@@ -313,7 +313,7 @@ start_capture() {
         -w "$OUT/recorded.pcap" >"$OUT/tcpdump.out" 2>"$OUT/tcpdump.err" &
     TCPDUMP_PID=$!
     if ((!RECORD_ONLY)); then
-        ip netns exec "$(ns ids)" "$BINARY" live -i span0 --site "$SITE" --format json --immediate-mode \
+        ip netns exec "$(ns ids)" "$BINARY" live -i span0 --site "$SITE" --format json --immediate-mode --no-state \
             >"$OUT/live.json" 2>"$OUT/live.err" &
         LIVE_PID=$!
     fi

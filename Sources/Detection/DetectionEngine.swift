@@ -20,6 +20,8 @@ struct FlowAnnotation {
     var maintenanceReason = MaintenanceReason.undeclared
     /// Stages already raised for this flow (bit per `Stage.rawValue`).
     var raisedStages: UInt8 = 0
+    /// The furthest stage noted in the maintenance-exposure ledger (-1: none yet).
+    var exposureStage: Int8 = -1
 
     static let none: Int32 = -1
     static let undeclaredPort: Int32 = -2
@@ -47,11 +49,11 @@ public struct FlowContext {
 
 public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
-    public private(set) var hosts: HostTable
+    public internal(set) var hosts: HostTable
     public var ledger: AlertLedger
     var annotations: [FlowAnnotation]
     /// First packet time of the run: learning is measured from it.
-    public private(set) var start: Timestamp?
+    public internal(set) var start: Timestamp?
 
     var decommissioned = DecommissionedHostActive()
     var idle = IdleHostActive()
@@ -59,6 +61,10 @@ public struct DetectionEngine: FlowEventHandler {
     var maintenance = MaintenancePortInbound()
     var newService = NewInboundService()
     var scans = ScanDetection()
+    var exposure = MaintenanceExposure()
+
+    /// Who reached which maintenance port from outside (for the hosts report).
+    public var exposures: [ExposureKey: ExposureRecord] { exposure.entries }
 
     public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
                 ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
@@ -183,6 +189,7 @@ public struct DetectionEngine: FlowEventHandler {
         idle.flow(context, ledger: &ledger)
         dormant.flow(context, ledger: &ledger)
         maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
+        exposure.flow(context, annotation: &annotations[slot], site: site)
         newService.flow(context, hosts: &hosts, ledger: &ledger)
         scans.flow(context, ledger: &ledger)
     }

@@ -99,10 +99,10 @@ public struct PacketDisposition: Sendable {
 public struct FlowTable {
     public let configuration: FlowTableConfiguration
     public private(set) var counters = FlowCounters()
-    public private(set) var activeCount = 0
+    public internal(set) var activeCount = 0
     /// The latest packet time seen (the earliest representable time before the first packet, so captures from
     /// before 1970 keep a working clock).
-    public private(set) var now = Timestamp(nanoseconds: Int64.min)
+    public internal(set) var now = Timestamp(nanoseconds: Int64.min)
 
     var entries: [Flow]
     var freeList: [Int32]

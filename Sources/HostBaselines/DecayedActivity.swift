@@ -38,9 +38,9 @@ public struct DecayedActivity: Sendable {
     }
 
     /// Exponentially decayed sums of packets, bytes and flows (events per time constant at steady state).
-    public private(set) var packets = Sums()
-    public private(set) var bytes = Sums()
-    public private(set) var flows = Sums()
+    public internal(set) var packets = Sums()
+    public internal(set) var bytes = Sums()
+    public internal(set) var flows = Sums()
     var pendingPackets: UInt64 = 0
     var pendingBytes: UInt64 = 0
     var pendingFlows: UInt64 = 0

@@ -76,4 +76,14 @@ public struct ServiceRecord: Sendable {
     /// First served during the learning period.
     public var learned = false
     public var sessions: UInt64 = 0
+
+    public init(firstServed: Timestamp, lastServed: Timestamp, servedInside: Bool = false, servedOutside: Bool = false,
+                learned: Bool = false, sessions: UInt64 = 0) {
+        self.firstServed = firstServed
+        self.lastServed = lastServed
+        self.servedInside = servedInside
+        self.servedOutside = servedOutside
+        self.learned = learned
+        self.sessions = sessions
+    }
 }

@@ -25,14 +25,14 @@ public struct HostTableCounters: Sendable, Equatable {
 
 public struct HostTable {
     public let configuration: HostTableConfiguration
-    public private(set) var records: [HostRecord] = []
+    public internal(set) var records: [HostRecord] = []
     public private(set) var counters = HostTableCounters()
     var index: [IPAddress: Int32] = [:]
     var free: [Int32] = []
     var localCount = 0
     var externalCount = 0
     var random: UInt64 = 0x2545_F491_4F6C_DD1D
-    public private(set) var services: [ServiceKey: ServiceRecord] = [:]
+    public internal(set) var services: [ServiceKey: ServiceRecord] = [:]
 
     public init(configuration: HostTableConfiguration = HostTableConfiguration()) {
         self.configuration = configuration

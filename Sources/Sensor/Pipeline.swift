@@ -8,6 +8,7 @@ import OutputSinks
 import PacketCapture
 import PacketDecoding
 import SiteModel
+import StateStore
 
 public struct PipelineConfiguration: Sendable {
     public var flows = FlowTableConfiguration()
@@ -58,8 +59,8 @@ public struct FlowRecordSink: FlowEventHandler {
 
 public struct Pipeline: PacketHandler {
     public private(set) var decode = DecodeCounters()
-    public private(set) var flows: FlowTable
-    public private(set) var analyzer: Analyzer
+    public internal(set) var flows: FlowTable
+    public internal(set) var analyzer: Analyzer
     let output: BufferedOutput?
     let format: OutputFormat
     var summary = PacketSummary()
@@ -68,6 +69,21 @@ public struct Pipeline: PacketHandler {
     /// Called every `progressInterval` packets (for a progress line); nil for none.
     public var progress: ((UInt64) -> Void)?
     public var progressInterval: UInt64 = 1 << 16
+
+    /// The latest packet time analysed and how many packets carried exactly that time (the resume point saved in
+    /// the state file).
+    public internal(set) var clock = Timestamp(nanoseconds: Int64.min)
+    public internal(set) var packetsAtClock: UInt64 = 0
+    /// The state file, when there is one (see PipelineState.swift).
+    public internal(set) var state: StateKeeper?
+    /// Packet time of the next save: the maximum time when there is no state file, so the check per packet is one
+    /// comparison.
+    var nextSave = Timestamp(nanoseconds: Int64.max)
+    /// Packets before this point were already analysed into the state file (a resumed replay): skipped.
+    var resumeClock = Timestamp(nanoseconds: Int64.min)
+    var resumeCount: UInt64 = 0
+    var skipping = false
+    public internal(set) var skippedAsAnalysed: UInt64 = 0
 
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
         flows = FlowTable(configuration: configuration.flows)
@@ -82,6 +98,14 @@ public struct Pipeline: PacketHandler {
     }
 
     public mutating func handle(_ packet: CapturedPacket) {
+        if skipping && isAlreadyAnalysed(packet.timestamp) { return }
+        let time = packet.timestamp
+        if time > clock {
+            clock = time
+            packetsAtClock = 1
+        } else if time == clock {
+            packetsAtClock &+= 1
+        }
         PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType, into: &summary)
         decode.count(summary, at: packet.timestamp, wireLength: packet.wireLength)
         let disposition = flows.process(summary, at: packet.timestamp, wireLength: packet.wireLength,
@@ -92,13 +116,18 @@ public struct Pipeline: PacketHandler {
             if analyzer.engine.ledger.hasPending { writeAlerts() }
         }
         if let progress, decode.packets % progressInterval == 0 { progress(decode.packets) }
+        if time >= nextSave { checkpoint() }
     }
 
-    /// Ends every open flow (end of input) and writes what that raised, so nothing already seen is lost.
-    public mutating func finish() {
-        flows.endAll(handler: &analyzer)
+    /// End of input. Without a state file, ends every open flow and writes what that raised, so nothing already
+    /// seen is lost. With one, open flows stay open and are saved with the rest: the next run (the next part of
+    /// the capture, or the live sensor it seeds) continues them as one run would have.
+    /// `endingFlows` ends them anyway (the input is complete and the flows' records and verdicts are wanted now).
+    public mutating func finish(endingFlows: Bool = false) {
+        if state == nil || endingFlows { flows.endAll(handler: &analyzer) }
         writeAlerts()
         output?.flush()
+        if state != nil { checkpoint() }
     }
 
     /// Raises an alert that does not come from traffic (capture health) through the same ledger and sinks.

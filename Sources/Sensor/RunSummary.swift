@@ -75,6 +75,30 @@ public enum RunSummary {
         for error in errors { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
     }
+
+    /// The state file's part of the summary: what the run started from, what it skipped, what it saved.
+    public static func renderState(_ keeper: StateKeeper, pipeline: Pipeline) -> String {
+        var lines: [String] = []
+        if let restored = keeper.restored {
+            let clock = restored.clock.map { " up to \($0.rfc3339(fractionDigits: 6))" } ?? ""
+            lines.append("  state: \(keeper.file.path): continued from \(restored.packets) packets analysed before\(clock) "
+                + "(\(restored.hosts) hosts, \(restored.flows) open flows)")
+        } else {
+            lines.append("  state: \(keeper.file.path): new")
+        }
+        if pipeline.skippedAsAnalysed > 0 {
+            lines.append("  state: \(pipeline.skippedAsAnalysed) packets skipped: the state already accounts for them "
+                + "(they are not later than its clock); use another --state to analyse them again")
+        }
+        var saved = "  state: saved \(keeper.saves) time\(keeper.saves == 1 ? "" : "s")"
+        if pipeline.clock.nanoseconds != Int64.min { saved += ", last at packet time \(pipeline.clock.rfc3339(fractionDigits: 6))" }
+        saved += "; \(pipeline.flows.activeCount) flows left open in it for the next run"
+        lines.append(saved)
+        if keeper.failures > 0 {
+            lines.append("  state: \(keeper.failures) saves failed; last: \(keeper.lastError ?? "?")")
+        }
+        return lines.joined(separator: "\n")
+    }
 }
 
 /// A time span for people: `70.092 s`, `2h 3m`, `15d 0h`.

@@ -2,6 +2,7 @@
 // options tcpdump users know, privileges dropped once the capture is open, and signals for stop, reload and stats.
 
 import ArgumentParser
+import Foundation
 import Detection
 import FlowTracking
 import HostBaselines
@@ -10,6 +11,7 @@ import OutputSinks
 import PacketCapture
 import Sensor
 import SiteModel
+import StateStore
 
 struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,6 +74,18 @@ struct Live: ParsableCommand {
     @Option(name: .long, help: "Raise capture-loss when more than this fraction of packets is dropped over 10 s.")
     var lossThreshold = 0.001
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The state file (SQLite): learned hosts and baselines are loaded from it and saved into it.",
+        discussion: "Seed it with `idlewatch replay --state FILE` to start from what past traffic taught. "
+            + "Default: \(Live.defaultStatePath)."))
+    var state: String?
+
+    @Flag(name: .long, help: "Keep nothing between runs: learning starts over at each start.")
+    var noState = false
+
+    @Option(name: .long, help: "Save the state every this many seconds of packet time (and at exit).")
+    var saveInterval = 60
+
     @Option(name: .long, help: "Most flows held at once.")
     var flowCapacity = FlowTableConfiguration().capacity
 
@@ -95,7 +109,13 @@ struct Live: ParsableCommand {
         guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
             throw ValidationError("--host-capacity must be between 1 and 100000000")
         }
+        guard saveInterval > 0 && saveInterval <= 86_400 else {
+            throw ValidationError("--save-interval must be between 1 and 86400 seconds")
+        }
+        if noState && state != nil { throw ValidationError("--state and --no-state exclude each other") }
     }
+
+    static let defaultStatePath = "/var/lib/idlewatch/state.db"
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
@@ -116,6 +136,7 @@ struct Live: ParsableCommand {
         configuration.hosts.localCapacity = hostCapacity
         configuration.hosts.externalCapacity = hostCapacity
 
+        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO)
         var options = LiveOptions()
         options.snapshotLength = snaplen
         options.promiscuous = !noPromiscuous
@@ -144,17 +165,37 @@ struct Live: ParsableCommand {
         } catch {
             throw CommandFailure("syslog: \(error)", exitCode: 2)
         }
+        // The state is opened and loaded while still root (its directory may be root's), then handed to --user.
+        var pipeline = Pipeline(configuration: configuration, output: noStdout ? nil : output)
+        if !noState {
+            let path = state ?? Live.defaultStatePath
+            do {
+                if state == nil { try createDefaultStateDirectory() }
+                let file = try StateFile.openForWriting(path: path)
+                try pipeline.attachState(file, interval: .seconds(Int64(saveInterval)), resume: false)
+                if let restored = pipeline.state?.restored {
+                    log("state \(path): continuing from \(restored.packets) packets, \(restored.hosts) hosts, "
+                        + "\(restored.flows) open flows" + (restored.clock.map { ", up to \($0.rfc3339(fractionDigits: 0))" } ?? ""))
+                } else {
+                    log("state \(path): new")
+                }
+                try giveStateToUser(path)
+            } catch let failure as CommandFailure {
+                throw failure
+            } catch {
+                throw CommandFailure("\(error)", exitCode: 2)
+            }
+        }
         log("capturing on \(interface) (link type \(source.linkType), snapshot length \(source.snapshotLength)"
             + (options.filter.map { ", filter '\($0)'" } ?? "") + ")")
         try dropPrivileges()
 
-        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO)
         var settings = LiveSettings()
         settings.statisticsInterval = statsInterval
         settings.silentAfter = silentAfter
         settings.lossThreshold = lossThreshold
         settings.sitePath = site
-        let sensor = LiveSensor(source: source, pipeline: Pipeline(configuration: configuration, output: noStdout ? nil : output),
+        let sensor = LiveSensor(source: source, pipeline: pipeline,
                                 output: output, deliveries: deliveries, settings: settings, signals: signals, log: log)
         do {
             try sensor.run()
@@ -163,6 +204,36 @@ struct Live: ParsableCommand {
         }
         if let failure = output.failureDescription, output.failure != EPIPE {
             throw CommandFailure("standard output: \(failure); \(output.linesLost) lines not written")
+        }
+    }
+
+    /// The user privileges are dropped to, or nil when they are kept.
+    func targetUser() -> (name: String, uid: uid_t, gid: gid_t)? {
+        guard geteuid() == 0 else { return nil }
+        let name = user ?? "nobody"
+        guard name != "root", let entry = getpwnam(name) else { return nil }
+        return (name, entry.pointee.pw_uid, entry.pointee.pw_gid)
+    }
+
+    /// /var/lib/idlewatch, made if missing (as systemd's StateDirectory= would), owned by --user.
+    func createDefaultStateDirectory() throws {
+        let directory = (Live.defaultStatePath as NSString).deletingLastPathComponent
+        var info = stat()
+        if stat(directory, &info) == 0 { return }
+        guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
+            throw CommandFailure("cannot create \(directory): \(String(cString: strerror(errno))) (or give --state FILE, or --no-state)", exitCode: 2)
+        }
+        if let target = targetUser() { _ = chown(directory, target.uid, target.gid) }
+    }
+
+    /// Makes the state file and its write-ahead log and index files writable by --user, so saves keep working
+    /// after privileges are dropped.
+    func giveStateToUser(_ path: String) throws {
+        guard let target = targetUser() else { return }
+        for file in [path, path + "-wal", path + "-shm"] where access(file, F_OK) == 0 {
+            guard chown(file, target.uid, target.gid) == 0 else {
+                throw CommandFailure("cannot hand \(file) to \(target.name): \(String(cString: strerror(errno)))", exitCode: 2)
+            }
         }
     }
 

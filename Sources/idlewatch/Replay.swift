@@ -8,6 +8,7 @@ import OutputSinks
 import PacketCapture
 import Sensor
 import SiteModel
+import StateStore
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,18 @@ struct Replay: ParsableCommand {
     @Option(name: .long, help: "Most hosts held for each side (local, outside); the least recently seen go beyond it.")
     var hostCapacity = HostTableConfiguration().localCapacity
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The state file (SQLite) to continue from and save into: learned hosts, baselines, open flows.",
+        discussion: "Packets the state already accounts for (up to its clock) are skipped, so a replay stopped "
+            + "midway resumes where its last save was. Without --state nothing is kept between runs."))
+    var state: String?
+
+    @Option(name: .long, help: "Save the state every this many seconds of packet time (and at the end).")
+    var saveInterval = 300
+
+    @Flag(name: .long, help: "With --state: end the flows still open at the end (as without a state file) instead of saving them for the next run.")
+    var endFlows = false
+
     @Flag(name: .long, help: "Never show the progress line (it is shown only when standard error is a terminal).")
     var noProgress = false
 
@@ -53,6 +66,12 @@ struct Replay: ParsableCommand {
         }
         guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
             throw ValidationError("--host-capacity must be between 1 and 100000000")
+        }
+        guard saveInterval > 0 && saveInterval <= 86_400 * 365 else {
+            throw ValidationError("--save-interval must be between 1 and 31536000 seconds")
+        }
+        if state != nil && noAlerts {
+            throw ValidationError("--state keeps what the detections learned: it cannot be used with --no-alerts")
         }
         let (paths, _) = try splitArguments()
         guard !paths.isEmpty else {
@@ -107,10 +126,18 @@ struct Replay: ParsableCommand {
         let output = BufferedOutput(descriptor: STDOUT_FILENO)
         let source = ReplaySource(paths: paths, filter: filter)
         var pipeline = Pipeline(configuration: configuration, output: output)
+        if let state {
+            do {
+                let file = try StateFile.openForWriting(path: state)
+                try pipeline.attachState(file, interval: .seconds(Int64(saveInterval)), resume: true)
+            } catch {
+                throw CommandFailure("\(error)", exitCode: 2)
+            }
+        }
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1, source: source)
         if progress.enabled { pipeline.progress = { progress.update(packets: $0) } }
         source.run(&pipeline)
-        pipeline.finish()
+        pipeline.finish(endingFlows: endFlows)
         progress.clear()
         let errors = source.errors.map(\.description)
             + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
@@ -118,7 +145,10 @@ struct Replay: ParsableCommand {
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
             skippedFiles: source.skippedFiles.count, errors: errors, engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil)
         FileOutput.standardError.write(summary + "\n")
-        if !source.errors.isEmpty {
+        if let keeper = pipeline.state {
+            FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
+        }
+        if !source.errors.isEmpty || (pipeline.state?.failures ?? 0) > 0 {
             throw ExitCode(1)
         }
         if output.failure != nil && output.failure != EPIPE {

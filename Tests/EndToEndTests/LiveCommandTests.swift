@@ -63,7 +63,8 @@ final class LiveProcess {
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: TestPaths.executable)
-        process.arguments = ["live"] + arguments
+        // No state file unless the test names one: the default (/var/lib/idlewatch) is the machine's, not the test's.
+        process.arguments = ["live"] + (arguments.contains("--state") ? [] : ["--no-state"]) + arguments
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()

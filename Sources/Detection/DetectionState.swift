@@ -1,0 +1,260 @@
+// Saving and restoring what the detections remember between packets, for the state file: when learning began,
+// what each open flow was found to be, the idle hosts' learned peers, the scan and guessing windows, and the
+// ledger's suppression and incidents. Run counters (alerts raised in this run) are not state and start at zero.
+// The host table and the exposure ledger are saved by the state store in tables of their own.
+
+import FlowTracking
+import HostBaselines
+import PacketDecoding
+
+extension DetectionEngine {
+    /// When learning began (the first packet ever analysed into this state).
+    public var learningStart: Timestamp? { start }
+
+    public func encodeWindows(openFlowSlots: [Int32], into writer: inout StateWriter) {
+        writer.put(start)
+        writer.putCount(site.maintenancePorts.count)
+        for port in site.maintenancePorts { writer.put(port.name) }
+        writer.putCount(openFlowSlots.count)
+        for slot in openFlowSlots {
+            let a = annotations[Int(slot)]
+            writer.put(slot)
+            for reference in [a.originator, a.responder] {
+                writer.put(reference.index)
+                writer.put(reference.generation)
+            }
+            writer.put(a.originatorIsLocal)
+            writer.put(a.responderIsLocal)
+            writer.put(a.maintenance)
+            writer.put(a.maintenanceReason.code)
+            writer.put(a.raisedStages)
+            writer.put(UInt8(bitPattern: a.exposureStage))
+        }
+        idle.encode(into: &writer)
+        maintenance.encode(into: &writer)
+        scans.encode(into: &writer)
+        ledger.encode(into: &writer)
+    }
+
+    /// Restores what `encodeWindows` wrote. Call after the host table is restored (flows refer to its slots) and
+    /// with the site the state will be used with: annotations naming a maintenance port the site no longer has
+    /// are treated as undeclared.
+    public mutating func restoreWindows(from reader: inout StateReader) throws {
+        start = try reader.optionalTimestamp()
+        // Flows point at maintenance ports by position in the site's list: follow each by name to the current
+        // site (a port removed from the site file since the save is no longer declared).
+        var savedPorts: [String] = []
+        for _ in 0..<(try reader.count(minimumItemSize: 4)) { savedPorts.append(try reader.string()) }
+        let currentPosition = Dictionary(site.maintenancePorts.enumerated().map { ($0.element.name, Int32($0.offset)) },
+                                         uniquingKeysWith: { first, _ in first })
+        let count = try reader.count(minimumItemSize: 24)
+        for _ in 0..<count {
+            let slot = Int(try reader.int32())
+            guard slot >= 0 && slot < annotations.count else {
+                throw StateDecodingError("a saved flow annotation sits at position \(slot) of \(annotations.count)")
+            }
+            var a = FlowAnnotation()
+            a.originator = HostReference(index: try reader.int32(), generation: try reader.uint32())
+            a.responder = HostReference(index: try reader.int32(), generation: try reader.uint32())
+            a.originatorIsLocal = try reader.bool()
+            a.responderIsLocal = try reader.bool()
+            a.maintenance = try reader.int32()
+            a.maintenanceReason = try MaintenanceReason(code: reader.uint8())
+            a.raisedStages = try reader.uint8()
+            a.exposureStage = Int8(bitPattern: try reader.uint8())
+            if a.maintenance >= 0 {
+                guard Int(a.maintenance) < savedPorts.count else {
+                    throw StateDecodingError("a saved flow names maintenance port \(a.maintenance) of \(savedPorts.count)")
+                }
+                a.maintenance = currentPosition[savedPorts[Int(a.maintenance)]] ?? FlowAnnotation.undeclaredPort
+            }
+            annotations[slot] = a
+        }
+        try idle.restore(from: &reader)
+        try maintenance.restore(from: &reader)
+        try scans.restore(from: &reader)
+        try ledger.restore(from: &reader)
+        guard reader.isAtEnd else { throw StateDecodingError("saved detection state has trailing bytes") }
+    }
+
+    /// Puts back the learned host table (see `HostTable.restore`) and the exposure ledger.
+    public mutating func restoreHosts(layout: [UInt8], hosts saved: [SavedHost], services: [ServiceKey: ServiceRecord],
+                                      exposures: [ExposureKey: ExposureRecord]) throws {
+        try hosts.restore(layout: layout, hosts: saved, services: services)
+        exposure.entries = exposures
+    }
+}
+
+extension MaintenanceReason {
+    static let allInOrder: [MaintenanceReason] = [.closed, .expired, .sourceNotAllowed, .outsideWindow, .undeclared]
+
+    var code: UInt8 { UInt8(MaintenanceReason.allInOrder.firstIndex(of: self)!) }
+
+    init(code: UInt8) throws {
+        guard Int(code) < MaintenanceReason.allInOrder.count else {
+            throw StateDecodingError("saved flow has maintenance reason \(code)")
+        }
+        self = MaintenanceReason.allInOrder[Int(code)]
+    }
+}
+
+extension IdleHostActive {
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(learnedPeers.count)
+        for (host, peers) in learnedPeers {
+            writer.put(host)
+            writer.putCount(peers.count)
+            for peer in peers { writer.put(peer) }
+        }
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        learnedPeers = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+            let host = try reader.address()
+            var peers = Set<IPAddress>()
+            for _ in 0..<(try reader.count(minimumItemSize: 17)) { peers.insert(try reader.address()) }
+            learnedPeers[host] = peers
+        }
+    }
+}
+
+extension MaintenancePortInbound {
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(shortSessions.count)
+        for (key, times) in shortSessions {
+            writer.put(key.source)
+            writer.put(key.host)
+            writer.put(key.port)
+            writer.put(key.ipProtocol)
+            writer.putCount(times.count)
+            for time in times { writer.put(time) }
+        }
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        shortSessions = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 41)) {
+            let key = GuessKey(source: try reader.address(), host: try reader.address(), port: try reader.uint16(),
+                               ipProtocol: try reader.uint8())
+            var times: [Timestamp] = []
+            for _ in 0..<(try reader.count(minimumItemSize: 8)) { times.append(try reader.timestamp()) }
+            shortSessions[key] = times
+        }
+    }
+}
+
+extension ScanDetection {
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(scanners.count)
+        for (source, state) in scanners {
+            writer.put(source)
+            writer.put(state.last)
+            encode(state.failedHosts, into: &writer)
+            writer.putCount(state.failedPorts.count)
+            for (host, ports) in state.failedPorts {
+                writer.put(host)
+                writer.putCount(ports.count)
+                for (port, time) in ports {
+                    writer.put(port)
+                    writer.put(time)
+                }
+            }
+        }
+        writer.putCount(arpRequests.count)
+        for (requester, targets) in arpRequests {
+            writer.put(requester)
+            encode(targets, into: &writer)
+        }
+    }
+
+    func encode(_ times: [IPAddress: Timestamp], into writer: inout StateWriter) {
+        writer.putCount(times.count)
+        for (address, time) in times {
+            writer.put(address)
+            writer.put(time)
+        }
+    }
+
+    func decodeTimes(from reader: inout StateReader) throws -> [IPAddress: Timestamp] {
+        var times: [IPAddress: Timestamp] = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 25)) { times[try reader.address()] = try reader.timestamp() }
+        return times
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        scanners = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 33)) {
+            let source = try reader.address()
+            var state = ScannerState()
+            state.last = try reader.timestamp()
+            state.failedHosts = try decodeTimes(from: &reader)
+            for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+                let host = try reader.address()
+                var ports: [UInt16: Timestamp] = [:]
+                for _ in 0..<(try reader.count(minimumItemSize: 10)) { ports[try reader.uint16()] = try reader.timestamp() }
+                state.failedPorts[host] = ports
+            }
+            scanners[source] = state
+        }
+        arpRequests = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+            let requester = try reader.address()
+            arpRequests[requester] = try decodeTimes(from: &reader)
+        }
+    }
+}
+
+extension AlertLedger {
+    func encode(into writer: inout StateWriter) {
+        writer.put(nextID)
+        writer.putCount(lastRaised.count)
+        for (key, value) in lastRaised {
+            writer.put(key.rule.rawValue)
+            writer.put(key.source)
+            writer.put(key.destination != nil)
+            if let destination = key.destination { writer.put(destination) }
+            writer.put(key.port != nil)
+            if let port = key.port { writer.put(port) }
+            writer.put(key.detail)
+            writer.put(value.time)
+            writer.put(value.held)
+        }
+        writer.putCount(incidents.count)
+        for (host, incident) in incidents {
+            writer.put(host)
+            writer.put(incident.id)
+            writer.put(incident.last)
+        }
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        nextID = try reader.uint64()
+        lastRaised = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 40)) {
+            let ruleName = try reader.string()
+            guard let rule = RuleID(rawValue: ruleName) else {
+                throw StateDecodingError("saved suppression names an unknown rule '\(ruleName)'")
+            }
+            let source = try reader.address()
+            let destination = try reader.bool() ? try reader.address() : nil
+            let port = try reader.bool() ? try reader.uint16() : nil
+            let key = SuppressionKey(rule: rule, source: source, destination: destination, port: port,
+                                     detail: try reader.string())
+            lastRaised[key] = (try reader.timestamp(), try reader.uint64())
+        }
+        incidents = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 33)) {
+            let host = try reader.address()
+            incidents[host] = (try reader.uint64(), try reader.timestamp())
+        }
+    }
+
+    /// Open incidents: the local hosts with an alert within the incident window of `time`, with the incident id and
+    /// the time of its last alert.
+    public func openIncidents(at time: Timestamp) -> [(host: IPAddress, id: UInt64, last: Timestamp)] {
+        incidents.filter { time - $0.value.last <= configuration.incidentWindow }
+            .map { (host: $0.key, id: $0.value.id, last: $0.value.last) }
+            .sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,109 @@
+// Who reached which maintenance port from outside: not a detection but the ledger behind the hosts report's
+// "maintenance ports reached from outside" section, kept with the learned state.
+//
+// A port counts as reached when it answered (a SYN-ACK, a UDP reply), expected use included: the report shows the
+// vendor's sanctioned sessions next to the ones that raised alerts. Probes nobody answered are left out: the
+// internet knocks on port 22 of every address all day, and an unanswered knock is not an open door.
+
+import FlowTracking
+import PacketDecoding
+import SiteModel
+
+public struct ExposureKey: Hashable, Comparable, Sendable {
+    public var host: IPAddress
+    public var port: UInt16
+    public var ipProtocol: UInt8
+    public var source: IPAddress
+
+    public init(host: IPAddress, port: UInt16, ipProtocol: UInt8, source: IPAddress) {
+        self.host = host
+        self.port = port
+        self.ipProtocol = ipProtocol
+        self.source = source
+    }
+
+    public static func < (a: ExposureKey, b: ExposureKey) -> Bool {
+        (a.host, a.port, a.ipProtocol, a.source) < (b.host, b.port, b.ipProtocol, b.source)
+    }
+}
+
+public struct ExposureRecord: Sendable, Equatable {
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+    /// Flows from the source that the port answered.
+    public var flows: UInt64
+    /// The furthest any of them got: open or session.
+    public var stage: Stage
+    /// The use matched the maintenance-port registry (allowed source, inside a window, before expiry).
+    public var expected: Bool
+    /// The declared port's name, or empty for an undeclared remote-administration port.
+    public var name: String
+
+    public init(firstSeen: Timestamp, lastSeen: Timestamp, flows: UInt64, stage: Stage, expected: Bool, name: String) {
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.flows = flows
+        self.stage = stage
+        self.expected = expected
+        self.name = name
+    }
+}
+
+struct MaintenanceExposure {
+    /// Entries kept; the stalest are forgotten beyond it (a week without use makes an entry forgettable first).
+    let capacity = 65_536
+    let staleAfter = Duration.seconds(7 * 86_400)
+    var entries: [ExposureKey: ExposureRecord] = [:]
+
+    /// Notes how far an outside-to-local flow on a maintenance port got. Call for every event: a flow counts once,
+    /// when it first reaches `open` (TCP: the handshake completed, since a RST also answers; UDP: a reply) or
+    /// `session` (a TCP flow picked up mid-stream has no handshake), and raises the entry's stage after that.
+    mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
+        let flow = context.flow
+        let stage: Stage
+        switch context.event {
+        case .established: stage = .open
+        case .answered where flow.ipProtocol == IPProtocol.udp: stage = .open
+        case .dataBothWays: stage = .session
+        default: return
+        }
+        guard !context.originatorIsLocal, context.responderIsLocal,
+            flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp,
+            annotation.exposureStage < Int8(stage.rawValue)
+        else { return }
+        var name = ""
+        var expected = false
+        if annotation.maintenance >= 0 {
+            name = site.maintenancePorts[Int(annotation.maintenance)].name
+        } else if annotation.maintenance != FlowAnnotation.undeclaredPort {
+            // Not marked by the rule: either a declared port used as expected, or no maintenance port at all.
+            guard let declared = site.maintenancePorts.first(where: { $0.matches(flow) }) else { return }
+            name = declared.name
+            expected = true
+        }
+        let isNewFlow = annotation.exposureStage < 0
+        annotation.exposureStage = Int8(stage.rawValue)
+        let key = ExposureKey(host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
+                              source: flow.originator)
+        if var record = entries[key] {
+            if isNewFlow { record.flows &+= 1 }
+            record.lastSeen = max(record.lastSeen, context.time)
+            record.stage = max(record.stage, stage)
+            record.expected = record.expected && expected
+            entries[key] = record
+        } else {
+            entries.makeRoom(capacity: capacity, now: context.time, window: staleAfter) { $0.lastSeen }
+            entries[key] = ExposureRecord(firstSeen: context.time, lastSeen: context.time, flows: 1, stage: stage,
+                                          expected: expected, name: name)
+        }
+    }
+}
+
+extension MaintenancePort {
+    /// Whether `flow` goes to this port, by its internal address or the external address of its mapping.
+    func matches(_ flow: Flow) -> Bool {
+        guard flow.ipProtocol == transport.number else { return false }
+        return flow.responder == host && flow.responderPort == port
+            || externalAddress == flow.responder && externalPort == flow.responderPort
+    }
+}

@@ -1,0 +1,159 @@
+// Saving and restoring the host table for the state file. Records are saved one per host (the state store keeps
+// their plain fields in columns a person can query, and the baselines as bytes); the layout (which slot each host
+// sat in, the generation of every slot, the free list and the eviction generator) is saved as well, so a restored
+// table evicts exactly as the table that was saved would have, and split replays match whole ones.
+
+import PacketDecoding
+
+extension HostRecord {
+    /// The decayed activity, peer sketches and pending waking, as bytes.
+    public func encodeBaseline(into writer: inout StateWriter) {
+        for sums in [activity.packets, activity.bytes, activity.flows] {
+            writer.put(sums.minute)
+            writer.put(sums.hour)
+            writer.put(sums.day)
+        }
+        writer.put(activity.pendingPackets)
+        writer.put(activity.pendingBytes)
+        writer.put(activity.pendingFlows)
+        writer.put(activity.foldedAt)
+        peers.encode(into: &writer)
+        learningPeers.encode(into: &writer)
+        writer.put(wokeAt)
+        writer.put(silenceBeforeWaking != nil)
+        if let silenceBeforeWaking { writer.put(silenceBeforeWaking) }
+    }
+
+    public mutating func restoreBaseline(from reader: inout StateReader) throws {
+        var sums: [DecayedActivity.Sums] = []
+        for _ in 0..<3 {
+            sums.append(DecayedActivity.Sums(minute: try reader.double(), hour: try reader.double(), day: try reader.double()))
+        }
+        activity = DecayedActivity(packets: sums[0], bytes: sums[1], flows: sums[2], pendingPackets: try reader.uint64(),
+                                   pendingBytes: try reader.uint64(), pendingFlows: try reader.uint64(),
+                                   foldedAt: try reader.timestamp())
+        peers = try DistinctCounter(from: &reader)
+        learningPeers = try DistinctCounter(from: &reader)
+        wokeAt = try reader.optionalTimestamp()
+        silenceBeforeWaking = try reader.bool() ? try reader.duration() : nil
+    }
+}
+
+extension DistinctCounter {
+    func encode(into writer: inout StateWriter) {
+        withUnsafeBytes(of: registers) { for byte in $0 { writer.put(byte) } }
+    }
+
+    init(from reader: inout StateReader) throws {
+        self.init()
+        for i in 0..<64 {
+            let rank = try reader.uint8()
+            guard rank <= 64 else { throw StateDecodingError("saved peer sketch has an impossible register (\(rank))") }
+            setRegister(i, rank)
+        }
+    }
+}
+
+extension DecayedActivity {
+    init(packets: Sums, bytes: Sums, flows: Sums, pendingPackets: UInt64, pendingBytes: UInt64, pendingFlows: UInt64,
+         foldedAt: Timestamp) {
+        self.packets = packets
+        self.bytes = bytes
+        self.flows = flows
+        self.pendingPackets = pendingPackets
+        self.pendingBytes = pendingBytes
+        self.pendingFlows = pendingFlows
+        self.foldedAt = foldedAt
+    }
+}
+
+/// One live host with the table slot it occupies.
+public struct SavedHost: Sendable {
+    public var slot: Int32
+    public var record: HostRecord
+
+    public init(slot: Int32, record: HostRecord) {
+        self.slot = slot
+        self.record = record
+    }
+
+    /// A host read back from the state file, with the generation its slot had.
+    public init(slot: Int32, generation: UInt32, record: HostRecord) {
+        self.slot = slot
+        self.record = record
+        self.record.generation = generation
+    }
+}
+
+extension HostTable {
+    /// Live hosts with their slots, in slot order.
+    public var savedHosts: [SavedHost] {
+        index.values.sorted().map { SavedHost(slot: $0, record: records[Int($0)]) }
+    }
+
+    /// Slot count, every slot's generation, the free list and the eviction generator.
+    public func encodeLayout(into writer: inout StateWriter) {
+        writer.putCount(records.count)
+        for record in records { writer.put(record.generation) }
+        writer.putCount(free.count)
+        for slot in free { writer.put(slot) }
+        writer.put(random)
+    }
+
+    /// Rebuilds the table from a saved layout, hosts and services. Anything inconsistent (a slot out of range or
+    /// used twice, an address twice, a generation that does not match the layout) is an error, not a guess. When
+    /// the saved table holds more hosts than this table's capacity, the excess is evicted as usual.
+    public mutating func restore(layout: [UInt8], hosts: [SavedHost], services: [ServiceKey: ServiceRecord]) throws {
+        var reader = StateReader(layout)
+        let slotCount = try reader.count(minimumItemSize: 4)
+        var generations: [UInt32] = []
+        generations.reserveCapacity(slotCount)
+        for _ in 0..<slotCount { generations.append(try reader.uint32()) }
+        let freeCount = try reader.count(minimumItemSize: 4)
+        var freeSlots: [Int32] = []
+        for _ in 0..<freeCount {
+            let slot = try reader.int32()
+            guard slot >= 0 && Int(slot) < slotCount else { throw StateDecodingError("saved host table frees slot \(slot) of \(slotCount)") }
+            freeSlots.append(slot)
+        }
+        let savedRandom = try reader.uint64()
+        guard reader.isAtEnd, savedRandom != 0 else { throw StateDecodingError("saved host table layout is malformed") }
+        guard freeSlots.count + hosts.count == slotCount else {
+            throw StateDecodingError("saved host table has \(hosts.count) hosts and \(freeSlots.count) free slots for \(slotCount) slots")
+        }
+
+        var rebuilt = [HostRecord](repeating: HostRecord(address: .unspecified, isLocal: false, firstSeen: .zero), count: slotCount)
+        for slot in 0..<slotCount { rebuilt[slot].generation = generations[slot] }
+        var used = [Bool](repeating: false, count: slotCount)
+        for slot in freeSlots {
+            guard !used[Int(slot)] else { throw StateDecodingError("saved host table frees slot \(slot) twice") }
+            used[Int(slot)] = true
+        }
+        var newIndex: [IPAddress: Int32] = [:]
+        var locals = 0, externals = 0
+        for host in hosts {
+            let slot = Int(host.slot)
+            guard slot >= 0 && slot < slotCount, !used[slot] else {
+                throw StateDecodingError("saved host \(host.record.address) has slot \(host.slot), free or out of range")
+            }
+            guard host.record.generation == generations[slot] else {
+                throw StateDecodingError("saved host \(host.record.address) has generation \(host.record.generation), its slot \(generations[slot])")
+            }
+            guard newIndex.updateValue(host.slot, forKey: host.record.address) == nil else {
+                throw StateDecodingError("saved host \(host.record.address) appears twice")
+            }
+            used[slot] = true
+            rebuilt[slot] = host.record
+            if host.record.isLocal { locals += 1 } else { externals += 1 }
+        }
+        records = rebuilt
+        index = newIndex
+        free = freeSlots
+        random = savedRandom
+        localCount = locals
+        externalCount = externals
+        self.services = services
+        while localCount > configuration.localCapacity { evict(local: true) }
+        while externalCount > configuration.externalCapacity { evict(local: false) }
+    }
+}

@@ -1,0 +1,135 @@
+// The pipeline and its state file: restore what earlier runs learned, save at an interval of packet time and at
+// the end, and, for a replay of input already analysed into the state (a run resumed after a crash), skip the
+// packets the state already accounts for.
+//
+// Order of a save: alerts raised so far are written and the output flushed first, then the state is committed.
+// So whatever a saved state accounts for has reached the output; a process killed at any moment restarts from the
+// last save and writes again at most what came after it.
+
+import Detection
+import FlowTracking
+import Glibc
+import HostBaselines
+import PacketDecoding
+import StateStore
+
+public final class StateKeeper {
+    public let file: StateFile
+    /// Packet time between saves.
+    public let interval: Duration
+    public internal(set) var saves = 0
+    public internal(set) var failures = 0
+    public internal(set) var lastError: String?
+    /// What the file held when the run began (nil: a new state file).
+    public internal(set) var restored: (hosts: Int, flows: Int, clock: Timestamp?, packets: UInt64)?
+    /// Packets analysed into the state by earlier runs.
+    var packetsBefore: UInt64 = 0
+    /// Where problems saving are reported (standard error by default).
+    public var report: (String) -> Void = { message in
+        let line = Array("idlewatch: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+
+    init(file: StateFile, interval: Duration) {
+        self.file = file
+        self.interval = interval
+    }
+}
+
+extension Pipeline {
+    /// Loads the state file into this new pipeline and saves into it from now on. With `resume`, packets up to the
+    /// state's clock are taken as already analysed and skipped (a replay of the same input continues where the
+    /// state stopped); a live sensor passes false and analyses every packet it captures.
+    public mutating func attachState(_ file: StateFile, interval: Duration, resume: Bool) throws {
+        precondition(analyzer.detecting, "a state file needs the detections")
+        precondition(decode.packets == 0, "attach the state before the first packet")
+        let keeper = StateKeeper(file: file, interval: interval)
+        if let saved = try file.load() {
+            try restore(saved, from: file.path)
+            keeper.restored = (saved.hosts.count, flows.activeCount, saved.clock, saved.packetsAnalysed)
+            keeper.packetsBefore = saved.packetsAnalysed
+            if resume, let savedClock = saved.clock {
+                resumeClock = savedClock
+                resumeCount = saved.packetsAtClock
+                skipping = true
+            }
+        }
+        state = keeper
+        nextSave = Timestamp(nanoseconds: Int64.min)
+    }
+
+    mutating func restore(_ saved: SavedState, from path: String) throws {
+        do {
+            try analyzer.engine.restoreHosts(layout: saved.hostLayout, hosts: saved.hosts, services: saved.services,
+                                             exposures: saved.exposures)
+            var openFlows = StateReader(saved.openFlows)
+            try flows.restoreOpenFlows(from: &openFlows)
+            guard openFlows.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+            var windows = StateReader(saved.detectionWindows)
+            try analyzer.engine.restoreWindows(from: &windows)
+        } catch let error as StateDecodingError {
+            throw StateFileError(path, "cannot continue from this state: \(error.description)")
+        }
+        // Hosts point at inventory entries by position: match them against the site file in use now.
+        analyzer.engine.replaceSite(analyzer.engine.site)
+        if let savedClock = saved.clock {
+            clock = savedClock
+            packetsAtClock = saved.packetsAtClock
+        }
+    }
+
+    /// Whether a packet of a resumed replay is one the state already accounts for.
+    mutating func isAlreadyAnalysed(_ time: Timestamp) -> Bool {
+        if time < resumeClock || time == resumeClock && resumeCount > 0 {
+            if time == resumeClock { resumeCount -= 1 }
+            skippedAsAnalysed &+= 1
+            return true
+        }
+        skipping = false
+        return false
+    }
+
+    /// Writes pending alerts, flushes the output, then saves the state in one transaction. A failed save is
+    /// reported and retried at the next interval; the run goes on.
+    mutating func checkpoint() {
+        guard let state else {
+            nextSave = Timestamp(nanoseconds: Int64.max)
+            return
+        }
+        writeAlerts()
+        output?.flush()
+        do {
+            try state.file.save(savedState())
+            state.saves += 1
+        } catch {
+            state.failures += 1
+            state.lastError = "\(error)"
+            state.report("state not saved: \(error) (retrying at the next save)")
+        }
+        nextSave = clock + state.interval
+    }
+
+    /// Everything the state file keeps, as it stands now.
+    public func savedState() -> SavedState {
+        var saved = SavedState()
+        let engine = analyzer.engine
+        saved.clock = decode.packets > 0 || state?.restored?.clock != nil ? clock : nil
+        saved.packetsAtClock = packetsAtClock
+        saved.packetsAnalysed = (state?.packetsBefore ?? 0) &+ decode.packets
+        saved.learningStart = engine.learningStart
+        saved.hosts = engine.hosts.savedHosts
+        var layout = StateWriter()
+        engine.hosts.encodeLayout(into: &layout)
+        saved.hostLayout = layout.bytes
+        saved.services = engine.hosts.services
+        saved.exposures = engine.exposures
+        saved.inventory = engine.site.hosts.map(SavedInventoryEntry.init)
+        var openFlows = StateWriter()
+        flows.encodeOpenFlows(into: &openFlows)
+        saved.openFlows = openFlows.bytes
+        var windows = StateWriter()
+        engine.encodeWindows(openFlowSlots: flows.openFlowSlots, into: &windows)
+        saved.detectionWindows = windows.bytes
+        return saved
+    }
+}

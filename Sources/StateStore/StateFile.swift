@@ -1,0 +1,174 @@
+// The state file: one SQLite database (through GRDB) in WAL mode, so a live sensor writes while reports read.
+//
+// Identity and version live in SQLite's own header: `application_id` says the file is IdleWatch's, `user_version`
+// is the schema version. Both are read from the file's first 100 bytes before SQLite opens it, so a foreign file,
+// or one written by a newer IdleWatch, is refused without being touched (SQLite would switch it to WAL mode on
+// open). Schema changes are GRDB migrations, each bumping `user_version`.
+
+import Foundation
+import GRDB
+
+public struct StateFileError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var message: String
+
+    public init(_ path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}
+
+public final class StateFile {
+    /// "IWst": marks the database as an IdleWatch state file.
+    public static let applicationID: Int32 = 0x4957_7374
+    /// The schema this build writes and reads. Older files are migrated; newer ones are refused.
+    public static let schemaVersion = 1
+
+    public let path: String
+    let database: any DatabaseWriter & DatabaseReader
+
+    /// Opens (creating if missing) the state file for writing.
+    public static func openForWriting(path: String) throws -> StateFile {
+        _ = try checkHeader(path: path)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "idlewatch-state"
+        // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last
+        // commits but never leaves the file inconsistent.
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // The header could lag behind the write-ahead log: look again through SQLite before migrating.
+            try pool.read { db in try checkIdentity(db, path: path) }
+            try migrator.migrate(pool)
+        } catch let error as StateFileError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StateFileError(path, "cannot open the state file: \(error.message ?? "\(error.resultCode)")")
+        }
+        return StateFile(path: path, database: pool)
+    }
+
+    /// Opens an existing state file for reading only (a report), alongside a sensor that may be writing it.
+    public static func openForReading(path: String) throws -> StateFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StateFileError(path, "no such state file (a replay or live run with --state creates it)")
+        }
+        guard !(try checkHeader(path: path)) else {
+            throw StateFileError(path, "the state file is empty: nothing has been saved in it yet")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            try queue.read { db in
+                try checkIdentity(db, path: path)
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                guard version == schemaVersion else {
+                    throw StateFileError(path, "schema version \(version); this IdleWatch reads \(schemaVersion) "
+                        + "(a sensor with --state on this file migrates it)")
+                }
+            }
+            return StateFile(path: path, database: queue)
+        } catch let error as StateFileError {
+            throw error
+        } catch let error as DatabaseError {
+            throw StateFileError(path, "cannot read the state file: \(error.message ?? "\(error.resultCode)")")
+        }
+    }
+
+    init(path: String, database: any DatabaseWriter & DatabaseReader) {
+        self.path = path
+        self.database = database
+    }
+
+    /// Checks the SQLite header without opening the file through SQLite. Returns whether the file is new (missing
+    /// or empty); throws for anything that is not an IdleWatch state file this build can read.
+    static func checkHeader(path: String) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw StateFileError(path, "cannot read the state file (permissions?)")
+            }
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty && !FileManager.default.fileExists(atPath: directory) {
+                throw StateFileError(path, "directory \(directory) does not exist")
+            }
+            return true
+        }
+        defer { try? handle.close() }
+        let header = [UInt8]((try? handle.read(upToCount: 100)) ?? Data())
+        if header.isEmpty { return true }
+        let magic = Array("SQLite format 3\0".utf8)
+        guard header.count == 100, Array(header[0..<16]) == magic else {
+            throw StateFileError(path, "not an IdleWatch state file (not a SQLite database); left untouched")
+        }
+        func bigEndian(_ offset: Int) -> Int32 {
+            Int32(bitPattern: header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
+        let application = bigEndian(68), version = bigEndian(60), pages = bigEndian(28)
+        // Application id 0 on a database of one page (no table can exist without a page of its own): a state file
+        // whose creation was interrupted before its first migration. It is ours to set up.
+        if application == 0 && version == 0 && pages <= 1 { return true }
+        guard application == applicationID else {
+            throw StateFileError(path, "not an IdleWatch state file (a SQLite database with application id "
+                + "\(application)); left untouched")
+        }
+        guard version <= schemaVersion else {
+            throw StateFileError(path, "written by a newer IdleWatch (schema version \(version); this one knows up "
+                + "to \(schemaVersion)); left untouched")
+        }
+        return false
+    }
+
+    static func checkIdentity(_ db: Database, path: String) throws {
+        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        if application == 0 && version == 0 && objects == 0 { return }  // new: the first migration marks it
+        guard application == applicationID else {
+            throw StateFileError(path, "not an IdleWatch state file (application id \(application)); left untouched")
+        }
+        guard version <= schemaVersion else {
+            throw StateFileError(path, "written by a newer IdleWatch (schema version \(version)); left untouched")
+        }
+    }
+
+    /// Version 1: the learned state (hosts, services, exposures), the site inventory it was judged against, run
+    /// facts in `meta`, and the internals each stage saves as bytes in `blobs`.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value ANY) STRICT;
+                CREATE TABLE hosts (
+                    address TEXT PRIMARY KEY NOT NULL, is_local INTEGER NOT NULL,
+                    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+                    last_client INTEGER, last_server INTEGER,
+                    packets_sent INTEGER NOT NULL, bytes_sent INTEGER NOT NULL,
+                    flows_originated INTEGER NOT NULL, flows_answered INTEGER NOT NULL, arp_frames INTEGER NOT NULL,
+                    learning_packets INTEGER NOT NULL, learning_flows INTEGER NOT NULL, peers INTEGER NOT NULL,
+                    slot INTEGER NOT NULL, generation INTEGER NOT NULL, baseline BLOB NOT NULL) STRICT;
+                CREATE TABLE services (
+                    host TEXT NOT NULL, port INTEGER NOT NULL, protocol INTEGER NOT NULL,
+                    first_served INTEGER NOT NULL, last_served INTEGER NOT NULL,
+                    served_inside INTEGER NOT NULL, served_outside INTEGER NOT NULL, learned INTEGER NOT NULL,
+                    sessions INTEGER NOT NULL, PRIMARY KEY (host, port, protocol)) STRICT;
+                CREATE TABLE exposures (
+                    host TEXT NOT NULL, port INTEGER NOT NULL, protocol INTEGER NOT NULL, source TEXT NOT NULL,
+                    first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, flows INTEGER NOT NULL,
+                    stage TEXT NOT NULL, expected INTEGER NOT NULL, name TEXT NOT NULL,
+                    PRIMARY KEY (host, port, protocol, source)) STRICT;
+                CREATE TABLE inventory (
+                    position INTEGER PRIMARY KEY, network TEXT NOT NULL, name TEXT NOT NULL, state TEXT NOT NULL) STRICT;
+                CREATE TABLE blobs (name TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) STRICT;
+                PRAGMA application_id = \(applicationID);
+                PRAGMA user_version = 1;
+                """)
+        }
+        return migrator
+    }
+}
