@@ -9,7 +9,7 @@ struct IdleWatch: ParsableCommand {
         commandName: "idlewatch",
         abstract: "Watch the wire for idle hosts that talk and for outside access to maintenance ports.",
         version: "0.1.0",
-        subcommands: [Replay.self, Live.self, Interfaces.self, CheckSite.self]
+        subcommands: [Replay.self, Live.self, Hosts.self, Interfaces.self, CheckSite.self]
     )
 
     /// Failures of the work itself print as `idlewatch: MESSAGE` (tcpdump's style); usage errors keep

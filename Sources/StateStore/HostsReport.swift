@@ -1,0 +1,136 @@
+// The hosts report: the inventory as the traffic shows it, read from a state file, with the sections a person can
+// act on. Every "now" in it is the state's clock (the latest packet time analysed), not the wall clock, so a
+// report on last month's replay reads as it would have then.
+
+import Detection
+import HostBaselines
+import PacketDecoding
+import SiteModel
+
+/// An inventory entry as the report judges it: a network (often one address), a name and a declared state.
+public struct ReportInventoryEntry: Sendable {
+    public var network: IPNetwork
+    public var name: String
+    public var state: String
+
+    public init(network: IPNetwork, name: String, state: String) {
+        self.network = network
+        self.name = name
+        self.state = state
+    }
+}
+
+public struct HostsReport: Sendable {
+    public struct Service: Sendable {
+        public var port: UInt16
+        public var ipProtocol: UInt8
+        public var record: ServiceRecord
+
+        public var label: String { "\(port)/\(ipProtocol == IPProtocol.udp ? "udp" : "tcp")" }
+    }
+
+    public struct Host: Sendable {
+        public var record: HostRecord
+        public var entry: ReportInventoryEntry?
+        public var services: [Service]
+        /// The host sent something (an IP packet or an ARP frame), rather than only being addressed.
+        public var talked: Bool { record.packetsSent > 0 || record.arpFrames > 0 }
+    }
+
+    /// An inventory entry declared active with no frame from any of its addresses for at least the threshold.
+    public struct SilentEntry: Sendable {
+        public var entry: ReportInventoryEntry
+        /// The last frame from any of its addresses; nil when none was ever seen.
+        public var lastSeen: Timestamp?
+        public var silentFor: Duration
+    }
+
+    public struct ExposedPort: Sendable {
+        public var host: IPAddress
+        public var entry: ReportInventoryEntry?
+        public var port: UInt16
+        public var ipProtocol: UInt8
+        /// The maintenance-port name from the site file; empty for an undeclared remote-administration port.
+        public var name: String
+        public var sources: [(address: IPAddress, record: ExposureRecord)]
+    }
+
+    public var observedFrom: Timestamp?
+    public var observedTo: Timestamp?
+    public var packetsAnalysed: UInt64
+    public var silentThreshold: Duration
+    /// Local hosts that sent something (and outside hosts too, when asked), by address.
+    public var hosts: [Host] = []
+    public var decommissionCandidates: [SilentEntry] = []
+    public var unknownHosts: [Host] = []
+    public var declaredQuietButTalked: [Host] = []
+    public var exposures: [ExposedPort] = []
+    public var localHostsSeen = 0
+    public var outsideHostsSeen = 0
+
+    public init(state: SavedState, inventory: [ReportInventoryEntry], silentAfter: Duration, includeOutside: Bool) {
+        observedFrom = state.learningStart
+        observedTo = state.clock
+        packetsAnalysed = state.packetsAnalysed
+        silentThreshold = silentAfter
+        let now = state.clock ?? .zero
+
+        var servicesByHost: [IPAddress: [Service]] = [:]
+        for (key, record) in state.services {
+            servicesByHost[key.host, default: []].append(Service(port: key.port, ipProtocol: key.ipProtocol, record: record))
+        }
+        func entry(for address: IPAddress) -> ReportInventoryEntry? {
+            // The most specific entry wins, as in the site model.
+            inventory.filter { $0.network.contains(address) }.max { $0.network.prefixLength < $1.network.prefixLength }
+        }
+        var all: [Host] = []
+        for saved in state.hosts {
+            let services = (servicesByHost[saved.record.address] ?? []).sorted {
+                ($0.ipProtocol, $0.port) < ($1.ipProtocol, $1.port)
+            }
+            all.append(Host(record: saved.record, entry: entry(for: saved.record.address), services: services))
+        }
+        all.sort { $0.record.address < $1.record.address }
+        localHostsSeen = all.filter { $0.record.isLocal && $0.talked }.count
+        outsideHostsSeen = all.filter { !$0.record.isLocal && $0.talked }.count
+        hosts = all.filter { $0.talked && ($0.record.isLocal || includeOutside) }
+        unknownHosts = all.filter { $0.talked && $0.record.isLocal && $0.entry == nil }
+        declaredQuietButTalked = all.filter { $0.talked && ($0.entry?.state == "idle" || $0.entry?.state == "decommissioned") }
+
+        for item in inventory where item.state == "active" {
+            let members = all.filter { $0.talked && item.network.contains($0.record.address) }
+            let last = members.map(\.record.lastSeen).max()
+            guard let since = last ?? observedFrom else { continue }
+            let silence = now - since
+            if silence >= silentAfter {
+                decommissionCandidates.append(SilentEntry(entry: item, lastSeen: last, silentFor: silence))
+            }
+        }
+        decommissionCandidates.sort { ($0.silentFor, $0.entry.name) > ($1.silentFor, $1.entry.name) }
+
+        var grouped: [ExposureKey: [(IPAddress, ExposureRecord)]] = [:]
+        for (key, record) in state.exposures {
+            let port = ExposureKey(host: key.host, port: key.port, ipProtocol: key.ipProtocol, source: .unspecified)
+            grouped[port, default: []].append((key.source, record))
+        }
+        for (key, sources) in grouped.sorted(by: { $0.key < $1.key }) {
+            exposures.append(ExposedPort(
+                host: key.host, entry: entry(for: key.host), port: key.port, ipProtocol: key.ipProtocol,
+                name: sources.first?.1.name ?? "",
+                sources: sources.sorted { ($0.1.expected ? 1 : 0, $0.0) < ($1.1.expected ? 1 : 0, $1.0) }
+                    .map { (address: $0.0, record: $0.1) }))
+        }
+    }
+}
+
+extension ReportInventoryEntry {
+    public init(_ entry: InventoryEntry) {
+        self.init(network: entry.network, name: entry.name, state: entry.state.rawValue)
+    }
+
+    /// From the copy of the inventory saved in the state file; nil if the saved network does not parse.
+    public init?(_ saved: SavedInventoryEntry) {
+        guard let network = IPNetwork(saved.network) else { return nil }
+        self.init(network: network, name: saved.name, state: saved.state)
+    }
+}

@@ -1,0 +1,178 @@
+// The hosts report for people (aligned sections, the ones to act on first) and for machines (one JSON document).
+
+import Detection
+import OutputSinks
+import PacketDecoding
+
+extension HostsReport {
+    public func text(statePath: String, inventorySource: String) -> String {
+        var out: [String] = []
+        var head = "IdleWatch hosts report for \(statePath)"
+        if let from = observedFrom, let to = observedTo {
+            head += "\n  traffic from \(time(from)) to \(time(to)) (\(describe(to - from))), \(packetsAnalysed) packets; "
+                + "\(localHostsSeen) local and \(outsideHostsSeen) outside hosts sent traffic"
+        } else {
+            head += "\n  no traffic analysed yet"
+        }
+        head += "\n  declared states from \(inventorySource); times are packet times, \"now\" is the last packet"
+        out.append(head)
+
+        var silentHeader = "Decommission candidates: declared active, nothing from them for \(describe(silentThreshold)) or more "
+            + "(\(decommissionCandidates.count))"
+        if let from = observedFrom, let to = observedTo, to - from < silentThreshold {
+            silentHeader += "\n  (the traffic covers only \(describe(to - from)): nothing can be silent that long yet; see --silent-days)"
+        }
+        out.append(section(silentHeader, ["NAME", "NETWORK", "LAST FRAME", "SILENT FOR"], decommissionCandidates.map {
+            [$0.entry.name, $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", describe($0.silentFor)]
+        }))
+        out.append(section("Local hosts seen but not in the inventory (\(unknownHosts.count))",
+                           ["ADDRESS", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
+                           unknownHosts.map {
+            [$0.record.address.description, time($0.record.firstSeen), time($0.record.lastSeen),
+             "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
+        }))
+        out.append(section("Declared idle or decommissioned, and sent traffic (\(declaredQuietButTalked.count))",
+                           ["NAME", "ADDRESS", "DECLARED", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
+                           declaredQuietButTalked.map {
+            [$0.entry?.name ?? "", $0.record.address.description, $0.entry?.state ?? "", time($0.record.firstSeen),
+             time($0.record.lastSeen), "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)",
+             "\($0.record.peers.estimate)", services($0)]
+        }))
+        var exposureRows: [[String]] = []
+        for port in exposures {
+            let label = (port.name.isEmpty ? "undeclared" : port.name) + " "
+                + (port.entry.map { "\($0.name) " } ?? "") + "\(port.host):\(port.port)/\(proto(port.ipProtocol))"
+            for (index, source) in port.sources.enumerated() {
+                exposureRows.append([index == 0 ? label : "", source.address.description, "\(source.record.flows)",
+                                     source.record.stage.description, source.record.expected ? "expected" : "UNEXPECTED",
+                                     time(source.record.firstSeen), time(source.record.lastSeen)])
+            }
+        }
+        out.append(section("Maintenance ports reached from outside (\(exposures.count) ports, \(exposureRows.count) sources)",
+                           ["PORT", "SOURCE", "FLOWS", "FURTHEST", "USE", "FIRST", "LAST"], exposureRows))
+        out.append(section("Hosts that sent traffic (\(hosts.count))",
+                           ["ADDRESS", "NAME", "DECLARED", "FIRST SEEN", "LAST FRAME", "LAST CLIENT", "LAST SERVER",
+                            "PACKETS", "FLOWS OUT/IN", "PEERS", "SERVES"],
+                           hosts.map {
+            [$0.record.address.description, $0.entry?.name ?? "-", $0.entry?.state ?? "-", time($0.record.firstSeen),
+             time($0.record.lastSeen), $0.record.lastActiveAsClient.map(time) ?? "-",
+             $0.record.lastActiveAsServer.map(time) ?? "-", "\($0.record.packetsSent)" + ($0.record.arpFrames > 0 ? " +\($0.record.arpFrames) ARP" : ""),
+             "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
+        }))
+        return out.joined(separator: "\n\n")
+    }
+
+    public func json(statePath: String, inventorySource: String) -> String {
+        var o = JSONObjectWriter()
+        o.string("state", statePath)
+        o.string("inventory", inventorySource)
+        if let from = observedFrom { o.string("observed_from", from.rfc3339(fractionDigits: 6)) } else { o.null("observed_from") }
+        if let to = observedTo { o.string("observed_to", to.rfc3339(fractionDigits: 6)) } else { o.null("observed_to") }
+        o.number("packets", packetsAnalysed)
+        o.number("silent_threshold_seconds", silentThreshold.nanoseconds / 1_000_000_000)
+        o.raw("decommission_candidates", array(decommissionCandidates.map { candidate in
+            var c = JSONObjectWriter()
+            c.string("name", candidate.entry.name)
+            c.string("network", candidate.entry.network.description)
+            if let last = candidate.lastSeen { c.string("last_seen", last.rfc3339(fractionDigits: 6)) } else { c.null("last_seen") }
+            c.number("silent_seconds", candidate.silentFor.nanoseconds / 1_000_000_000)
+            return c.finish()
+        }))
+        o.raw("unknown_hosts", array(unknownHosts.map(hostJSON)))
+        o.raw("declared_quiet_but_active", array(declaredQuietButTalked.map(hostJSON)))
+        o.raw("maintenance_exposures", array(exposures.map { port in
+            var p = JSONObjectWriter()
+            p.string("host", port.host.description)
+            if let entry = port.entry { p.string("host_name", entry.name) }
+            p.number("port", port.port)
+            p.string("proto", proto(port.ipProtocol).uppercased())
+            if port.name.isEmpty { p.null("maintenance_port") } else { p.string("maintenance_port", port.name) }
+            p.raw("sources", array(port.sources.map { source in
+                var s = JSONObjectWriter()
+                s.string("address", source.address.description)
+                s.number("flows", source.record.flows)
+                s.string("stage", source.record.stage.description)
+                s.bool("expected", source.record.expected)
+                s.string("first_seen", source.record.firstSeen.rfc3339(fractionDigits: 6))
+                s.string("last_seen", source.record.lastSeen.rfc3339(fractionDigits: 6))
+                return s.finish()
+            }))
+            return p.finish()
+        }))
+        o.raw("hosts", array(hosts.map(hostJSON)))
+        return o.finish()
+    }
+
+    func hostJSON(_ host: Host) -> String {
+        let r = host.record
+        var h = JSONObjectWriter()
+        h.string("address", r.address.description)
+        h.bool("local", r.isLocal)
+        if let entry = host.entry {
+            h.string("name", entry.name)
+            h.string("declared", entry.state)
+        } else {
+            h.null("name")
+            h.null("declared")
+        }
+        h.string("first_seen", r.firstSeen.rfc3339(fractionDigits: 6))
+        h.string("last_seen", r.lastSeen.rfc3339(fractionDigits: 6))
+        if let t = r.lastActiveAsClient { h.string("last_client", t.rfc3339(fractionDigits: 6)) } else { h.null("last_client") }
+        if let t = r.lastActiveAsServer { h.string("last_server", t.rfc3339(fractionDigits: 6)) } else { h.null("last_server") }
+        h.number("packets_sent", r.packetsSent)
+        h.number("bytes_sent", r.bytesSent)
+        h.number("flows_originated", r.flowsOriginated)
+        h.number("flows_answered", r.flowsAnswered)
+        h.number("arp_frames", r.arpFrames)
+        h.number("peers", r.peers.estimate)
+        h.raw("services", array(host.services.map { service in
+            var s = JSONObjectWriter()
+            s.number("port", service.port)
+            s.string("proto", proto(service.ipProtocol).uppercased())
+            s.bool("served_inside", service.record.servedInside)
+            s.bool("served_outside", service.record.servedOutside)
+            s.bool("learned", service.record.learned)
+            s.number("sessions", service.record.sessions)
+            s.string("first_served", service.record.firstServed.rfc3339(fractionDigits: 6))
+            s.string("last_served", service.record.lastServed.rfc3339(fractionDigits: 6))
+            return s.finish()
+        }))
+        return h.finish()
+    }
+
+    func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+
+    func services(_ host: Host) -> String {
+        guard !host.services.isEmpty else { return "-" }
+        return host.services.map { s in
+            let to = [s.record.servedInside ? "in" : nil, s.record.servedOutside ? "out" : nil].compactMap { $0 }
+            return s.label + "(" + to.joined(separator: "+") + ")"
+        }.joined(separator: " ")
+    }
+
+    func proto(_ ipProtocol: UInt8) -> String { ipProtocol == IPProtocol.udp ? "udp" : "tcp" }
+
+    func time(_ t: Timestamp) -> String { t.rfc3339(fractionDigits: 0) }
+
+    func section(_ title: String, _ header: [String], _ rows: [[String]]) -> String {
+        guard !rows.isEmpty else { return title + "\n  (none)" }
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            var text = " "
+            for (i, cell) in cells.enumerated() {
+                text += " " + (i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0))
+            }
+            return text
+        }
+        return ([title, line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+
+    /// `14d 23h`, `5h 2m`, `40 s`.
+    func describe(_ duration: Duration) -> String {
+        let seconds = max(0, duration.nanoseconds / 1_000_000_000)
+        if seconds < 3600 { return "\(seconds) s" }
+        if seconds < 86_400 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
+        return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
+    }
+}
