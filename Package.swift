@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "StateStore",
-                           "HostBaselines", "idlewatch"]
+                           "HostBaselines", "idlewatch", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )
