@@ -5,10 +5,11 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  # libpcap-dev: the capture library and its pkg-config file. For the live tests: iproute2 (namespaces, veth,
+  # libpcap-dev: the capture library and its pkg-config file. libsqlite3-dev: SQLite for the state file (GRDB
+  # links the system's). For the live tests: iproute2 (namespaces, veth,
   # tc mirred), nftables (the NAT port mapping), tcpdump (recording beside the live sensor), ethtool (offloads off),
   # iputils-ping, rsyslog (a real collector for the syslog tests).
-  packages=(libpcap-dev pkg-config iproute2 nftables tcpdump ethtool iputils-ping rsyslog)
+  packages=(libpcap-dev libsqlite3-dev pkg-config iproute2 nftables tcpdump ethtool iputils-ping rsyslog)
 fi
 
 missing=()

@@ -11,6 +11,8 @@ final class TestLink {
     let local: String
     let localAddress: String
     let peerAddress: String
+    /// The peer interface, inside `namespace`.
+    let peer: String
 
     init() throws {
         let id = Int(getpid()) % 10_000, subnet = Int.random(in: 1...250)
@@ -18,7 +20,7 @@ final class TestLink {
         local = "iwl\(id)x\(subnet)"
         localAddress = "10.197.\(subnet).1"
         peerAddress = "10.197.\(subnet).2"
-        let peer = "iwq\(id)x\(subnet)"
+        peer = "iwq\(id)x\(subnet)"
         for command in [
             "ip netns add \(namespace)", "ip link add \(local) type veth peer name \(peer)",
             "ip link set \(peer) netns \(namespace)", "ip addr add \(localAddress)/24 dev \(local)",
@@ -158,6 +160,44 @@ struct LiveCommandTests {
         let alerts = try parseJSONLines(live.standardOutput)
         #expect(alerts.contains { ($0["host"] as? [String: Any])?["name"] as? String == "retired-box" },
                 "\(live.standardOutput)")
+    }
+
+    @Test("a replay seeds the live sensor's state: a host dormant in the replayed days wakes up live; a report reads the state while the sensor (as nobody) writes it")
+    func seededByReplay() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        chmod(directory.path, 0o755)
+        let state = directory.appendingPathComponent("state.db").path
+        let site = TestPaths.captures.appendingPathComponent("site.yaml").path
+        // Learn: the sample captures, 2026-11-06 to 2026-11-21. 10.60.0.25 last talked on 2026-11-13.
+        let learn = try runIdleWatch(["replay", "--site", site, "--state", state, TestPaths.captures.path])
+        #expect(learn.status == 0, "\(learn.standardError)")
+
+        // Watch: the same state, live, dropping to nobody (the state file is handed over before the drop).
+        let live = try LiveProcess(["-i", link.local, "--site", site, "--state", state, "--save-interval", "1",
+                                    "--format", "json", "--immediate-mode", "--stats-interval", "0"])
+        #expect(live.waitForError("dropped privileges to nobody"), "\(live.standardError)")
+        #expect(live.standardError.contains("state \(state): continuing from"), "\(live.standardError)")
+        // The dormant host wakes up: it pings this side from its old address, days after its last frame.
+        try sh("ip -n \(link.namespace) addr add 10.60.0.25/32 dev \(link.peer)")
+        _ = try? sh("ip netns exec \(link.namespace) ping -c 6 -i 0.2 -W 1 -I 10.60.0.25 \(link.localAddress)")
+        usleep(300_000)
+
+        // A report while the sensor runs: it reads the state the sensor saved after the first live packet.
+        let during = try runIdleWatch(["hosts", "--state", state, "--format", "json"])
+        #expect(during.status == 0, "\(during.standardError)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(during.standardOutput.utf8)) as? [String: Any])
+        let woken = (report["unknown_hosts"] as? [[String: Any]])?.first { $0["address"] as? String == "10.60.0.25" }
+        #expect((woken?["last_seen"] as? String ?? "") > "2026-11-21T23:40", "\(woken ?? [:])")
+
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        #expect(!live.standardError.contains("state not saved"), "\(live.standardError)")
+        let alerts = try parseJSONLines(live.standardOutput)
+        let dormant = alerts.filter { ($0["alert"] as? [String: Any])?["rule"] as? String == "dormant-host-active" }
+        #expect(dormant.contains { $0["src_ip"] as? String == "10.60.0.25" }, "\(live.standardOutput)")
+        #expect(try runIdleWatch(["hosts", "--state", state]).status == 0)
     }
 
     @Test("no packet for --silent-after seconds raises capture-silent, once")
