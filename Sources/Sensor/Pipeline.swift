@@ -127,7 +127,10 @@ public struct Pipeline: PacketHandler {
         if state == nil || endingFlows { flows.endAll(handler: &analyzer) }
         writeAlerts()
         output?.flush()
-        if state != nil { checkpoint() }
+        if let state {
+            checkpoint()
+            state.waitForSaves()
+        }
     }
 
     /// Raises an alert that does not come from traffic (capture health) through the same ledger and sinks.

@@ -2,37 +2,72 @@
 // the end, and, for a replay of input already analysed into the state (a run resumed after a crash), skip the
 // packets the state already accounts for.
 //
-// Order of a save: alerts raised so far are written and the output flushed first, then the state is committed.
-// So whatever a saved state accounts for has reached the output; a process killed at any moment restarts from the
-// last save and writes again at most what came after it.
+// Order of a save: alerts raised so far are written and the output flushed first, then a snapshot of the state is
+// taken and committed. So whatever a saved state accounts for has reached the output; a process killed at any
+// moment restarts from the last save and writes again at most what came after it.
+//
+// The snapshot is a value taken on the packet path (copying the tables); SQLite writes it on GRDB's writer queue
+// while packets go on (a full host table takes about half a second to write). One save is in flight at most: the
+// next waits for it, and the end of the run waits for the last.
 
 import Detection
 import FlowTracking
+import Foundation
 import Glibc
 import HostBaselines
 import PacketDecoding
 import StateStore
 
-public final class StateKeeper {
+public final class StateKeeper: @unchecked Sendable {
     public let file: StateFile
     /// Packet time between saves.
     public let interval: Duration
-    public internal(set) var saves = 0
-    public internal(set) var failures = 0
-    public internal(set) var lastError: String?
     /// What the file held when the run began (nil: a new state file).
     public internal(set) var restored: (hosts: Int, flows: Int, clock: Timestamp?, packets: UInt64)?
     /// Packets analysed into the state by earlier runs.
     var packetsBefore: UInt64 = 0
-    /// Where problems saving are reported (standard error by default).
-    public var report: (String) -> Void = { message in
-        let line = Array("idlewatch: \(message)\n".utf8)
-        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    }
+    /// Guards the outcome counters, which the writer queue updates.
+    let lock = NSLock()
+    var savesDone = 0
+    var failuresSeen = 0
+    var lastFailure: String?
+    /// Taken while a save is in flight.
+    let inFlight = DispatchSemaphore(value: 1)
 
     init(file: StateFile, interval: Duration) {
         self.file = file
         self.interval = interval
+    }
+
+    public var saves: Int { lock.withLock { savesDone } }
+    public var failures: Int { lock.withLock { failuresSeen } }
+    public var lastError: String? { lock.withLock { lastFailure } }
+
+    /// Saves `snapshot` once the previous save has finished. A failure is reported on standard error and the run
+    /// goes on; the next save tries again.
+    func save(_ snapshot: SavedState) {
+        inFlight.wait()
+        file.saveInBackground(snapshot) { error in
+            self.lock.withLock {
+                if let error {
+                    self.failuresSeen += 1
+                    self.lastFailure = error.description
+                } else {
+                    self.savesDone += 1
+                }
+            }
+            if let error {
+                let line = Array("idlewatch: state not saved: \(error) (retrying at the next save)\n".utf8)
+                _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            }
+            self.inFlight.signal()
+        }
+    }
+
+    /// Returns when no save is in flight.
+    public func waitForSaves() {
+        inFlight.wait()
+        inFlight.signal()
     }
 }
 
@@ -98,14 +133,7 @@ extension Pipeline {
         }
         writeAlerts()
         output?.flush()
-        do {
-            try state.file.save(savedState())
-            state.saves += 1
-        } catch {
-            state.failures += 1
-            state.lastError = "\(error)"
-            state.report("state not saved: \(error) (retrying at the next save)")
-        }
+        state.save(savedState())
         nextSave = clock + state.interval
     }
 

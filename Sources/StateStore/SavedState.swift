@@ -52,6 +52,23 @@ extension StateFile {
         }
     }
 
+    /// Starts writing `state` on the database's writer queue (one transaction, as `save`) and returns at once, so the
+    /// capture goes on while SQLite writes. Writes run in the order they were started; `completion` runs on that
+    /// queue when the transaction committed (nil) or failed.
+    public func saveInBackground(_ state: SavedState, completion: @escaping @Sendable (StateFileError?) -> Void) {
+        let path = self.path
+        database.asyncWrite({ db in try StateFile.write(state, db) }, completion: { _, result in
+            switch result {
+            case .success:
+                completion(nil)
+            case .failure(let error as DatabaseError):
+                completion(StateFileError(path, "cannot save the state: \(error.message ?? "\(error.resultCode)")"))
+            case .failure(let error):
+                completion(StateFileError(path, "cannot save the state: \(error)"))
+            }
+        })
+    }
+
     /// The saved state, or nil if nothing was saved yet.
     public func load() throws -> SavedState? {
         do {
