@@ -17,6 +17,9 @@ struct FlowAnnotation {
     var responderIsLocal = false
     /// Which maintenance port the flow reaches: index into `site.maintenancePorts`, `undeclaredPort`, or `none`.
     var maintenance: Int32 = FlowAnnotation.none
+    /// The declared maintenance port the flow goes to, expected use or not (index into `site.maintenancePorts`,
+    /// or `none`): the exposure ledger records expected uses too.
+    var declaredPort: Int32 = FlowAnnotation.none
     var maintenanceReason = MaintenanceReason.undeclared
     /// Stages already raised for this flow (bit per `Stage.rawValue`).
     var raisedStages: UInt8 = 0

@@ -26,6 +26,7 @@ extension DetectionEngine {
             writer.put(a.originatorIsLocal)
             writer.put(a.responderIsLocal)
             writer.put(a.maintenance)
+            writer.put(a.declaredPort)
             writer.put(a.maintenanceReason.code)
             writer.put(a.raisedStages)
             writer.put(UInt8(bitPattern: a.exposureStage))
@@ -59,15 +60,19 @@ extension DetectionEngine {
             a.originatorIsLocal = try reader.bool()
             a.responderIsLocal = try reader.bool()
             a.maintenance = try reader.int32()
+            a.declaredPort = try reader.int32()
             a.maintenanceReason = try MaintenanceReason(code: reader.uint8())
             a.raisedStages = try reader.uint8()
             a.exposureStage = Int8(bitPattern: try reader.uint8())
-            if a.maintenance >= 0 {
-                guard Int(a.maintenance) < savedPorts.count else {
-                    throw StateDecodingError("a saved flow names maintenance port \(a.maintenance) of \(savedPorts.count)")
+            func follow(_ position: Int32, orElse missing: Int32) throws -> Int32 {
+                guard position >= 0 else { return position }
+                guard Int(position) < savedPorts.count else {
+                    throw StateDecodingError("a saved flow names maintenance port \(position) of \(savedPorts.count)")
                 }
-                a.maintenance = currentPosition[savedPorts[Int(a.maintenance)]] ?? FlowAnnotation.undeclaredPort
+                return currentPosition[savedPorts[Int(position)]] ?? missing
             }
+            a.maintenance = try follow(a.maintenance, orElse: FlowAnnotation.undeclaredPort)
+            a.declaredPort = try follow(a.declaredPort, orElse: FlowAnnotation.none)
             annotations[slot] = a
         }
         try idle.restore(from: &reader)

@@ -28,7 +28,7 @@ struct DormantHostActive {
 }
 
 /// `4d 2h`, `3h 5m`, `12m 30s`, `45s`: the two largest units.
-func formatDuration(_ duration: Duration) -> String {
+public func formatDuration(_ duration: Duration) -> String {
     var seconds = max(0, duration.nanoseconds / 1_000_000_000)
     let units: [(String, Int64)] = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
     var parts: [String] = []

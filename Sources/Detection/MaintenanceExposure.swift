@@ -71,16 +71,12 @@ struct MaintenanceExposure {
             flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp,
             annotation.exposureStage < Int8(stage.rawValue)
         else { return }
-        var name = ""
-        var expected = false
-        if annotation.maintenance >= 0 {
-            name = site.maintenancePorts[Int(annotation.maintenance)].name
-        } else if annotation.maintenance != FlowAnnotation.undeclaredPort {
-            // Not marked by the rule: either a declared port used as expected, or no maintenance port at all.
-            guard let declared = site.maintenancePorts.first(where: { $0.matches(flow) }) else { return }
-            name = declared.name
-            expected = true
-        }
+        // The maintenance rule matched the flow against the site's ports when it started: a declared port, used as
+        // expected (`maintenance` unmarked) or not, or an undeclared remote-administration port.
+        let declared = annotation.declaredPort
+        guard declared >= 0 || annotation.maintenance == FlowAnnotation.undeclaredPort else { return }
+        let name = declared >= 0 ? site.maintenancePorts[Int(declared)].name : ""
+        let expected = declared >= 0 && annotation.maintenance == FlowAnnotation.none
         let isNewFlow = annotation.exposureStage < 0
         annotation.exposureStage = Int8(stage.rawValue)
         let key = ExposureKey(host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
@@ -96,14 +92,5 @@ struct MaintenanceExposure {
             entries[key] = ExposureRecord(firstSeen: context.time, lastSeen: context.time, flows: 1, stage: stage,
                                           expected: expected, name: name)
         }
-    }
-}
-
-extension MaintenancePort {
-    /// Whether `flow` goes to this port, by its internal address or the external address of its mapping.
-    func matches(_ flow: Flow) -> Bool {
-        guard flow.ipProtocol == transport.number else { return false }
-        return flow.responder == host && flow.responderPort == port
-            || externalAddress == flow.responder && externalPort == flow.responderPort
     }
 }

@@ -84,6 +84,7 @@ struct MaintenancePortInbound {
     /// Decides at the flow's start whether it is an inbound use of a maintenance port, and why it is unexpected.
     func classify(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
         annotation.maintenance = FlowAnnotation.none
+        annotation.declaredPort = FlowAnnotation.none
         let flow = context.flow
         guard !context.originatorIsLocal, context.responderIsLocal,
             flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
@@ -93,6 +94,7 @@ struct MaintenancePortInbound {
             let inside = flow.responder == port.host && flow.responderPort == port.port
             let external = port.externalAddress == flow.responder && port.externalPort == flow.responderPort
             guard inside || external else { continue }
+            annotation.declaredPort = Int32(index)
             let time = flow.firstSeen
             var reason: MaintenanceReason?
             if port.closed {

@@ -163,15 +163,7 @@ public struct FlowTable {
 
     /// Ends every flow still open, in creation order (so output does not depend on the hash seed).
     public mutating func endAll<Handler: FlowEventHandler>(handler: inout Handler) {
-        var live: [(id: UInt64, index: Int32)] = []
-        live.reserveCapacity(activeCount)
-        for c in TimeoutClass.allCases {
-            var index = oldest[c.rawValue]
-            while index >= 0 {
-                live.append((entries[Int(index)].id, index))
-                index = entries[Int(index)].newer
-            }
-        }
+        var live = openFlowSlots.map { (id: entries[Int($0)].id, index: $0) }
         live.sort { $0.id < $1.id }
         for item in live { end(item.index, reason: .endOfInput, handler: &handler) }
     }

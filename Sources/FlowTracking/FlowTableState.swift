@@ -13,19 +13,15 @@ extension FlowTable {
         writer.put(nextSweep)
         writer.put(nextID)
         writer.putCount(activeCount)
-        for c in TimeoutClass.allCases {
-            var index = oldest[c.rawValue]
-            while index >= 0 {
-                let flow = entries[Int(index)]
-                writer.put(index)
-                writer.put(UInt8(c.rawValue))
-                encode(flow, into: &writer)
-                index = flow.newer
-            }
+        for index in openFlowSlots {
+            writer.put(index)
+            writer.put(UInt8(entries[Int(index)].timeoutClass.rawValue))
+            encode(entries[Int(index)], into: &writer)
         }
     }
 
-    /// Open flows' positions (for stages that keep per-flow data by position).
+    /// Open flows' positions, class by class, oldest first in each (for stages that keep per-flow data by
+    /// position).
     public var openFlowSlots: [Int32] {
         var result: [Int32] = []
         result.reserveCapacity(activeCount)
@@ -59,14 +55,14 @@ extension FlowTable {
                 throw StateDecodingError("a saved flow has timeout class \(rawClass)")
             }
             var flow = try decodeFlow(from: &reader)
-            guard flow.id < savedNextID, find(flow.key, hash: flow.key.hash(seed: seed)) < 0 else {
+            let hash = flow.key.hash(seed: seed)
+            guard flow.id < savedNextID, find(flow.key, hash: hash) < 0 else {
                 throw StateDecodingError("saved flow \(flow.id) is a duplicate or from the future")
             }
             used[Int(index)] = true
             flow.slot = index
             flow.timeoutClass = timeoutClass
             entries[Int(index)] = flow
-            let hash = flow.key.hash(seed: seed)
             var slot = Int(truncatingIfNeeded: hash) & slotMask
             while slots[slot] != 0 { slot = (slot + 1) & slotMask }
             slots[slot] = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)

@@ -141,7 +141,7 @@ extension Pipeline {
     public func savedState() -> SavedState {
         var saved = SavedState()
         let engine = analyzer.engine
-        saved.clock = decode.packets > 0 || state?.restored?.clock != nil ? clock : nil
+        saved.clock = clock.nanoseconds != Int64.min ? clock : nil  // unset until a packet or a restore
         saved.packetsAtClock = packetsAtClock
         saved.packetsAnalysed = (state?.packetsBefore ?? 0) &+ decode.packets
         saved.learningStart = engine.learningStart
@@ -151,7 +151,7 @@ extension Pipeline {
         saved.hostLayout = layout.bytes
         saved.services = engine.hosts.services
         saved.exposures = engine.exposures
-        saved.inventory = engine.site.hosts.map(SavedInventoryEntry.init)
+        saved.inventory = engine.site.hosts
         var openFlows = StateWriter()
         flows.encodeOpenFlows(into: &openFlows)
         saved.openFlows = openFlows.bytes

@@ -7,19 +7,6 @@ import HostBaselines
 import PacketDecoding
 import SiteModel
 
-/// An inventory entry as the report judges it: a network (often one address), a name and a declared state.
-public struct ReportInventoryEntry: Sendable {
-    public var network: IPNetwork
-    public var name: String
-    public var state: String
-
-    public init(network: IPNetwork, name: String, state: String) {
-        self.network = network
-        self.name = name
-        self.state = state
-    }
-}
-
 public struct HostsReport: Sendable {
     public struct Service: Sendable {
         public var port: UInt16
@@ -31,7 +18,7 @@ public struct HostsReport: Sendable {
 
     public struct Host: Sendable {
         public var record: HostRecord
-        public var entry: ReportInventoryEntry?
+        public var entry: InventoryEntry?
         public var services: [Service]
         /// The host sent something (an IP packet or an ARP frame), rather than only being addressed.
         public var talked: Bool { record.packetsSent > 0 || record.arpFrames > 0 }
@@ -39,7 +26,7 @@ public struct HostsReport: Sendable {
 
     /// An inventory entry declared active with no frame from any of its addresses for at least the threshold.
     public struct SilentEntry: Sendable {
-        public var entry: ReportInventoryEntry
+        public var entry: InventoryEntry
         /// The last frame from any of its addresses; nil when none was ever seen.
         public var lastSeen: Timestamp?
         public var silentFor: Duration
@@ -47,7 +34,7 @@ public struct HostsReport: Sendable {
 
     public struct ExposedPort: Sendable {
         public var host: IPAddress
-        public var entry: ReportInventoryEntry?
+        public var entry: InventoryEntry?
         public var port: UInt16
         public var ipProtocol: UInt8
         /// The maintenance-port name from the site file; empty for an undeclared remote-administration port.
@@ -68,7 +55,7 @@ public struct HostsReport: Sendable {
     public var localHostsSeen = 0
     public var outsideHostsSeen = 0
 
-    public init(state: SavedState, inventory: [ReportInventoryEntry], silentAfter: Duration, includeOutside: Bool) {
+    public init(state: SavedState, inventory: [InventoryEntry], silentAfter: Duration, includeOutside: Bool) {
         observedFrom = state.learningStart
         observedTo = state.clock
         packetsAnalysed = state.packetsAnalysed
@@ -79,10 +66,9 @@ public struct HostsReport: Sendable {
         for (key, record) in state.services {
             servicesByHost[key.host, default: []].append(Service(port: key.port, ipProtocol: key.ipProtocol, record: record))
         }
-        func entry(for address: IPAddress) -> ReportInventoryEntry? {
-            // The most specific entry wins, as in the site model.
-            inventory.filter { $0.network.contains(address) }.max { $0.network.prefixLength < $1.network.prefixLength }
-        }
+        // The site model's lookup: the most specific entry covering an address wins.
+        let site = Site(hosts: inventory)
+        func entry(for address: IPAddress) -> InventoryEntry? { site.inventory(for: address) }
         var all: [Host] = []
         for saved in state.hosts {
             let services = (servicesByHost[saved.record.address] ?? []).sorted {
@@ -95,9 +81,9 @@ public struct HostsReport: Sendable {
         outsideHostsSeen = all.filter { !$0.record.isLocal && $0.talked }.count
         hosts = all.filter { $0.talked && ($0.record.isLocal || includeOutside) }
         unknownHosts = all.filter { $0.talked && $0.record.isLocal && $0.entry == nil }
-        declaredQuietButTalked = all.filter { $0.talked && ($0.entry?.state == "idle" || $0.entry?.state == "decommissioned") }
+        declaredQuietButTalked = all.filter { $0.talked && ($0.entry?.state == .idle || $0.entry?.state == .decommissioned) }
 
-        for item in inventory where item.state == "active" {
+        for item in inventory where item.state == .active {
             let members = all.filter { $0.talked && item.network.contains($0.record.address) }
             let last = members.map(\.record.lastSeen).max()
             guard let since = last ?? observedFrom else { continue }
@@ -120,17 +106,5 @@ public struct HostsReport: Sendable {
                 sources: sources.sorted { ($0.1.expected ? 1 : 0, $0.0) < ($1.1.expected ? 1 : 0, $1.0) }
                     .map { (address: $0.0, record: $0.1) }))
         }
-    }
-}
-
-extension ReportInventoryEntry {
-    public init(_ entry: InventoryEntry) {
-        self.init(network: entry.network, name: entry.name, state: entry.state.rawValue)
-    }
-
-    /// From the copy of the inventory saved in the state file; nil if the saved network does not parse.
-    public init?(_ saved: SavedInventoryEntry) {
-        guard let network = IPNetwork(saved.network) else { return nil }
-        self.init(network: network, name: saved.name, state: saved.state)
     }
 }

@@ -9,7 +9,7 @@ extension HostsReport {
         var out: [String] = []
         var head = "IdleWatch hosts report for \(statePath)"
         if let from = observedFrom, let to = observedTo {
-            head += "\n  traffic from \(time(from)) to \(time(to)) (\(describe(to - from))), \(packetsAnalysed) packets; "
+            head += "\n  traffic from \(time(from)) to \(time(to)) (\(formatDuration(to - from))), \(packetsAnalysed) packets; "
                 + "\(localHostsSeen) local and \(outsideHostsSeen) outside hosts sent traffic"
         } else {
             head += "\n  no traffic analysed yet"
@@ -17,13 +17,13 @@ extension HostsReport {
         head += "\n  declared states from \(inventorySource); times are packet times, \"now\" is the last packet"
         out.append(head)
 
-        var silentHeader = "Decommission candidates: declared active, nothing from them for \(describe(silentThreshold)) or more "
+        var silentHeader = "Decommission candidates: declared active, nothing from them for \(formatDuration(silentThreshold)) or more "
             + "(\(decommissionCandidates.count))"
         if let from = observedFrom, let to = observedTo, to - from < silentThreshold {
-            silentHeader += "\n  (the traffic covers only \(describe(to - from)): nothing can be silent that long yet; see --silent-days)"
+            silentHeader += "\n  (the traffic covers only \(formatDuration(to - from)): nothing can be silent that long yet; see --silent-days)"
         }
         out.append(section(silentHeader, ["NAME", "NETWORK", "LAST FRAME", "SILENT FOR"], decommissionCandidates.map {
-            [$0.entry.name, $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", describe($0.silentFor)]
+            [$0.entry.name, $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
         }))
         out.append(section("Local hosts seen but not in the inventory (\(unknownHosts.count))",
                            ["ADDRESS", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
@@ -34,7 +34,7 @@ extension HostsReport {
         out.append(section("Declared idle or decommissioned, and sent traffic (\(declaredQuietButTalked.count))",
                            ["NAME", "ADDRESS", "DECLARED", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            declaredQuietButTalked.map {
-            [$0.entry?.name ?? "", $0.record.address.description, $0.entry?.state ?? "", time($0.record.firstSeen),
+            [$0.entry?.name ?? "", $0.record.address.description, $0.entry?.state.rawValue ?? "", time($0.record.firstSeen),
              time($0.record.lastSeen), "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)",
              "\($0.record.peers.estimate)", services($0)]
         }))
@@ -54,7 +54,7 @@ extension HostsReport {
                            ["ADDRESS", "NAME", "DECLARED", "FIRST SEEN", "LAST FRAME", "LAST CLIENT", "LAST SERVER",
                             "PACKETS", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            hosts.map {
-            [$0.record.address.description, $0.entry?.name ?? "-", $0.entry?.state ?? "-", time($0.record.firstSeen),
+            [$0.record.address.description, $0.entry?.name ?? "-", $0.entry?.state.rawValue ?? "-", time($0.record.firstSeen),
              time($0.record.lastSeen), $0.record.lastActiveAsClient.map(time) ?? "-",
              $0.record.lastActiveAsServer.map(time) ?? "-", "\($0.record.packetsSent)" + ($0.record.arpFrames > 0 ? " +\($0.record.arpFrames) ARP" : ""),
              "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
@@ -110,7 +110,7 @@ extension HostsReport {
         h.bool("local", r.isLocal)
         if let entry = host.entry {
             h.string("name", entry.name)
-            h.string("declared", entry.state)
+            h.string("declared", entry.state.rawValue)
         } else {
             h.null("name")
             h.null("declared")
@@ -166,13 +166,5 @@ extension HostsReport {
             return text
         }
         return ([title, line(header)] + rows.map(line)).joined(separator: "\n")
-    }
-
-    /// `14d 23h`, `5h 2m`, `40 s`.
-    func describe(_ duration: Duration) -> String {
-        let seconds = max(0, duration.nanoseconds / 1_000_000_000)
-        if seconds < 3600 { return "\(seconds) s" }
-        if seconds < 86_400 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
-        return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h"
     }
 }

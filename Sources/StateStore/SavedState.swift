@@ -8,19 +8,6 @@ import HostBaselines
 import PacketDecoding
 import SiteModel
 
-/// One inventory entry as it stood when the state was saved (for reports run without the site file).
-public struct SavedInventoryEntry: Sendable, Equatable {
-    public var network: String
-    public var name: String
-    public var state: String
-
-    public init(network: String, name: String, state: String) {
-        self.network = network
-        self.name = name
-        self.state = state
-    }
-}
-
 public struct SavedState: Sendable {
     /// The latest packet time analysed into the state, and how many packets carried exactly that time: where a
     /// replay of the same input resumes.
@@ -34,7 +21,9 @@ public struct SavedState: Sendable {
     public var hostLayout: [UInt8] = []
     public var services: [ServiceKey: ServiceRecord] = [:]
     public var exposures: [ExposureKey: ExposureRecord] = [:]
-    public var inventory: [SavedInventoryEntry] = []
+    /// The site inventory as it stood at the save (for reports run without the site file): networks, names and
+    /// declared states.
+    public var inventory: [InventoryEntry] = []
     /// The flow table's open flows and the detections' windows, as each stage encoded them.
     public var openFlows: [UInt8] = []
     public var detectionWindows: [UInt8] = []
@@ -131,7 +120,7 @@ extension StateFile {
         }
         let inventory = try db.makeStatement(sql: "INSERT INTO inventory (position, network, name, state) VALUES (?, ?, ?, ?)")
         for (position, entry) in state.inventory.enumerated() {
-            try inventory.execute(arguments: [position, entry.network, entry.name, entry.state])
+            try inventory.execute(arguments: [position, entry.network.description, entry.name, entry.state.rawValue])
         }
         let blob = try db.makeStatement(sql: "INSERT INTO blobs (name, data) VALUES (?, ?)")
         try blob.execute(arguments: ["host_layout", Data(state.hostLayout)])
@@ -206,7 +195,11 @@ extension StateFile {
         }
         let rows4 = try Row.fetchCursor(db, sql: "SELECT network, name, state FROM inventory ORDER BY position")
         while let row = try rows4.next() {
-            state.inventory.append(SavedInventoryEntry(network: row["network"], name: row["name"], state: row["state"]))
+            let network: String = row["network"], declared: String = row["state"]
+            guard let parsed = IPNetwork(network), let hostState = HostState(rawValue: declared) else {
+                throw StateFileError(path, "inventory entry '\(network)' (\(declared)) is not a network and a host state")
+            }
+            state.inventory.append(InventoryEntry(network: parsed, name: row["name"], state: hostState))
         }
         var blobs: [String: [UInt8]] = [:]
         let rows5 = try Row.fetchCursor(db, sql: "SELECT name, data FROM blobs")
@@ -231,9 +224,3 @@ extension StateFile {
 /// SQLite integers are signed 64-bit; counters are stored by bit pattern.
 func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
 func unsigned(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) }
-
-extension SavedInventoryEntry {
-    public init(_ entry: InventoryEntry) {
-        self.init(network: entry.network.description, name: entry.name, state: entry.state.rawValue)
-    }
-}

@@ -109,10 +109,23 @@ public final class StateFile {
         func bigEndian(_ offset: Int) -> Int32 {
             Int32(bitPattern: header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         }
-        let application = bigEndian(68), version = bigEndian(60), pages = bigEndian(28)
-        // Application id 0 on a database of one page (no table can exist without a page of its own): a state file
-        // whose creation was interrupted before its first migration. It is ours to set up.
-        if application == 0 && version == 0 && pages <= 1 { return true }
+        // No table can exist without a page of its own: one page means no table.
+        return try judge(application: bigEndian(68), version: Int(bigEndian(60)), hasTables: bigEndian(28) > 1,
+                         path: path)
+    }
+
+    static func checkIdentity(_ db: Database, path: String) throws {
+        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        _ = try judge(application: application, version: version, hasTables: objects > 0, path: path)
+    }
+
+    /// Whether a SQLite database is a state file this build can use, from its application id and user version;
+    /// returns true when it is one still to be set up: application id 0 and no table, a state file whose creation
+    /// was interrupted before its first migration (the migration marks it).
+    static func judge(application: Int32, version: Int, hasTables: Bool, path: String) throws -> Bool {
+        if application == 0 && version == 0 && !hasTables { return true }
         guard application == applicationID else {
             throw StateFileError(path, "not an IdleWatch state file (a SQLite database with application id "
                 + "\(application)); left untouched")
@@ -122,19 +135,6 @@ public final class StateFile {
                 + "to \(schemaVersion)); left untouched")
         }
         return false
-    }
-
-    static func checkIdentity(_ db: Database, path: String) throws {
-        let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-        let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
-        if application == 0 && version == 0 && objects == 0 { return }  // new: the first migration marks it
-        guard application == applicationID else {
-            throw StateFileError(path, "not an IdleWatch state file (application id \(application)); left untouched")
-        }
-        guard version <= schemaVersion else {
-            throw StateFileError(path, "written by a newer IdleWatch (schema version \(version)); left untouched")
-        }
     }
 
     /// Version 1: the learned state (hosts, services, exposures), the site inventory it was judged against, run

@@ -51,18 +51,18 @@ struct Hosts: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)", exitCode: 2)
         }
-        let inventory: [ReportInventoryEntry]
+        let inventory: [InventoryEntry]
         let inventorySource: String
         if let site {
             do {
-                inventory = try SiteLoader.load(path: site).hosts.map(ReportInventoryEntry.init)
+                inventory = try SiteLoader.load(path: site).hosts
             } catch {
                 FileOutput.standardError.write(error.description + "\n")
                 throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)
             }
             inventorySource = site
         } else {
-            inventory = saved.inventory.compactMap(ReportInventoryEntry.init)
+            inventory = saved.inventory
             inventorySource = "the inventory saved in the state file"
         }
         let report = HostsReport(state: saved, inventory: inventory,
