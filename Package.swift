@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // libpcap, found through pkg-config (Debian: libpcap-dev).
@@ -57,6 +58,12 @@ let package = Package(
             name: "idlewatch",
             dependencies: ["Sensor", "PacketCapture", "OutputSinks", "SiteModel", "Detection", "HostBaselines", "StateStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // A reproducible synthetic capture of a site's traffic and its site file, for benchmarks and scale tests.
+        .executableTarget(
+            name: "idlewatch-synth",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "HeapModule", package: "swift-collections")]
+        ),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
@@ -72,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "StateStore",
-                           "HostBaselines", "idlewatch", .product(name: "GRDB", package: "GRDB.swift")]
+                           "HostBaselines", "idlewatch", "idlewatch-synth", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

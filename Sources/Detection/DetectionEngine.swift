@@ -169,32 +169,36 @@ public struct DetectionEngine: FlowEventHandler {
             if time - woke > dormant.wakeWindow { silence = nil }
             hosts[annotation.originator].wokeAt = nil
         }
-        var context = FlowContext(
+        // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides.
+        var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
+        if event == .ended || event == .longLived {
+            (rates.originatorRecent, rates.originatorLearned) = foldedRates(annotation.originator, at: time)
+            (rates.responderRecent, rates.responderLearned) = foldedRates(annotation.responder, at: time)
+        }
+        // One immutable context, borrowed by every detection (a `var` would be copied for each call).
+        let context = FlowContext(
             event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
             responderIsLocal: annotation.responderIsLocal, originatorEntry: inventory(of: annotation.originator),
-            responderEntry: inventory(of: annotation.responder), originatorSilence: silence, learningEnds: learningEnds)
-        if event == .ended || event == .longLived {
-            // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides.
-            let learningSeconds = max(1, site.learning.period.seconds)
-            for (reference, isOriginator) in [(annotation.originator, true), (annotation.responder, false)] {
-                hosts[reference].activity.fold(at: time)
-                let recent = hosts[reference].activity.packetRate(0)
-                let learned = Double(hosts[reference].learningPackets) / learningSeconds
-                if isOriginator {
-                    (context.originatorRecentRate, context.originatorLearnedRate) = (recent, learned)
-                } else {
-                    (context.responderRecentRate, context.responderLearnedRate) = (recent, learned)
-                }
-            }
-        }
+            responderEntry: inventory(of: annotation.responder), originatorSilence: silence, learningEnds: learningEnds,
+            originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
+            responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned)
 
         decommissioned.flow(context, ledger: &ledger)
         idle.flow(context, ledger: &ledger)
         dormant.flow(context, ledger: &ledger)
         maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
         exposure.flow(context, annotation: &annotations[slot], site: site)
-        newService.flow(context, hosts: &hosts, ledger: &ledger)
+        newService.flow(context, declaredPort: annotations[slot].declaredPort != FlowAnnotation.none, hosts: &hosts,
+                        ledger: &ledger)
         scans.flow(context, ledger: &ledger)
+    }
+
+    /// Packets per second the host sent over the last minute (decayed, folded up to `time`), and its average
+    /// during learning.
+    mutating func foldedRates(_ reference: HostReference, at time: Timestamp) -> (recent: Double, learned: Double) {
+        hosts[reference].activity.fold(at: time)
+        return (hosts[reference].activity.packetRate(0),
+                Double(hosts[reference].learningPackets) / max(1, site.learning.period.seconds))
     }
 }
 

@@ -6,6 +6,8 @@
 // TCP handshake (SYN-ACK) or a UDP reply; a RST is not a service.
 // Only ports below `ephemeralStart` count: above it, a local host "answering" an outside peer is usually the
 // other half of something it started (active FTP data, VoIP media, peer-to-peer, STUN), not a service.
+// A port declared in the site's maintenance registry is left to maintenance-port-inbound, which knows who may use
+// it and when: an allowed vendor session over a declared mapping is not news, and an unexpected one is raised there.
 // Tunables: severity 2; `ephemeralStart` 32768 (Linux's ephemeral range starts there, Windows' at 49152); one alert
 // per host and port per suppression interval (in practice once: the port is then known).
 
@@ -18,7 +20,8 @@ struct NewInboundService {
     static let severity = 2
     let ephemeralStart: UInt16 = 32768
 
-    mutating func flow(_ context: FlowContext, hosts: inout HostTable, ledger: inout AlertLedger) {
+    /// `declaredPort`: the flow goes to a port declared in the maintenance registry.
+    mutating func flow(_ context: FlowContext, declaredPort: Bool, hosts: inout HostTable, ledger: inout AlertLedger) {
         let flow = context.flow
         switch (context.event, flow.ipProtocol) {
         case (.established, IPProtocol.tcp), (.answered, IPProtocol.udp): break
@@ -29,7 +32,8 @@ struct NewInboundService {
         let previous = hosts.recordService(
             host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
             clientIsLocal: context.originatorIsLocal, during: learning, at: context.time)
-        guard previous == nil, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart else { return }
+        guard previous == nil, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart, !declaredPort
+        else { return }
         var alert = Alert(flow: flow, at: context.time, rule: .newInboundService, severity: Self.severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         let name = context.responderEntry.map { "\($0.name) (\(flow.responder))" } ?? "\(flow.responder)"

@@ -48,24 +48,16 @@ public struct FlowKey: Hashable, Sendable {
     @inlinable
     public func hash(seed: UInt64) -> UInt64 {
         var h = seed ^ 0x9E37_79B9_7F4A_7C15
-        h = FlowKey.mix(h ^ addressA.high)
-        h = FlowKey.mix(h ^ addressA.low)
-        h = FlowKey.mix(h ^ addressB.high)
-        h = FlowKey.mix(h ^ addressB.low)
+        h = HashIndex.mix(h ^ addressA.high)
+        h = HashIndex.mix(h ^ addressA.low)
+        h = HashIndex.mix(h ^ addressB.high)
+        h = HashIndex.mix(h ^ addressB.low)
         let tail = UInt64(portA) << 48 | UInt64(portB) << 32 | UInt64(vlan & 0xffff_0000) | UInt64(ipProtocol) << 8
             | UInt64(vlan & 0xffff) << 0
-        h = FlowKey.mix(h ^ tail ^ (addressA.isIPv6 ? 1 << 4 : 0))
+        h = HashIndex.mix(h ^ tail ^ (addressA.isIPv6 ? 1 << 4 : 0))
         return h
     }
 
-    /// A multiply-xorshift finalizer (from SplitMix64): every input bit affects every output bit.
-    @inlinable @inline(__always)
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// ICMP and ICMPv6 messages as flow "ports", the way Zeek and Community ID pair them: a request and its reply share

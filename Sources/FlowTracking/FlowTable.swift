@@ -106,10 +106,8 @@ public struct FlowTable {
 
     var entries: [Flow]
     var freeList: [Int32]
-    /// Index slots: 0 when empty, else (32-bit hash << 32) | (entry index + 1). Linear probing, backward-shift
-    /// deletion (no tombstones).
-    var slots: [UInt64]
-    let slotMask: Int
+    /// Flow keys' hashes to entry indices.
+    var index: HashIndex
     let seed: UInt64
     /// Per timeout class: the oldest and newest flow (entry indices, -1 when empty).
     var oldest: [Int32]
@@ -122,10 +120,7 @@ public struct FlowTable {
     public init(configuration: FlowTableConfiguration = FlowTableConfiguration()) {
         precondition(configuration.capacity > 0 && configuration.capacity < Int(Int32.max) / 2)
         self.configuration = configuration
-        var slotCount = 16
-        while slotCount < configuration.capacity * 2 { slotCount <<= 1 }
-        slots = [UInt64](repeating: 0, count: slotCount)
-        slotMask = slotCount - 1
+        index = HashIndex(capacity: configuration.capacity)
         seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         let placeholderKey = FlowKey(addressA: .unspecified, addressB: .unspecified, portA: 0, portB: 0,
                                      ipProtocol: 0, vlan: 0)
@@ -343,9 +338,7 @@ public struct FlowTable {
         nextID &+= 1
         flow.timeoutClass = classify(flow)
         entries[Int(index)] = flow
-        var slot = Int(truncatingIfNeeded: hash) & slotMask
-        while slots[slot] != 0 { slot = (slot + 1) & slotMask }
-        slots[slot] = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)
+        self.index.insert(hash: hash, entry: index)
         linkNewest(index)
         activeCount += 1
         counters.created &+= 1
@@ -381,38 +374,11 @@ public struct FlowTable {
     }
 
     func find(_ key: FlowKey, hash: UInt64) -> Int32 {
-        let tag = hash & 0xffff_ffff
-        var slot = Int(truncatingIfNeeded: hash) & slotMask
-        while true {
-            let value = slots[slot]
-            if value == 0 { return -1 }
-            if value >> 32 == tag {
-                let index = Int32(truncatingIfNeeded: value & 0xffff_ffff) - 1
-                if entries[Int(index)].key == key { return index }
-            }
-            slot = (slot + 1) & slotMask
-        }
+        index.find(hash: hash) { entries[Int($0)].key == key }
     }
 
-    mutating func removeSlot(of index: Int32) {
-        let hash = entries[Int(index)].key.hash(seed: seed)
-        var slot = Int(truncatingIfNeeded: hash) & slotMask
-        let wanted = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)
-        while slots[slot] != wanted { slot = (slot + 1) & slotMask }
-        // Backward-shift deletion: pull later members of the probe run back into the hole.
-        var hole = slot
-        var probe = slot
-        while true {
-            probe = (probe + 1) & slotMask
-            let value = slots[probe]
-            if value == 0 { break }
-            let home = Int(truncatingIfNeeded: value >> 32) & slotMask
-            let stays = hole <= probe ? (hole < home && home <= probe) : (hole < home || home <= probe)
-            if stays { continue }
-            slots[hole] = value
-            hole = probe
-        }
-        slots[hole] = 0
+    mutating func removeSlot(of entry: Int32) {
+        index.remove(hash: entries[Int(entry)].key.hash(seed: seed), entry: entry)
     }
 
     /// Ends a flow. `time` is when it ended: for a timeout, the moment it expired (its last packet plus the

@@ -63,9 +63,7 @@ extension FlowTable {
             flow.slot = index
             flow.timeoutClass = timeoutClass
             entries[Int(index)] = flow
-            var slot = Int(truncatingIfNeeded: hash) & slotMask
-            while slots[slot] != 0 { slot = (slot + 1) & slotMask }
-            slots[slot] = (hash & 0xffff_ffff) << 32 | UInt64(index + 1)
+            self.index.insert(hash: hash, entry: index)
             linkNewest(index)
             activeCount += 1
         }

@@ -31,8 +31,8 @@ struct FragmentTracker {
 
     func slot(_ packet: PacketSummary) -> Int {
         var h = seed ^ UInt64(packet.fragment.identification) ^ UInt64(packet.ipProtocol) << 40
-        h = FlowKey.mix(h ^ packet.source.low ^ packet.source.high)
-        h = FlowKey.mix(h ^ packet.destination.low ^ packet.destination.high)
+        h = HashIndex.mix(h ^ packet.source.low ^ packet.source.high)
+        h = HashIndex.mix(h ^ packet.destination.low ^ packet.destination.high)
         return Int(truncatingIfNeeded: h) & mask
     }
 

@@ -24,10 +24,11 @@ public struct DecayedActivity: Sendable {
             }
         }
 
-        mutating func decay(by elapsed: Double) {
-            minute *= exp(-elapsed / 60)
-            hour *= exp(-elapsed / 3600)
-            day *= exp(-elapsed / 86_400)
+        /// Multiplies each sum by its scale's decay factor (see `fold`).
+        mutating func decay(_ factors: Sums) {
+            minute *= factors.minute
+            hour *= factors.hour
+            day *= factors.day
         }
 
         mutating func add(_ value: Double) {
@@ -58,10 +59,12 @@ public struct DecayedActivity: Sendable {
     /// Decays the sums to `time` and adds what came in since the last fold.
     public mutating func fold(at time: Timestamp) {
         if foldedAt.nanoseconds != Int64.min, time > foldedAt {
+            // The three factors serve all three sums: three exp() per fold, not nine.
             let elapsed = (time - foldedAt).seconds
-            packets.decay(by: elapsed)
-            bytes.decay(by: elapsed)
-            flows.decay(by: elapsed)
+            let factors = Sums(minute: exp(-elapsed / 60), hour: exp(-elapsed / 3600), day: exp(-elapsed / 86_400))
+            packets.decay(factors)
+            bytes.decay(factors)
+            flows.decay(factors)
         }
         if time > foldedAt { foldedAt = time }
         packets.add(Double(pendingPackets))

@@ -88,7 +88,7 @@ public struct SavedHost: Sendable {
 extension HostTable {
     /// Live hosts with their slots, in slot order.
     public var savedHosts: [SavedHost] {
-        index.values.sorted().map { SavedHost(slot: $0, record: records[Int($0)]) }
+        index.entries.sorted().map { SavedHost(slot: $0, record: records[Int($0)]) }
     }
 
     /// Slot count, every slot's generation, the free list and the eviction generator.
@@ -129,7 +129,7 @@ extension HostTable {
             guard !used[Int(slot)] else { throw StateDecodingError("saved host table frees slot \(slot) twice") }
             used[Int(slot)] = true
         }
-        var newIndex: [IPAddress: Int32] = [:]
+        var newIndex = HashIndex(capacity: max(slotCount, configuration.localCapacity + configuration.externalCapacity))
         var locals = 0, externals = 0
         for host in hosts {
             let slot = Int(host.slot)
@@ -139,9 +139,11 @@ extension HostTable {
             guard host.record.generation == generations[slot] else {
                 throw StateDecodingError("saved host \(host.record.address) has generation \(host.record.generation), its slot \(generations[slot])")
             }
-            guard newIndex.updateValue(host.slot, forKey: host.record.address) == nil else {
+            let hash = host.record.address.hash(seed: seed)
+            guard newIndex.find(hash: hash, where: { rebuilt[Int($0)].address == host.record.address }) < 0 else {
                 throw StateDecodingError("saved host \(host.record.address) appears twice")
             }
+            newIndex.insert(hash: hash, entry: host.slot)
             used[slot] = true
             rebuilt[slot] = host.record
             if host.record.isLocal { locals += 1 } else { externals += 1 }
