@@ -25,7 +25,10 @@ public struct HostTableCounters: Sendable, Equatable {
 
 public struct HostTable {
     public let configuration: HostTableConfiguration
-    public internal(set) var records: [HostRecord] = []
+    /// Every slot's record (free slots hold an evicted or placeholder record).
+    public var records: [HostRecord] { storage }
+    /// The records themselves, visible to the inlinable accessors below.
+    @usableFromInline var storage: [HostRecord] = []
     public private(set) var counters = HostTableCounters()
     /// Addresses' hashes to record slots (fixed size: both sides' capacity).
     var index: HashIndex
@@ -45,13 +48,13 @@ public struct HostTable {
 
     public func find(_ address: IPAddress) -> HostReference? {
         let i = slot(of: address)
-        return i < 0 ? nil : HostReference(index: i, generation: records[Int(i)].generation)
+        return i < 0 ? nil : HostReference(index: i, generation: storage[Int(i)].generation)
     }
 
     /// The record slot holding `address`, or -1.
     @inline(__always)
     func slot(of address: IPAddress) -> Int32 {
-        index.find(hash: address.hash(seed: seed)) { records[Int($0)].address == address }
+        index.find(hash: address.hash(seed: seed)) { storage[Int($0)].address == address }
     }
 
     /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which.
@@ -64,11 +67,11 @@ public struct HostTable {
         let slot: Int32
         if let reused = free.popLast() {
             slot = reused
-            record.generation = records[Int(slot)].generation &+ 1
-            records[Int(slot)] = record
+            record.generation = storage[Int(slot)].generation &+ 1
+            storage[Int(slot)] = record
         } else {
-            slot = Int32(records.count)
-            records.append(record)
+            slot = Int32(storage.count)
+            storage.append(record)
         }
         index.insert(hash: address.hash(seed: seed), entry: slot)
         if isLocal { localCount += 1 } else { externalCount += 1 }
@@ -80,32 +83,34 @@ public struct HostTable {
     /// evicted and again when the slot is reused). Cheap enough for the per-packet path.
     @inlinable @inline(__always)
     public func isCurrent(_ reference: HostReference) -> Bool {
-        reference.index >= 0 && Int(reference.index) < records.count
-            && records[Int(reference.index)].generation == reference.generation
+        reference.index >= 0 && Int(reference.index) < storage.count
+            && storage[Int(reference.index)].generation == reference.generation
     }
 
-    /// Inlinable so that reading one field borrows the record in place: through a non-inlined read accessor every
-    /// `hosts[reference].field` read copied the whole record (about 400 bytes; a tenth of the replay time in perf).
+    /// Inlinable, both ways: across the module boundary every `hosts[reference].field` read copied the whole record
+    /// (about 400 bytes; a tenth of the replay time in perf) and every write allocated the modify coroutine's frame
+    /// (a malloc and a free per call, ten per flow).
+    @inlinable
     public subscript(reference: HostReference) -> HostRecord {
-        @inlinable _read { yield records[Int(reference.index)] }
-        _modify { yield &records[Int(reference.index)] }
+        _read { yield storage[Int(reference.index)] }
+        _modify { yield &storage[Int(reference.index)] }
     }
 
     /// Sets every live host's inventory index from `lookup` (after the site file changed).
     public mutating func reassignInventory(_ lookup: (IPAddress) -> Int32) {
-        for slot in index.entries { records[Int(slot)].inventoryIndex = lookup(records[Int(slot)].address) }
+        for slot in index.entries { storage[Int(slot)].inventoryIndex = lookup(storage[Int(slot)].address) }
     }
 
     /// Notes a frame from the host at `time`: when it breaks a silence of at least `dormantAfter`, the waking time
     /// and the length of the silence are kept for the dormancy rule.
     public mutating func touch(_ reference: HostReference, at time: Timestamp, dormantAfter: Duration) {
         let i = Int(reference.index)
-        let last = records[i].lastSeen
+        let last = storage[i].lastSeen
         if time - last >= dormantAfter {
-            records[i].wokeAt = time
-            records[i].silenceBeforeWaking = time - last
+            storage[i].wokeAt = time
+            storage[i].silenceBeforeWaking = time - last
         }
-        if time > last { records[i].lastSeen = time }
+        if time > last { storage[i].lastSeen = time }
     }
 
     /// Accounts one packet sent by the host: the per-packet part of the hosts stage, done here in one call so the
@@ -114,10 +119,10 @@ public struct HostTable {
                                        dormantAfter: Duration, duringLearning: Bool) {
         touch(reference, at: time, dormantAfter: dormantAfter)
         let i = Int(reference.index)
-        records[i].packetsSent &+= 1
-        records[i].bytesSent &+= UInt64(wireLength)
-        records[i].activity.add(packets: 1, bytes: UInt64(wireLength))
-        if duringLearning { records[i].learningPackets &+= 1 }
+        storage[i].packetsSent &+= 1
+        storage[i].bytesSent &+= UInt64(wireLength)
+        storage[i].activity.add(packets: 1, bytes: UInt64(wireLength))
+        if duringLearning { storage[i].learningPackets &+= 1 }
     }
 
     /// Records that `host` answered on `port`; returns the service record as it was before (nil if new).
@@ -147,22 +152,22 @@ public struct HostTable {
             random ^= random << 13
             random ^= random >> 7
             random ^= random << 17
-            let candidate = Int32(truncatingIfNeeded: random % UInt64(records.count))
-            let record = records[Int(candidate)]
+            let candidate = Int32(truncatingIfNeeded: random % UInt64(storage.count))
+            let record = storage[Int(candidate)]
             guard record.isLocal == local, slot(of: record.address) == candidate else { continue }
             sampled += 1
-            if victim < 0 || record.lastSeen < records[Int(victim)].lastSeen { victim = candidate }
+            if victim < 0 || record.lastSeen < storage[Int(victim)].lastSeen { victim = candidate }
         }
         if victim < 0 {
             // That side is a small part of the table and sampling missed it: take its first live slot.
-            guard let first = records.indices.first(where: {
-                records[$0].isLocal == local && slot(of: records[$0].address) == Int32($0)
+            guard let first = storage.indices.first(where: {
+                storage[$0].isLocal == local && slot(of: storage[$0].address) == Int32($0)
             }) else { return }
             victim = Int32(first)
         }
-        let record = records[Int(victim)]
+        let record = storage[Int(victim)]
         index.remove(hash: record.address.hash(seed: seed), entry: victim)
-        records[Int(victim)].generation &+= 1
+        storage[Int(victim)].generation &+= 1
         free.append(victim)
         if local {
             localCount -= 1

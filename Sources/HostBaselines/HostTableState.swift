@@ -88,13 +88,13 @@ public struct SavedHost: Sendable {
 extension HostTable {
     /// Live hosts with their slots, in slot order.
     public var savedHosts: [SavedHost] {
-        index.entries.sorted().map { SavedHost(slot: $0, record: records[Int($0)]) }
+        index.entries.sorted().map { SavedHost(slot: $0, record: storage[Int($0)]) }
     }
 
     /// Slot count, every slot's generation, the free list and the eviction generator.
     public func encodeLayout(into writer: inout StateWriter) {
-        writer.putCount(records.count)
-        for record in records { writer.put(record.generation) }
+        writer.putCount(storage.count)
+        for record in storage { writer.put(record.generation) }
         writer.putCount(free.count)
         for slot in free { writer.put(slot) }
         writer.put(random)
@@ -148,7 +148,7 @@ extension HostTable {
             rebuilt[slot] = host.record
             if host.record.isLocal { locals += 1 } else { externals += 1 }
         }
-        records = rebuilt
+        storage = rebuilt
         index = newIndex
         free = freeSlots
         random = savedRandom
