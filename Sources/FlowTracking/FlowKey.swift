@@ -57,7 +57,6 @@ public struct FlowKey: Hashable, Sendable {
         h = HashIndex.mix(h ^ tail ^ (addressA.isIPv6 ? 1 << 4 : 0))
         return h
     }
-
 }
 
 /// ICMP and ICMPv6 messages as flow "ports", the way Zeek and Community ID pair them: a request and its reply share

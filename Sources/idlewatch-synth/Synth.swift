@@ -157,7 +157,7 @@ struct Traffic {
     var randomClient: Endpoint { mutating get { network.clients[g.below(network.clients.count)] } }
     var popularServer: Endpoint { mutating get { network.outside[g.popular(network.outsideServerCount)] } }
 
-    func pick(_ list: [Endpoint], _ g: inout SeededGenerator) -> Endpoint { list[g.below(list.count)] }
+    mutating func pick(_ list: [Endpoint]) -> Endpoint { list[g.below(list.count)] }
 
     /// A new everyday conversation, by a fixed mix.
     mutating func startConversation(at time: Double) {
@@ -170,27 +170,27 @@ struct Traffic {
             add(c, at: time)
         case 52..<62:  // Intranet: file shares, internal web, a few administrative SSH sessions.
             let which = g.below(100)
-            let server = which < 50 ? pick(network.fileServers, &g) : which < 95 ? pick(network.intranetServers, &g) : pick(network.bastions, &g)
+            let server = which < 50 ? pick(network.fileServers) : which < 95 ? pick(network.intranetServers) : pick(network.bastions)
             var c = tcp(client: randomClient, server: server, port: which < 50 ? 445 : which < 95 ? 80 : 22, v6: v6, outside: false)
             if which >= 95 { c.interactive(&g) }
             add(c, at: time)
         case 62..<67:  // Outside clients of the DMZ's web servers.
-            add(tcp(client: network.outsideClient(&g), server: pick(network.dmz, &g), port: 443, v6: v6, outside: true), at: time)
+            add(tcp(client: network.outsideClient(&g), server: pick(network.dmz), port: 443, v6: v6, outside: true), at: time)
         case 67..<89:  // DNS through the site's resolver, which asks outside for a third of the names.
             var c = Conversation(kind: .dns, client: randomClient, server: network.resolver, v6: v6,
                                  clientPort: ephemeralPort, serverPort: 53)
             c.rtt = 0.0003
             add(c, at: time)
             if g.chance(0.3) {
-                var upstream = Conversation(kind: .dns, client: network.resolver, server: pick(network.outsideResolvers, &g),
+                var upstream = Conversation(kind: .dns, client: network.resolver, server: pick(network.outsideResolvers),
                                             v6: false, clientPort: ephemeralPort, serverPort: 53)
                 upstream.rtt = 0.01 + g.exponential(mean: 0.02)
                 add(upstream, at: time + 0.0001)
             }
         case 89..<92:  // NTP, from clients and from the idle cameras (allowed chatter, to their configured server).
             let camera = g.chance(0.2)
-            let client = camera ? pick(network.cameras, &g) : randomClient
-            let server = camera ? network.timeServers[0] : pick(network.timeServers, &g)
+            let client = camera ? pick(network.cameras) : randomClient
+            let server = camera ? network.timeServers[0] : pick(network.timeServers)
             var c = Conversation(kind: .ntp, client: client, server: server, v6: false,
                                  clientPort: 123, serverPort: 123)
             c.rtt = 0.02 + g.exponential(mean: 0.02)
@@ -203,7 +203,7 @@ struct Traffic {
             c.rtt = server.mac == CaptureOutput.gatewayMAC ? 0.01 + g.exponential(mean: 0.04) : 0.0004
             add(c, at: time)
         case 95..<98:
-            let sender = g.chance(0.5) ? pick(network.fileServers, &g) : pick(network.intranetServers, &g)
+            let sender = g.chance(0.5) ? pick(network.fileServers) : pick(network.intranetServers)
             var c = Conversation(kind: .syslog, client: sender, server: network.collector, v6: false,
                                  clientPort: 514, serverPort: 514)
             c.rounds = g.count(mean: 3)
@@ -238,15 +238,15 @@ struct Traffic {
             dns.rtt = 0.0003
             add(dns, at: time + 0.01)
         case 2:  // A camera of the idle platform opens HTTPS to an outside address.
-            add(tcp(client: pick(network.cameras, &g), server: network.outside[g.below(network.outsideServerCount)],
+            add(tcp(client: pick(network.cameras), server: network.outside[g.below(network.outsideServerCount)],
                     port: 443, v6: false, outside: true), at: time)
         case 3:  // Remote desktop from outside to a workstation, with a session.
-            var c = tcp(client: pick(network.attackers, &g), server: randomClient, port: 3389, v6: false, outside: true)
+            var c = tcp(client: pick(network.attackers), server: randomClient, port: 3389, v6: false, outside: true)
             c.ending = .fin
             c.interactive(&g)
             add(c, at: time)
         case 4:  // A scanner sweeps telnet over a few hundred workstations.
-            var c = Conversation(kind: .scan, client: pick(network.attackers, &g), server: network.gateway, v6: false,
+            var c = Conversation(kind: .scan, client: pick(network.attackers), server: network.gateway, v6: false,
                                  clientPort: ephemeralPort, serverPort: 23)
             c.rounds = 200 + g.below(200)
             c.firstTarget = g.below(network.clients.count)

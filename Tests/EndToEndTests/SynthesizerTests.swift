@@ -66,7 +66,7 @@ struct SynthesizerTests {
         #expect(arp > 100)
 
         let alerts = try parseJSONLines(result.standardOutput).compactMap { $0["alert"] as? [String: Any] }
-        let rules = alerts.compactMap { $0["signature"] as? String ?? $0["rule"] as? String }
+        let rules = alerts.compactMap { $0["rule"] as? String }
         let text = result.standardOutput
         // The decommissioned server talks; a camera of the idle platform opens HTTPS; remote desktop reaches a
         // workstation from outside; a scanner sweeps telnet.
