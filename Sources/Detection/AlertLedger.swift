@@ -92,5 +92,5 @@ public struct AlertLedger {
         return pending
     }
 
-    public var hasPending: Bool { !pending.isEmpty }
+    @inlinable public var hasPending: Bool { !pending.isEmpty }
 }

@@ -38,14 +38,16 @@ public struct DecayedActivity: Sendable {
         }
     }
 
-    /// Exponentially decayed sums of packets, bytes and flows (events per time constant at steady state).
-    public internal(set) var packets = Sums()
-    public internal(set) var bytes = Sums()
-    public internal(set) var flows = Sums()
+    // The pending counts come first: each packet adds to them, so they share a cache line with the host record's
+    // per-packet fields (see HostRecord); the sums are touched only when the activity is folded.
     var pendingPackets: UInt64 = 0
     var pendingBytes: UInt64 = 0
     var pendingFlows: UInt64 = 0
     var foldedAt = Timestamp(nanoseconds: Int64.min)
+    /// Exponentially decayed sums of packets, bytes and flows (events per time constant at steady state).
+    public internal(set) var packets = Sums()
+    public internal(set) var bytes = Sums()
+    public internal(set) var flows = Sums()
 
     public init() {}
 

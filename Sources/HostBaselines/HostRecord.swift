@@ -4,35 +4,39 @@
 import PacketDecoding
 
 public struct HostRecord: Sendable {
-    public var address: IPAddress
-    public var isLocal: Bool
-    public var firstSeen: Timestamp
-    /// The last frame from this host (IP or ARP).
-    public var lastSeen: Timestamp
-    /// The last time it started a flow.
-    public var lastActiveAsClient: Timestamp?
-    /// The last time it answered a flow.
-    public var lastActiveAsServer: Timestamp?
-    public var packetsSent: UInt64 = 0
-    public var bytesSent: UInt64 = 0
-    public var flowsOriginated: UInt64 = 0
-    public var flowsAnswered: UInt64 = 0
-    public var arpFrames: UInt64 = 0
-    public var activity = DecayedActivity()
-    /// Distinct peers it talked to or was reached by.
-    public var peers = DistinctCounter()
-    /// During the learning period: packets sent, flows originated, distinct peers.
-    public var learningPackets: UInt64 = 0
-    public var learningFlows: UInt64 = 0
-    public var learningPeers = DistinctCounter()
+    // Declaration order is memory order. Every packet checks `generation`, then updates `lastSeen`, the counters
+    // and `activity`'s pending sums; every flow start compares `address`. Kept together at the front, they span two
+    // cache lines of the ~400-byte record instead of five (the rest is read when flows start and end).
+
+    /// Bumped whenever the slot is reused for another address, so stale references can be detected.
+    public internal(set) var generation: UInt32 = 0
     /// Index of the site inventory entry that covers this address (-1: none), set by whoever creates the record.
     public var inventoryIndex: Int32 = -1
+    /// The last frame from this host (IP or ARP).
+    public var lastSeen: Timestamp
+    public var packetsSent: UInt64 = 0
+    public var bytesSent: UInt64 = 0
+    /// During the learning period: packets sent, flows originated, distinct peers.
+    public var learningPackets: UInt64 = 0
+    public var address: IPAddress
+    public var isLocal: Bool
+    public var activity = DecayedActivity()
     /// When the host broke a silence longer than the dormancy threshold, and how long that silence was; cleared
     /// once the waking has been judged.
     public var wokeAt: Timestamp?
     public var silenceBeforeWaking: Duration?
-    /// Bumped whenever the slot is reused for another address, so stale references can be detected.
-    public internal(set) var generation: UInt32 = 0
+    public var firstSeen: Timestamp
+    /// The last time it started a flow.
+    public var lastActiveAsClient: Timestamp?
+    /// The last time it answered a flow.
+    public var lastActiveAsServer: Timestamp?
+    public var flowsOriginated: UInt64 = 0
+    public var flowsAnswered: UInt64 = 0
+    public var arpFrames: UInt64 = 0
+    public var learningFlows: UInt64 = 0
+    /// Distinct peers it talked to or was reached by.
+    public var peers = DistinctCounter()
+    public var learningPeers = DistinctCounter()
 
     public init(address: IPAddress, isLocal: Bool, firstSeen: Timestamp) {
         self.address = address

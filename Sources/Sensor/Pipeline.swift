@@ -63,7 +63,6 @@ public struct Pipeline: PacketHandler {
     public internal(set) var analyzer: Analyzer
     let output: BufferedOutput?
     let format: OutputFormat
-    var summary = PacketSummary()
     /// Alerts written so far, for callers that collect them (tests, the state store).
     public var onAlert: ((Alert) -> Void)?
     /// Called every `progressInterval` packets (for a progress line); nil for none.
@@ -98,21 +97,26 @@ public struct Pipeline: PacketHandler {
     }
 
     public mutating func handle(_ packet: CapturedPacket) {
-        if skipping && isAlreadyAnalysed(packet.timestamp) { return }
-        let time = packet.timestamp
+        var summary = PacketSummary()
+        PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType, into: &summary)
+        analyse(summary, at: packet.timestamp, wireLength: packet.wireLength)
+    }
+
+    /// Everything after decoding, for a packet decoded elsewhere (the replay's reader thread, see ReadAhead.swift).
+    /// `wireLength` is the record's length as libpcap gave it.
+    public mutating func analyse(_ summary: PacketSummary, at time: Timestamp, wireLength: Int) {
+        if skipping && isAlreadyAnalysed(time) { return }
         if time > clock {
             clock = time
             packetsAtClock = 1
         } else if time == clock {
             packetsAtClock &+= 1
         }
-        PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType, into: &summary)
-        decode.count(summary, at: packet.timestamp, wireLength: packet.wireLength)
-        let disposition = flows.process(summary, at: packet.timestamp, wireLength: packet.wireLength,
-                                        handler: &analyzer)
+        decode.count(summary, at: time, wireLength: wireLength)
+        let disposition = flows.process(summary, at: time, wireLength: wireLength, handler: &analyzer)
         if analyzer.detecting {
-            if summary.network == .arp { analyzer.engine.arp(summary, at: packet.timestamp) }
-            analyzer.engine.account(disposition, at: packet.timestamp, wireLength: packet.wireLength)
+            if summary.network == .arp { analyzer.engine.arp(summary, at: time) }
+            analyzer.engine.account(disposition, at: time, wireLength: wireLength)
             if analyzer.engine.ledger.hasPending { writeAlerts() }
         }
         if let progress, decode.packets % progressInterval == 0 { progress(decode.packets) }

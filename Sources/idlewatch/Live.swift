@@ -53,8 +53,11 @@ struct Live: ParsableCommand {
     @Option(name: .customShort("s"), help: "Snapshot length: bytes kept per packet (0: 262144).")
     var snaplen = 262_144
 
-    @Option(name: .customShort("B"), help: "Kernel capture buffer size in KiB, as tcpdump's -B.")
-    var bufferSize: Int?
+    // libpcap's own default is 2 MiB, a few milliseconds of a busy link: a sensor behind a SPAN port meets bursts
+    // (and its own pauses: a state save, a site reload) that need more. Zeek asks for 128 MiB; 64 MiB holds about
+    // 100,000 full-size frames and costs nothing until the kernel fills it.
+    @Option(name: .customShort("B"), help: "Kernel capture buffer size in KiB, as tcpdump's -B (libpcap's default is 2048).")
+    var bufferSize = 65_536
 
     @Flag(name: .customShort("p"), help: "Do not put the interface in promiscuous mode.")
     var noPromiscuous = false
@@ -97,7 +100,7 @@ struct Live: ParsableCommand {
 
     func validate() throws {
         guard snaplen >= 0 && snaplen <= 262_144 else { throw ValidationError("-s must be between 0 and 262144") }
-        if let bufferSize, bufferSize <= 0 || bufferSize > 4_194_304 {
+        if bufferSize <= 0 || bufferSize > 4_194_304 {
             throw ValidationError("-B must be between 1 and 4194304 KiB")
         }
         guard statsInterval >= 0, silentAfter >= 0, lossThreshold >= 0 && lossThreshold <= 1 else {
@@ -140,7 +143,7 @@ struct Live: ParsableCommand {
         var options = LiveOptions()
         options.snapshotLength = snaplen
         options.promiscuous = !noPromiscuous
-        options.bufferSize = bufferSize.map { $0 * 1024 }
+        options.bufferSize = bufferSize * 1024
         options.immediate = immediateMode
         options.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
         let source: LiveSource

@@ -134,9 +134,9 @@ struct Replay: ParsableCommand {
                 throw CommandFailure("\(error)", exitCode: 2)
             }
         }
-        let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1, source: source)
-        if progress.enabled { pipeline.progress = { progress.update(packets: $0) } }
-        source.run(&pipeline)
+        let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
+        ReadAhead.replay(source, into: &pipeline,
+                         progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
         let errors = source.errors.map(\.description)
@@ -172,24 +172,23 @@ enum FileOutput {
     }
 }
 
-/// A progress line on standard error for long replays: packets read and how far through the input.
+/// A progress line on standard error for long replays: packets analysed and how far through the input.
 final class ProgressLine {
     let enabled: Bool
-    let source: ReplaySource
     var lastUpdate = timespec()
     var shown = false
 
-    init(enabled: Bool, source: ReplaySource) {
+    init(enabled: Bool) {
         self.enabled = enabled
-        self.source = source
     }
 
-    func update(packets: UInt64) {
+    /// `read`: bytes read so far and in all (the replay source's `progress`, taken on the thread that reads).
+    func update(packets: UInt64, read: (done: Int64, total: Int64)) {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         guard now.tv_sec - lastUpdate.tv_sec >= 1 else { return }
         lastUpdate = now
-        let (done, total) = source.progress
+        let (done, total) = read
         let percent = total > 0 ? " (\(done * 100 / total)%)" : ""
         FileOutput.standardError.write("\r\u{1b}[Kidlewatch: \(packets) packets\(percent)")
         shown = true

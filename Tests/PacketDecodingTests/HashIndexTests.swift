@@ -42,6 +42,36 @@ import Testing
         #expect(index.entries.sorted() == model.values.sorted())
     }
 
+    /// The index doubles while entries arrive (starting at 1,024 slots), keeps every entry findable across each
+    /// doubling, including probe runs that wrapped around the end before it, and stops at its capacity's size.
+    @Test func growsWithItsEntriesUpToItsCapacity() {
+        var index = HashIndex(capacity: 5_000)
+        #expect(index.size == 1_024)
+        var model: [Int: Int32] = [:]
+        // Keys 0..<5000; a third of them share home slots at the top of every size (wrapping runs).
+        func hash(_ key: Int) -> UInt64 {
+            key % 3 == 0 ? UInt64(0xffff_fff8 | (key % 7)) | UInt64(key) << 40 : HashIndex.mix(UInt64(key))
+        }
+        var sizes: [Int] = []
+        for key in 0..<5_000 {
+            index.insert(hash: hash(key), entry: Int32(key))
+            model[key] = Int32(key)
+            if sizes.last != index.size { sizes.append(index.size) }
+            if key % 3 == 1 {  // remove some as we go, so growth meets holes left by backward shifts
+                let gone = key / 2
+                if let entry = model.removeValue(forKey: gone) { index.remove(hash: hash(gone), entry: entry) }
+            }
+        }
+        #expect(sizes == [1_024, 2_048, 4_096, 8_192, 16_384].filter { $0 <= index.size })
+        #expect(index.size <= 16_384, "never beyond twice the next power of two of the capacity")
+        #expect(index.count == model.count)
+        for key in 0..<5_000 {
+            let found = index.find(hash: hash(key)) { $0 == Int32(key) }
+            #expect(found == (model[key] ?? -1), "key \(key)")
+        }
+        #expect(index.entries.sorted() == model.values.sorted())
+    }
+
     @Test func addressHashesDependOnFamilyAndSeed() {
         let v4 = IPAddress(ipv4: 0x0A00_0001)
         let v6 = IPAddress(ipv6High: 0, low: 0x0A00_0001)

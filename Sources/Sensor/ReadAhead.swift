@@ -1,0 +1,275 @@
+// Reading and decoding on one thread, analysis on another: a replay's wall time becomes the longer of the two
+// instead of their sum.
+//
+// The reader thread takes packets from libpcap (the file read, its system time and the copy out of stdio's buffer)
+// and decodes each into a `PacketSummary`, which holds plain values only, so nothing points into libpcap's buffer
+// once the packet is decoded. Summaries go to the analysing thread in fixed batches through a small ring; the
+// analysing thread runs flows, hosts, detections and output on them in the order they were read. Order is the
+// only thing the analysis depends on, so the output is the same as a single-threaded run's, packet for packet.
+//
+// The ring's batches are allocated once; a full ring makes the reader wait and an empty one makes the analyser
+// wait, so memory stays at `batches x batchSize` summaries whatever the input. The live sensor uses the same ring
+// (see LiveSensor.swift): there the reader also publishes partial batches after a short delay, so alerts on a
+// quiet link are not held back, and takes the capture statistics, since a pcap_t belongs to one thread.
+
+import Glibc
+import PacketCapture
+import PacketDecoding
+
+/// A packet after decoding: everything the analysis reads.
+public struct DecodedPacket {
+    public var timestamp = Timestamp(nanoseconds: 0)
+    /// The record's length on the wire, as libpcap gave it.
+    public var wireLength = 0
+    public var summary = PacketSummary()
+
+    public init() {}
+}
+
+/// Fixed batches of decoded packets passed from one producer thread to one consumer thread, in order.
+///
+/// Everything the two threads share is in memory allocated here and touched only under the mutex (the batches
+/// themselves belong to one side at a time). The mutex and condition live at fixed addresses: passing a Swift
+/// stored property with `&` may hand pthreads a temporary copy, and an array property written by one thread
+/// while the other reads it is a race on its buffer even when the elements are not.
+final class DecodedBatches: @unchecked Sendable {
+    let batchSize: Int
+    let batches: [UnsafeMutableBufferPointer<DecodedPacket>]
+    /// Packets in each published batch.
+    let counts: UnsafeMutableBufferPointer<Int>
+    /// Read progress (bytes done, bytes in all) when each batch was published, for the progress line.
+    let progress: UnsafeMutableBufferPointer<(Int64, Int64)>
+    /// Batches published and taken so far; `published - taken` are waiting.
+    var published = 0
+    var taken = 0
+    var finished = false
+    var stopRequested = false
+    var latestStatistics: CaptureStatistics?
+    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init(batches count: Int, batchSize: Int) {
+        self.batchSize = batchSize
+        batches = (0..<count).map { _ in
+            let batch = UnsafeMutableBufferPointer<DecodedPacket>.allocate(capacity: batchSize)
+            batch.initialize(repeating: DecodedPacket())
+            return batch
+        }
+        counts = .allocate(capacity: count)
+        counts.initialize(repeating: 0)
+        progress = .allocate(capacity: count)
+        progress.initialize(repeating: (0, 0))
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        for batch in batches {
+            batch.deinitialize()
+            batch.deallocate()
+        }
+        counts.deallocate()
+        progress.deallocate()
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        changed.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Producer: the batch to fill next, once the consumer has let go of it.
+    func batchToFill() -> UnsafeMutableBufferPointer<DecodedPacket> {
+        pthread_mutex_lock(mutex)
+        while published - taken == batches.count { pthread_cond_wait(changed, mutex) }
+        let batch = batches[published % batches.count]
+        pthread_mutex_unlock(mutex)
+        return batch
+    }
+
+    /// Producer: hands over the batch being filled with `count` packets (none is allowed: it passes on the
+    /// statistics). Returns whether the consumer asked the producer to stop.
+    @discardableResult
+    func publish(count: Int, progress: (Int64, Int64) = (0, 0), statistics: CaptureStatistics? = nil) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let statistics { latestStatistics = statistics }
+        guard count > 0 else { return stopRequested }
+        counts[published % batches.count] = count
+        self.progress[published % batches.count] = progress
+        published += 1
+        pthread_cond_broadcast(changed)
+        return stopRequested
+    }
+
+    /// Producer: whether the consumer asked it to stop.
+    var shouldStop: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return stopRequested
+    }
+
+    /// Producer: no more batches.
+    func finish() {
+        pthread_mutex_lock(mutex)
+        finished = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Consumer: asks the producer to stop after its current read; the batches it already published still come.
+    func requestStop() {
+        pthread_mutex_lock(mutex)
+        stopRequested = true
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Consumer: the capture statistics the producer took last.
+    var statistics: CaptureStatistics? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return latestStatistics
+    }
+
+    enum Next {
+        case batch(UnsafeMutableBufferPointer<DecodedPacket>, progress: (Int64, Int64))
+        /// The wait passed with no batch.
+        case idle
+        /// The producer finished and every batch was taken.
+        case finished
+    }
+
+    /// Consumer: the next batch in order, waiting at most `milliseconds` (for ever when nil). A batch stays the
+    /// consumer's until `release()`.
+    func next(waitingUpTo milliseconds: Int? = nil) -> Next {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if published == taken && !finished {
+            if let milliseconds {
+                var deadline = timespec()
+                clock_gettime(CLOCK_REALTIME, &deadline)
+                let nanoseconds = Int(deadline.tv_nsec) + milliseconds % 1000 * 1_000_000
+                deadline.tv_sec += milliseconds / 1000 + nanoseconds / 1_000_000_000
+                deadline.tv_nsec = nanoseconds % 1_000_000_000
+                while published == taken && !finished {
+                    if pthread_cond_timedwait(changed, mutex, &deadline) == ETIMEDOUT { break }
+                }
+            } else {
+                while published == taken && !finished { pthread_cond_wait(changed, mutex) }
+            }
+        }
+        guard published > taken else { return finished ? .finished : .idle }
+        let slot = taken % batches.count
+        return .batch(UnsafeMutableBufferPointer(rebasing: batches[slot][0..<counts[slot]]), progress: progress[slot])
+    }
+
+    /// Consumer: done with the batch `next()` returned.
+    func release() {
+        pthread_mutex_lock(mutex)
+        taken += 1
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// The reader thread's packet handler: decodes into the batch being filled and publishes it when full.
+struct BatchingDecoder: PacketHandler {
+    let ring: DecodedBatches
+    /// The replay being read, for the progress line (nil for a live capture).
+    let source: ReplaySource?
+    var batch: UnsafeMutableBufferPointer<DecodedPacket>
+    var count = 0
+    /// Whether the consumer asked for a stop (seen at the last publish).
+    var stopRequested = false
+
+    init(ring: DecodedBatches, source: ReplaySource?) {
+        self.ring = ring
+        self.source = source
+        batch = ring.batchToFill()
+    }
+
+    mutating func handle(_ packet: CapturedPacket) {
+        batch[count].timestamp = packet.timestamp
+        batch[count].wireLength = packet.wireLength
+        PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType,
+                             into: &batch[count].summary)
+        count += 1
+        if count == batch.count { publish() }
+    }
+
+    /// Hands over what the batch holds (possibly nothing, to pass on `statistics`) and takes the next one.
+    mutating func publish(statistics: CaptureStatistics? = nil) {
+        let filled = count
+        stopRequested = ring.publish(count: filled, progress: source?.progress ?? (0, 0), statistics: statistics)
+        guard filled > 0 else { return }
+        count = 0
+        batch = ring.batchToFill()
+    }
+
+    mutating func finish() {
+        publish()
+        ring.finish()
+    }
+}
+
+/// A closure moved to a new thread whole. The threads that use this hand each other data only through
+/// `DecodedBatches`, under its mutex.
+final class ThreadBody: @unchecked Sendable {
+    let body: () -> Void
+
+    init(_ body: @escaping () -> Void) {
+        self.body = body
+    }
+}
+
+/// Runs `body` on a new thread; nil when no thread can be started.
+func startThread(_ body: @escaping () -> Void) -> pthread_t? {
+    let context = Unmanaged.passRetained(ThreadBody(body))
+    var thread = pthread_t()
+    let status = pthread_create(&thread, nil, { context in
+        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
+        return nil
+    }, context.toOpaque())
+    guard status == 0 else {
+        context.release()
+        return nil
+    }
+    return thread
+}
+
+public enum ReadAhead {
+    /// Summaries per batch: enough that the two threads meet a few thousand times per ten million packets, few
+    /// enough that a batch stays in the shared cache between the writer and the reader.
+    public static let batchSize = 1024
+    public static let batches = 4
+
+    /// Replays `source` into `pipeline`: read and decoded on a second thread, analysed on this one, in order.
+    /// `progress` is called on this thread, every `pipeline.progressInterval` packets, with the packets analysed
+    /// and the bytes read when their batch was published. Returns when every file is read and analysed (the
+    /// caller then reads `source.errors`, after the reader thread has ended).
+    /// `batches` and `batchSize` are for tests (small rings wrap around many times).
+    public static func replay(_ source: ReplaySource, into pipeline: inout Pipeline,
+                              batches: Int = ReadAhead.batches, batchSize: Int = ReadAhead.batchSize,
+                              progress: ((UInt64, (Int64, Int64)) -> Void)? = nil) {
+        precondition(batches >= 2 && batchSize >= 1)
+        let ring = DecodedBatches(batches: batches, batchSize: batchSize)
+        let reader = startThread {
+            var decoder = BatchingDecoder(ring: ring, source: source)
+            source.run(&decoder)
+            decoder.finish()
+        }
+        guard let reader else {
+            // No second thread to be had: read and analyse here, one packet at a time.
+            source.run(&pipeline)
+            return
+        }
+        let interval = pipeline.progressInterval
+        while case .batch(let packets, let read) = ring.next() {
+            for index in packets.indices {
+                pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
+                                 wireLength: packets[index].wireLength)
+                if let progress, pipeline.decode.packets % interval == 0 { progress(pipeline.decode.packets, read) }
+            }
+            ring.release()
+        }
+        pthread_join(reader, nil)
+    }
+}
