@@ -1,0 +1,143 @@
+// Faults around a replay: the capture ends inside a record, the reader of standard output goes away, the disk
+// under the state file fills up. Each time the user must get every alert found so far, the state saved where it
+// can be, a message that names what failed, and an exit status that says so.
+
+import Foundation
+import Testing
+
+@Suite("Faults: broken captures and failing sinks", .serialized)
+struct FaultTests {
+    /// Byte offsets where the records of a pcap file end (the file header is 24 bytes, each record header 16).
+    static func recordEnds(_ data: Data) -> [Int] {
+        var ends: [Int] = []
+        var offset = 24
+        let littleEndian = data.prefix(4) == Data([0xd4, 0xc3, 0xb2, 0xa1]) || data.prefix(4) == Data([0x4d, 0x3c, 0xb2, 0xa1])
+        while offset + 16 <= data.count {
+            let field = data.subdata(in: offset + 8 ..< offset + 12).reduce(0) { $0 << 8 | Int($1) }
+            let length = littleEndian ? Int(UInt32(field).byteSwapped) : field
+            guard offset + 16 + length <= data.count else { break }
+            offset += 16 + length
+            ends.append(offset)
+        }
+        return ends
+    }
+
+    @Test("a capture cut inside a record: alerts before the cut written, state saved, error with file and offset, exit 1")
+    func truncatedCaptureWithState() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // SSH password guessing against a server of ours: the alerts come early (the first session) and later
+        // (guessing, once enough short sessions have ended).
+        let site = directory.appendingPathComponent("site.yaml").path
+        try "local_networks: [192.168.56.103/32]\n".write(toFile: site, atomically: true, encoding: .utf8)
+        let original = TestPaths.corpusFile("zeek/ssh__sshguess.pcap")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: original))
+        let ends = Self.recordEnds(whole)
+        #expect(ends.last == whole.count && ends.count > 300, "the capture is a well-formed pcap file")
+        // Cut 5 bytes into the record after the 200th: its header is there but its bytes are not.
+        let cutAt = ends[199] + 21
+        let cut = directory.appendingPathComponent("cut.pcap")
+        try whole.prefix(cutAt).write(to: cut)
+        let clean = directory.appendingPathComponent("clean.pcap")
+        try whole.prefix(ends[199]).write(to: clean)
+        let state = directory.appendingPathComponent("cut.db").path
+        let reference = directory.appendingPathComponent("clean.db").path
+
+        let damaged = try runIdleWatch(["replay", "--site", site, "--state", state, cut.path])
+        let intact = try runIdleWatch(["replay", "--site", site, "--state", reference, clean.path])
+        #expect(damaged.status == 1)
+        #expect(intact.status == 0, "\(intact.standardError)")
+        // The same 200 packets were analysed, so the same alerts were written.
+        #expect(!intact.outputLines.isEmpty)
+        #expect(damaged.standardOutput == intact.standardOutput)
+        let errors = damaged.standardError.split(separator: "\n").filter { $0.contains("error:") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("\(cut.path): truncated dump file") == true, "\(errors)")
+        #expect(errors.first?.contains("after 200 packets, at byte offset \(cutAt)") == true, "\(errors)")
+        #expect(damaged.standardError.contains("state: saved"), "\(damaged.standardError)")
+
+        // The saved state carries on: the whole file from it skips the 200 packets and raises what the rest adds,
+        // exactly as one run over the whole file does.
+        let rest = try runIdleWatch(["replay", "--site", site, "--state", state, original])
+        #expect(rest.status == 0, "\(rest.standardError)")
+        #expect(rest.standardError.contains("200 packets skipped"), "\(rest.standardError)")
+        let once = try runIdleWatch(["replay", "--site", site, "--state", directory.appendingPathComponent("once.db").path,
+                                     original])
+        #expect(!rest.outputLines.isEmpty)
+        #expect(damaged.outputLines + rest.outputLines == once.outputLines)
+    }
+
+    @Test("standard output closed by its reader (| head -1): the run finishes, saves its state and counts what it could not write")
+    func standardOutputClosed() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("state.db").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
+        process.arguments = ["replay", "--flows", "--state", state, "--end-flows", TestPaths.corpusFile("mercury/capture2.pcap")]
+        let output = Pipe()
+        // A one-page pipe, so the flow records overflow it long before the end.
+        _ = fcntl(output.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let errURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        try output.fileHandleForWriting.close()
+        // Read one line, then go away, as `head -1` does.
+        var first = Data()
+        while !first.contains(0x0a), let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty {
+            first.append(byte)
+        }
+        try output.fileHandleForReading.close()
+        process.waitUntilExit()
+        let errors = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(first.count > 10)
+        #expect(process.terminationReason == .exit, "no death by SIGPIPE")
+        #expect(process.terminationStatus == 0, "a reader that stops early is not an error (as with tcpdump | head)")
+        let lost = try #require(errors.firstMatch(of: /standard output: Broken pipe; (\d+) records not written/), "\(errors)")
+        #expect(Int(lost.1)! > 100)
+        #expect(errors.contains("hosts: 312"), "the whole capture was still analysed: \(errors)")
+        #expect(errors.contains("state: saved"), "\(errors)")
+    }
+
+    @Test("the disk under the state file fills up: every alert still written, each failed save reported, exit 1",
+          .enabled(if: getuid() == 0, "mounts a small tmpfs"))
+    func stateDiskFull() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = directory.appendingPathComponent("synth.pcap").path
+        let site = directory.appendingPathComponent("site.yaml").path
+        let made = try SynthesizerTests.synthesize(["--seed", "5", "--packets", "150000", "-w", capture,
+                                                    "--site-file", site, "--clients", "2000", "--outside", "6000"])
+        #expect(made.status == 0, "\(made.standardError)")
+        // 256 KiB holds the new file and a save or two of the first hosts, not the state of 8,000 hosts.
+        let full = directory.appendingPathComponent("full")
+        try FileManager.default.createDirectory(at: full, withIntermediateDirectories: true)
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=256k", "tmpfs", full.path]
+        try mount.run()
+        mount.waitUntilExit()
+        #expect(mount.terminationStatus == 0)
+        defer {
+            let unmount = Process()
+            unmount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            unmount.arguments = [full.path]
+            try? unmount.run()
+            unmount.waitUntilExit()
+        }
+        let arguments = ["replay", "--site", site, "--save-interval", "600", "--format", "json"]
+        let starved = try runIdleWatch(arguments + ["--state", full.appendingPathComponent("state.db").path, capture])
+        let roomy = try runIdleWatch(arguments + ["--state", directory.appendingPathComponent("state.db").path, capture])
+        #expect(roomy.status == 0, "\(roomy.standardError)")
+        #expect(starved.status == 1)
+        // Saving is apart from analysing: the alerts are the same, every one written.
+        #expect(!roomy.outputLines.isEmpty)
+        #expect(starved.standardOutput == roomy.standardOutput)
+        let failed = try #require(starved.standardError.firstMatch(of: /state: (\d+) saves? failed; last: (.*)/),
+                                  "\(starved.standardError)")
+        #expect(Int(failed.1)! >= 1)
+        #expect(failed.2.contains("state.db") && failed.2.contains("full"), "\(failed.2)")
+    }
+}
