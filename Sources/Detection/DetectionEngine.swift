@@ -54,7 +54,10 @@ public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
     public var ledger: AlertLedger
+    /// Indexed by flow table slot; as long as the highest slot used so far.
     var annotations: [FlowAnnotation]
+    /// The flow table's capacity: the most slots `annotations` may grow to.
+    let flowCapacity: Int
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
 
@@ -74,7 +77,10 @@ public struct DetectionEngine: FlowEventHandler {
         self.site = site
         self.hosts = HostTable(configuration: hosts)
         self.ledger = AlertLedger(configuration: ledger)
-        annotations = [FlowAnnotation](repeating: FlowAnnotation(), count: flowCapacity)
+        // Grown with the flow table's slots (see `annotate`), reserved up front like its entries.
+        self.flowCapacity = flowCapacity
+        annotations = []
+        annotations.reserveCapacity(min(flowCapacity, 1 << 22))
     }
 
     /// Replaces the site model (a reloaded site file); learned state stays, and every known host is matched
@@ -144,7 +150,7 @@ public struct DetectionEngine: FlowEventHandler {
             annotation.responder = host(flow.responder, at: time)
             annotation.originatorIsLocal = hosts[annotation.originator].isLocal
             annotation.responderIsLocal = hosts[annotation.responder].isLocal
-            annotations[slot] = annotation
+            annotate(slot, annotation)
             touch(annotation.originator, at: time)
             hosts[annotation.originator].lastActiveAsClient = time
             hosts[annotation.originator].flowsOriginated &+= 1
@@ -191,6 +197,12 @@ public struct DetectionEngine: FlowEventHandler {
         newService.flow(context, declaredPort: annotations[slot].declaredPort != FlowAnnotation.none, hosts: &hosts,
                         ledger: &ledger)
         scans.flow(context, ledger: &ledger)
+    }
+
+    /// Sets the annotation of flow slot `slot`, adding slots up to it the first time the table uses it.
+    mutating func annotate(_ slot: Int, _ annotation: FlowAnnotation) {
+        while annotations.count <= slot { annotations.append(FlowAnnotation()) }
+        annotations[slot] = annotation
     }
 
     /// Packets per second the host sent over the last minute (decayed, folded up to `time`), and its average

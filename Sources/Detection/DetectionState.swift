@@ -51,8 +51,8 @@ extension DetectionEngine {
         let count = try reader.count(minimumItemSize: 24)
         for _ in 0..<count {
             let slot = Int(try reader.int32())
-            guard slot >= 0 && slot < annotations.count else {
-                throw StateDecodingError("a saved flow annotation sits at position \(slot) of \(annotations.count)")
+            guard slot >= 0 && slot < flowCapacity else {
+                throw StateDecodingError("a saved flow annotation sits at position \(slot) of \(flowCapacity)")
             }
             var a = FlowAnnotation()
             a.originator = HostReference(index: try reader.int32(), generation: try reader.uint32())
@@ -73,7 +73,7 @@ extension DetectionEngine {
             }
             a.maintenance = try follow(a.maintenance, orElse: FlowAnnotation.undeclaredPort)
             a.declaredPort = try follow(a.declaredPort, orElse: FlowAnnotation.none)
-            annotations[slot] = a
+            annotate(slot, a)
         }
         try idle.restore(from: &reader)
         try maintenance.restore(from: &reader)

@@ -33,6 +33,12 @@ struct ScanDetection {
     var scanners: [IPAddress: ScannerState] = [:]
     /// ARP requests per requester: target -> time of the request, removed when the target replies.
     var arpRequests: [IPAddress: [IPAddress: Timestamp]] = [:]
+    /// Packet time of the next sweep of sources whose failures are all older than the window. A failure older than
+    /// the window can never count towards an alert, so forgetting it changes nothing; without the sweep every
+    /// client that once had a connection refused would be remembered until the capacity forced it out, and memory
+    /// would grow with the length of the input (6,500 sources after 10 million packets of ordinary traffic,
+    /// 9,500 after 30 million).
+    var nextSweep = Timestamp(nanoseconds: Int64.min)
 
     /// An ARP request (`isReply == false`) or reply on the local segment.
     mutating func arp(sender: IPAddress, target: IPAddress, isReply: Bool, senderEntry: InventoryEntry?,
@@ -43,10 +49,12 @@ struct ScanDetection {
             return
         }
         guard sender != target else { return }  // gratuitous ARP announces, it does not look for anyone
+        sweep(at: time)
         if arpRequests[sender] == nil {
             arpRequests.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.values.max() ?? .zero }
         }
         var pending = arpRequests[sender] ?? [:]
+        if let latest = pending.values.max(), time - latest > window { pending = [:] }
         record(target, at: time, in: &pending, threshold: arpSweepThreshold)
         arpRequests[sender] = pending
         guard pending.count >= arpSweepThreshold else { return }
@@ -74,10 +82,12 @@ struct ScanDetection {
             return
         }
         let time = context.time
+        sweep(at: time)
         if scanners[flow.originator] == nil {
             scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.last }
         }
         var state = scanners[flow.originator] ?? ScannerState()
+        if time - state.last > window { state = ScannerState() }  // every failure it holds is stale
         state.last = time
         record(flow.responder, at: time, in: &state.failedHosts, threshold: addressScanThreshold)
         var ports = state.failedPorts[flow.responder] ?? [:]
@@ -111,6 +121,14 @@ struct ScanDetection {
             : "\(who) failed to connect to \(count) hosts within \(formatDuration(window)): address scan"
         alert.reason = "\(kind)-scan"
         ledger.raise(alert, key: SuppressionKey(rule: rule, source: scanner))
+    }
+
+    /// Forgets, once per window of packet time, the sources whose latest failure is older than the window.
+    mutating func sweep(at time: Timestamp) {
+        guard time >= nextSweep else { return }
+        nextSweep = time + window
+        scanners = scanners.filter { time - $0.value.last <= window }
+        arpRequests = arpRequests.filter { entry in entry.value.values.contains { time - $0 <= window } }
     }
 
     /// Adds `key` to a window of failures, keeping the work per event bounded whatever the scanner does: entries

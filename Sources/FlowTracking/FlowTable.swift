@@ -1,8 +1,11 @@
 // The flow table: bounded, open-addressed, keyed by canonical flow keys hashed with a per-process seed, with
 // timeouts per protocol and state in packet time.
 //
-// Memory is fixed at creation: `capacity` flow entries and an index of twice as many slots. Nothing is allocated
-// per packet.
+// Memory follows the most flows open at once, up to `capacity`: entries are added as flows need new slots (slots
+// freed by ended flows are reused first, newest first) and the index doubles with them. A table sized for 262,144
+// flows that never holds more than 2,000 uses 2,000 entries' worth of memory; a flood fills it to the capacity and
+// no further. Space for the entries is reserved up front (address space only: pages are touched as entries are
+// added), so growing never copies them. Nothing is allocated per packet.
 //
 // Timeouts (packet time, configurable): each flow belongs to one timeout class, and each class is a list ordered by
 // last activity, so expiry looks only at the oldest end of each list. Expired flows are reaped by a sweep every
@@ -117,16 +120,22 @@ public struct FlowTable {
     var nextID: UInt64 = 1
     var fragments: FragmentTracker
 
+    /// Entries whose space is reserved at creation; a larger capacity grows past it by doubling (a 100-million
+    /// flow table should not ask for 16 GB of address space it may never use).
+    static let reservedEntries = 1 << 22
+    /// What a slot holds before its first flow.
+    static let unusedEntry = Flow(key: FlowKey(addressA: .unspecified, addressB: .unspecified, portA: 0, portB: 0,
+                                               ipProtocol: 0, vlan: 0),
+                                  originatorIsA: true, id: 0, firstSeen: .zero, lastSeen: .zero)
+
     public init(configuration: FlowTableConfiguration = FlowTableConfiguration()) {
         precondition(configuration.capacity > 0 && configuration.capacity < Int(Int32.max) / 2)
         self.configuration = configuration
         index = HashIndex(capacity: configuration.capacity)
         seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
-        let placeholderKey = FlowKey(addressA: .unspecified, addressB: .unspecified, portA: 0, portB: 0,
-                                     ipProtocol: 0, vlan: 0)
-        entries = [Flow](repeating: Flow(key: placeholderKey, originatorIsA: true, id: 0, firstSeen: .zero,
-                                         lastSeen: .zero), count: configuration.capacity)
-        freeList = (0..<Int32(configuration.capacity)).reversed()
+        entries = []
+        entries.reserveCapacity(min(configuration.capacity, FlowTable.reservedEntries))
+        freeList = []
         oldest = [Int32](repeating: -1, count: TimeoutClass.allCases.count)
         newest = oldest
         timeouts = TimeoutClass.allCases.map { configuration.timeout($0) }
@@ -329,7 +338,14 @@ public struct FlowTable {
         _ key: FlowKey, hash: UInt64, senderIsA: Bool, packet: PacketSummary, at time: Timestamp,
         handler: inout Handler
     ) -> Int32 {
-        if freeList.isEmpty { evictOne(handler: &handler) }
+        if freeList.isEmpty {
+            if entries.count < configuration.capacity {
+                freeList.append(Int32(entries.count))
+                entries.append(FlowTable.unusedEntry)
+            } else {
+                evictOne(handler: &handler)
+            }
+        }
         let index = freeList.removeLast()
         var originatorIsA = senderIsA
         if FlowTable.senderIsLikelyResponder(packet) { originatorIsA.toggle() }

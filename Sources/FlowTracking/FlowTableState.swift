@@ -62,12 +62,15 @@ extension FlowTable {
             used[Int(index)] = true
             flow.slot = index
             flow.timeoutClass = timeoutClass
+            while entries.count <= Int(index) { entries.append(FlowTable.unusedEntry) }
             entries[Int(index)] = flow
             self.index.insert(hash: hash, entry: index)
             linkNewest(index)
             activeCount += 1
         }
-        freeList = (0..<Int32(configuration.capacity)).reversed().filter { !used[Int($0)] }
+        // The gaps below the highest saved position, lowest first out (as a table that never restarted hands
+        // them out); positions above it are added as needed.
+        freeList = (0..<Int32(entries.count)).reversed().filter { !used[Int($0)] }
         now = savedNow
         nextSweep = savedSweep
         nextID = savedNextID

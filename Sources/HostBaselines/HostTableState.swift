@@ -148,7 +148,9 @@ extension HostTable {
             rebuilt[slot] = host.record
             if host.record.isLocal { locals += 1 } else { externals += 1 }
         }
-        storage = rebuilt
+        storage = []
+        storage.reserveCapacity(max(rebuilt.count, HostTable.reservedSlots(configuration)))
+        storage.append(contentsOf: rebuilt)
         index = newIndex
         free = freeSlots
         random = savedRandom
