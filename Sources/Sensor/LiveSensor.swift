@@ -45,9 +45,9 @@ public final class LiveSensor {
     var lastLossCheck = CaptureStatistics(received: 0, dropped: 0, interfaceDropped: 0)
     var lastPacketClock = WallClock.monotonic()
     var silentRaised = false
-    /// Batches in the ring between the reader and this thread: 8 x 1024 packets, about 8 ms of a busy 10 Gb/s
+    /// Batches in the ring between the reader and this thread: 16 x 1024 packets, about 16 ms of a busy 10 Gb/s
     /// link, on top of the kernel's buffer.
-    static let batches = 8
+    static let batches = 16
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
 

@@ -77,9 +77,15 @@ final class DecodedBatches: @unchecked Sendable {
     }
 
     /// Producer: the batch to fill next, once the consumer has let go of it.
+    ///
+    /// A full ring makes the producer wait until half of it is free, not just one batch: on a busy machine every
+    /// wake-up may wait for a time slice, and waking once per batch made a replay four times slower with other
+    /// work running (each side sleeping in turn). Woken at half, it refills half the ring in one go.
     func batchToFill() -> UnsafeMutableBufferPointer<DecodedPacket> {
         pthread_mutex_lock(mutex)
-        while published - taken == batches.count { pthread_cond_wait(changed, mutex) }
+        if published - taken == batches.count {
+            while published - taken > batches.count / 2 { pthread_cond_wait(changed, mutex) }
+        }
         let batch = batches[published % batches.count]
         pthread_mutex_unlock(mutex)
         return batch
@@ -237,9 +243,10 @@ func startThread(_ body: @escaping () -> Void) -> pthread_t? {
 
 public enum ReadAhead {
     /// Summaries per batch: enough that the two threads meet a few thousand times per ten million packets, few
-    /// enough that a batch stays in the shared cache between the writer and the reader.
+    /// enough that a batch stays in the shared cache between the writer and the reader. 16 batches of 1,024
+    /// summaries take 3 MiB.
     public static let batchSize = 1024
-    public static let batches = 4
+    public static let batches = 16
 
     /// Replays `source` into `pipeline`: read and decoded on a second thread, analysed on this one, in order.
     /// `progress` is called on this thread, every `pipeline.progressInterval` packets, with the packets analysed
