@@ -72,7 +72,7 @@ public final class OfflineSource {
             current = nil
         }
         let linkType = linkType, unsignedSeconds = isPcapFormat, handle = handle
-        while true {
+        while !handler.isDone {
             let result = try handle.read(linkType: linkType, nanosecondPrecision: true, unsignedSeconds: unsignedSeconds,
                                          packetsRead: count) { byteOffset }
             guard case .packet(let packet) = result else { return }

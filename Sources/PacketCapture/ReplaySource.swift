@@ -66,6 +66,7 @@ public final class ReplaySource {
                     index = i
                 }
             }
+            if handler.isDone { return }
             let source = active[index]
             handler.handle(source.current!)
             do {
@@ -195,4 +196,11 @@ public final class ReplaySource {
 /// Receives packets from a capture source. Generic use (`some PacketHandler`) keeps the per-packet call direct.
 public protocol PacketHandler {
     mutating func handle(_ packet: CapturedPacket)
+    /// True once the handler wants no more packets (the replay was interrupted): reading stops there.
+    var isDone: Bool { get }
+}
+
+extension PacketHandler {
+    /// Most handlers take every packet; specialised generic code folds this away.
+    public var isDone: Bool { false }
 }

@@ -192,6 +192,8 @@ struct BatchingDecoder: PacketHandler {
         batch = ring.batchToFill()
     }
 
+    var isDone: Bool { stopRequested }
+
     mutating func handle(_ packet: CapturedPacket) {
         batch[count].timestamp = packet.timestamp
         batch[count].wireLength = packet.wireLength
@@ -252,10 +254,15 @@ public enum ReadAhead {
     /// `progress` is called on this thread, every `pipeline.progressInterval` packets, with the packets analysed
     /// and the bytes read when their batch was published. Returns when every file is read and analysed (the
     /// caller then reads `source.errors`, after the reader thread has ended).
-    /// `batches` and `batchSize` are for tests (small rings wrap around many times).
+    /// `interrupted` is asked after every batch and every 200 ms: once it says yes, reading stops after the batch
+    /// being read, and the packets already read are still analysed (the caller then finishes the pipeline as usual,
+    /// so alerts are written and the state saved). Returns false when the reader thread could not be stopped (it
+    /// waits on a pipe that brings nothing) and was left behind: then the caller must not touch `source` again. `batches` and `batchSize` are for tests (small rings wrap around many times).
+    @discardableResult
     public static func replay(_ source: ReplaySource, into pipeline: inout Pipeline,
                               batches: Int = ReadAhead.batches, batchSize: Int = ReadAhead.batchSize,
-                              progress: ((UInt64, (Int64, Int64)) -> Void)? = nil) {
+                              interrupted: (() -> Bool)? = nil,
+                              progress: ((UInt64, (Int64, Int64)) -> Void)? = nil) -> Bool {
         precondition(batches >= 2 && batchSize >= 1)
         let ring = DecodedBatches(batches: batches, batchSize: batchSize)
         let reader = startThread {
@@ -266,17 +273,34 @@ public enum ReadAhead {
         guard let reader else {
             // No second thread to be had: read and analyse here, one packet at a time.
             source.run(&pipeline)
-            return
+            return true
         }
         let interval = pipeline.progressInterval
-        while case .batch(let packets, let read) = ring.next() {
-            for index in packets.indices {
-                pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
-                                 wireLength: packets[index].wireLength)
-                if let progress, pipeline.decode.packets % interval == 0 { progress(pipeline.decode.packets, read) }
+        // Without `interrupted` the wait for a batch is unbounded; with it, the wait wakes every 200 ms to ask.
+        let wait = interrupted == nil ? nil : 200
+        var stopAsked: Double?
+        loop: while true {
+            switch ring.next(waitingUpTo: wait) {
+            case .batch(let packets, let read):
+                for index in packets.indices {
+                    pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
+                                     wireLength: packets[index].wireLength)
+                    if let progress, pipeline.decode.packets % interval == 0 { progress(pipeline.decode.packets, read) }
+                }
+                ring.release()
+            case .idle:
+                // A reader stalled on a pipe that brings nothing cannot see the stop: give it two seconds, then
+                // leave it blocked (the process is about to end) with the packets of its unfinished batch.
+                if let asked = stopAsked, WallClock.monotonic() - asked > 2 { return false }
+            case .finished:
+                break loop
             }
-            ring.release()
+            if let interrupted, stopAsked == nil, interrupted() {
+                stopAsked = WallClock.monotonic()
+                ring.requestStop()
+            }
         }
         pthread_join(reader, nil)
+        return true
     }
 }

@@ -18,6 +18,8 @@ struct Replay: ParsableCommand {
             or - for standard input, followed by an optional BPF filter expression as with tcpdump:
               idlewatch replay --flows captures/ tcp port 22
             With -r, every argument is part of the filter expression.
+            SIGINT or SIGTERM stop the reading: what was read is analysed, alerts are written, the state is saved, \
+            and the exit status is 128 + the signal.
             """
     )
 
@@ -103,6 +105,10 @@ struct Replay: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        // SIGINT and SIGTERM stop the reading, not the process: what was read is analysed, alerts are written,
+        // the state is saved, and the exit status (128 + the signal, as a shell reports it) says the replay is
+        // incomplete.
+        let signals = SignalWatcher([SIGINT, SIGTERM])
         let (paths, filter) = try splitArguments()
         if let filter {
             do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
@@ -135,11 +141,16 @@ struct Replay: ParsableCommand {
             }
         }
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
-        ReadAhead.replay(source, into: &pipeline,
-                         progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
+        final class Interruption { var signal: Int32? }
+        let interruption = Interruption()
+        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: {
+            if let signal = signals.pending().first { interruption.signal = signal }
+            return interruption.signal != nil
+        }, progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
-        let errors = source.errors.map(\.description)
+        // A reader left blocked on a stalled pipe may still touch the source: its errors are not read then.
+        let errors = (readerEnded ? source.errors.map(\.description) : [])
             + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
@@ -148,7 +159,13 @@ struct Replay: ParsableCommand {
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
-        if !source.errors.isEmpty || (pipeline.state?.failures ?? 0) > 0 {
+        if let signal = interruption.signal {
+            FileOutput.standardError.write("idlewatch: interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after "
+                + "\(pipeline.decode.packets) packets: their alerts are written\(pipeline.state == nil ? "" : " and the state saved"); "
+                + "the rest of the input was not read\n")
+            throw ExitCode(128 + signal)
+        }
+        if (readerEnded && !source.errors.isEmpty) || (pipeline.state?.failures ?? 0) > 0 {
             throw ExitCode(1)
         }
         if output.failure != nil && output.failure != EPIPE {

@@ -141,3 +141,90 @@ struct FaultTests {
         #expect(failed.2.contains("state.db") && failed.2.contains("full"), "\(failed.2)")
     }
 }
+
+@Suite("Faults: a replay interrupted by a signal", .serialized)
+struct InterruptedReplayTests {
+    /// Starts `idlewatch` with `arguments`, standard input from `input` (nil: none), output to files.
+    static func start(_ arguments: [String], input: FileHandle? = nil, in directory: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
+        process.arguments = arguments
+        for name in ["stdout", "stderr"] {
+            FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: directory.appendingPathComponent("stdout"))
+        process.standardError = try FileHandle(forWritingTo: directory.appendingPathComponent("stderr"))
+        if let input { process.standardInput = input }
+        try process.run()
+        return process
+    }
+
+    static func text(_ name: String, in directory: URL) throws -> String {
+        try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    @Test("SIGINT midway: what was read is analysed, alerts written, state saved; the next run continues to the same alerts as one run")
+    func interruptedWithState() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = directory.appendingPathComponent("synth.pcap").path
+        let site = directory.appendingPathComponent("site.yaml").path
+        let made = try SynthesizerTests.synthesize(["--seed", "9", "--packets", "100000", "-w", capture,
+                                                    "--site-file", site, "--clients", "1500", "--outside", "4000"])
+        #expect(made.status == 0, "\(made.standardError)")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: capture))
+        let state = directory.appendingPathComponent("state.db").path
+        let first = directory.appendingPathComponent("first")
+        try FileManager.default.createDirectory(at: first, withIntermediateDirectories: true)
+        // The first 60% through a pipe that then stays open: the signal comes while the replay is under way,
+        // whatever the machine's speed (no race with the end of the input).
+        let pipe = Pipe()
+        let process = try Self.start(["replay", "--site", site, "--state", state, "-"], input: pipe.fileHandleForReading,
+                                     in: first)
+        try pipe.fileHandleForWriting.write(contentsOf: whole.prefix(whole.count * 3 / 5))
+        Thread.sleep(forTimeInterval: 1)
+        process.interrupt()
+        process.waitUntilExit()
+        try pipe.fileHandleForWriting.close()
+        let errors = try Self.text("stderr", in: first)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130, "\(errors)")
+        let analysed = try #require(errors.firstMatch(of: /interrupted by SIGINT after (\d+) packets: their alerts are written and the state saved/),
+                                    "\(errors)")
+        let packets = Int(analysed.1)!
+        #expect(packets > 1_000 && packets < 100_000, "part of the capture, not all of it")
+        #expect(errors.contains("state: saved"))
+
+        // The whole file with the saved state skips what was analysed and raises the rest.
+        let second = directory.appendingPathComponent("second")
+        try FileManager.default.createDirectory(at: second, withIntermediateDirectories: true)
+        let rest = try Self.start(["replay", "--site", site, "--state", state, capture], in: second)
+        rest.waitUntilExit()
+        #expect(rest.terminationStatus == 0)
+        #expect(try Self.text("stderr", in: second).contains("\(packets) packets skipped"))
+        let once = try runIdleWatch(["replay", "--site", site, "--state", directory.appendingPathComponent("once.db").path, capture])
+        #expect(!once.standardOutput.isEmpty)
+        #expect(try Self.text("stdout", in: first) + Self.text("stdout", in: second) == once.standardOutput)
+    }
+
+    @Test("SIGTERM while standard input stalls mid-capture: the replay still ends, with what it analysed")
+    func interruptedOnStalledPipe() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let whole = try Data(contentsOf: URL(fileURLWithPath: TestPaths.corpusFile("mercury/capture2.pcap")))
+        let pipe = Pipe()
+        let process = try Self.start(["replay", "--flows", "-"], input: pipe.fileHandleForReading, in: directory)
+        // Half the capture, then nothing: the writer stays open, as a stalled producer would.
+        try pipe.fileHandleForWriting.write(contentsOf: whole.prefix(whole.count / 2))
+        Thread.sleep(forTimeInterval: 1)
+        process.terminate()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let ended = !process.isRunning
+        if !ended { kill(process.processIdentifier, SIGKILL) }
+        try pipe.fileHandleForWriting.close()
+        process.waitUntilExit()
+        #expect(ended, "the replay must not wait for ever on a stalled pipe")
+        #expect(process.terminationStatus == 143)
+        #expect(try Self.text("stderr", in: directory).contains("interrupted by SIGTERM"))
+    }
+}

@@ -88,9 +88,9 @@ struct ReadAheadTests {
         final class Box { var reports: [(UInt64, Int64, Int64)] = [] }
         let box = Box()
         let source = ReplaySource(paths: [TestPaths.captures.path])
-        ReadAhead.replay(source, into: &pipeline, batches: 2, batchSize: 100) { packets, read in
+        ReadAhead.replay(source, into: &pipeline, batches: 2, batchSize: 100, progress: { packets, read in
             box.reports.append((packets, read.0, read.1))
-        }
+        })
         #expect(box.reports.count == Int(pipeline.decode.packets / 64))
         for (earlier, later) in zip(box.reports, box.reports.dropFirst()) {
             #expect(earlier.0 < later.0 && earlier.1 <= later.1)
