@@ -106,11 +106,8 @@ struct FaultTests {
     func stateDiskFull() throws {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let capture = directory.appendingPathComponent("synth.pcap").path
-        let site = directory.appendingPathComponent("site.yaml").path
-        let made = try SynthesizerTests.synthesize(["--seed", "5", "--packets", "150000", "-w", capture,
-                                                    "--site-file", site, "--clients", "2000", "--outside", "6000"])
-        #expect(made.status == 0, "\(made.standardError)")
+        let (capture, site) = try SynthesizerTests.capture(in: directory, seed: 5, packets: 150000,
+                                                           clients: 2000, outside: 6000)
         // 256 KiB holds the new file and a save or two of the first hosts, not the state of 8,000 hosts.
         let full = directory.appendingPathComponent("full")
         try FileManager.default.createDirectory(at: full, withIntermediateDirectories: true)
@@ -167,11 +164,8 @@ struct InterruptedReplayTests {
     func interruptedWithState() throws {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let capture = directory.appendingPathComponent("synth.pcap").path
-        let site = directory.appendingPathComponent("site.yaml").path
-        let made = try SynthesizerTests.synthesize(["--seed", "9", "--packets", "100000", "-w", capture,
-                                                    "--site-file", site, "--clients", "1500", "--outside", "4000"])
-        #expect(made.status == 0, "\(made.standardError)")
+        let (capture, site) = try SynthesizerTests.capture(in: directory, seed: 9, packets: 100000,
+                                                           clients: 1500, outside: 4000)
         let whole = try Data(contentsOf: URL(fileURLWithPath: capture))
         let state = directory.appendingPathComponent("state.db").path
         let first = directory.appendingPathComponent("first")

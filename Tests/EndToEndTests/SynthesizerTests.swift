@@ -24,6 +24,18 @@ struct SynthesizerTests {
                              standardError: String(decoding: message, as: UTF8.self))
     }
 
+    /// Writes `synth.pcap` and its `site.yaml` into `directory`; returns their paths.
+    static func capture(in directory: URL, seed: Int, packets: Int, clients: Int, outside: Int) throws
+        -> (capture: String, site: String)
+    {
+        let capture = directory.appendingPathComponent("synth.pcap").path
+        let site = directory.appendingPathComponent("site.yaml").path
+        let made = try synthesize(["--seed", "\(seed)", "--packets", "\(packets)", "-w", capture, "--site-file", site,
+                                   "--clients", "\(clients)", "--outside", "\(outside)"])
+        #expect(made.status == 0, "\(made.standardError)")
+        return (capture, site)
+    }
+
     @Test("the same seed and count give the same bytes; another seed gives others")
     func deterministic() throws {
         let directory = TestPaths.temporaryDirectory()
