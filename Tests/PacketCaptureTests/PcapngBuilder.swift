@@ -91,9 +91,13 @@ func payload(_ count: Int, first: UInt8 = 0) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: Int(first) + $0) }
 }
 
-/// A new file path in a directory of its own.
+/// A new file path in a directory of its own; `removeTemporaryFile` removes both.
 func temporaryFile(_ name: String) -> URL {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("idlewatch-pcapng-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent(name)
+}
+
+func removeTemporaryFile(_ url: URL) {
+    try? FileManager.default.removeItem(at: url.deletingLastPathComponent())
 }

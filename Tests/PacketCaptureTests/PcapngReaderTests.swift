@@ -36,6 +36,7 @@ struct ReadPacket: Equatable, CustomStringConvertible {
 /// Every packet PcapngReader gives for `builder`'s bytes, and the error that stopped it, if any.
 func readWithPcapngReader(_ builder: PcapngBuilder, filter: String? = nil) throws -> (packets: [ReadPacket], error: PcapError?, path: String) {
     let url = temporaryFile("test.pcapng")
+    defer { removeTemporaryFile(url) }
     try builder.write(to: url)
     var packets: [ReadPacket] = []
     do {
@@ -247,6 +248,7 @@ struct PcapngReaderTests {
         b.interface(linkType: 1, snapLength: 0)
         b.block(6, payload(1000), headerLength: 15 << 20)
         let url = temporaryFile("lying.pcapng")
+        defer { removeTemporaryFile(url) }
         try b.write(to: url)
         let reader = try PcapngReader(path: url.path, filter: nil)
         #expect(throws: PcapError.self) { _ = try reader.next(packetsRead: 0) }
@@ -309,6 +311,7 @@ struct PcapngFallbackTests {
     @Test("libpcap's packets, then the rest from the Swift reader: none twice, none lost (advance)")
     func takeOverByAdvance() throws {
         let url = temporaryFile("mixed.pcapng")
+        defer { removeTemporaryFile(url) }
         try Self.mixedFile().write(to: url)
         let source = try OfflineSource(path: url.path)
         guard case .libpcap = source.reader else { Issue.record("libpcap should open the file"); return }
@@ -322,6 +325,7 @@ struct PcapngFallbackTests {
     @Test("the same through drain, and with a filter compiled per link type on both sides of the hand-over")
     func takeOverByDrain() throws {
         let url = temporaryFile("mixed.pcapng")
+        defer { removeTemporaryFile(url) }
         try Self.mixedFile().write(to: url)
         var collector = Collector()
         try OfflineSource(path: url.path).drain(&collector)
@@ -340,6 +344,7 @@ struct PcapngFallbackTests {
         let bad = b.offset
         b.enhancedPacket(interface: 2, timestamp: 4, data: payload(10))
         let url = temporaryFile("mixed-bad.pcapng")
+        defer { removeTemporaryFile(url) }
         try b.write(to: url)
         var collector = Collector()
         let source = try OfflineSource(path: url.path)
@@ -361,6 +366,7 @@ struct PcapngFallbackTests {
         b.interface(linkType: 1, snapLength: 65535)
         b.enhancedPacket(interface: 0, timestamp: 2_000_000, data: payload(60, first: 9))
         let url = temporaryFile("orders.pcapng")
+        defer { removeTemporaryFile(url) }
         try b.write(to: url)
         let source = try OfflineSource(path: url.path)
         var packets: [ReadPacket] = []
@@ -378,6 +384,7 @@ struct PcapngFallbackTests {
         b.sectionHeader()
         b.block(4, [0, 0, 0, 0])
         let url = temporaryFile("empty.pcapng")
+        defer { removeTemporaryFile(url) }
         try b.write(to: url)
         let source = try OfflineSource(path: url.path)
         #expect(try source.advance() == nil)
@@ -388,6 +395,7 @@ struct PcapngFallbackTests {
     func pipe(pcapng: Bool) throws {
         signal(SIGPIPE, SIG_IGN)  // should the reader stop early, the writer gets EPIPE rather than killing the tests
         let fifo = temporaryFile("capture.fifo").path
+        defer { removeTemporaryFile(URL(fileURLWithPath: fifo)) }
         #expect(mkfifo(fifo, 0o600) == 0)
         let bytes: [UInt8]
         if pcapng {
