@@ -1,4 +1,14 @@
-// A saved capture (pcap or pcapng, any byte order, micro- or nanosecond) read through libpcap.
+// A saved capture (pcap or pcapng, any byte order, micro- or nanosecond) read through libpcap, or through
+// PcapngReader for the pcapng files libpcap 1.10 refuses and Wireshark reads.
+//
+// Which reader: libpcap for every pcap file and every pcapng file it reads, so the hot path stays pcap_next_ex.
+// libpcap refuses a pcapng file whose interfaces differ in link type or snapshot length only when it meets the
+// interface that differs, possibly after delivering packets, and it stops right after that block; a regular file is
+// then handed to PcapngReader, which rereads it from the start to learn the interfaces and hands out only the packets
+// after the offset where libpcap stopped: none twice, none lost. A file libpcap refuses at open for having no
+// interface at all goes to PcapngReader whole. Standard input and pipes cannot be read twice, so there the first
+// byte decides: a pcapng stream (a Section Header Block starts with 0x0A) goes to PcapngReader whole, anything else
+// to libpcap as before.
 
 import CPcap
 import Glibc
@@ -6,27 +16,45 @@ import PacketDecoding
 
 public final class OfflineSource {
     public let path: String
-    let handle: PcapHandle
+    /// The reader in use; libpcap's handle gives way to PcapngReader when libpcap gives up on the file (above).
+    enum Reader {
+        case libpcap(PcapHandle)
+        case pcapng(PcapngReader)
+    }
+    var reader: Reader
+    let filter: String?
     public private(set) var packetsRead = 0
     /// The packet most recently read; its bytes stay valid until the next `advance()`.
     public private(set) var current: CapturedPacket?
     /// A pcap (not pcapng) file: its record seconds are unsigned 32-bit.
     let isPcapFormat: Bool
-    /// One link type per handle (libpcap refuses files that mix them), read once rather than per packet.
+    /// The file's link type (pcap) or its first interface's (pcapng), read once rather than per packet; a pcapng
+    /// file's packets each carry their own interface's. Ethernet for a pcapng file with no interface (no packets).
     public let linkType: LinkType
+    /// The file's snapshot length, or its first interface's (0 in the file means the largest, 262144).
+    public let snapshotLength: Int
 
     /// Opens `path` (`-` is standard input) with nanosecond timestamps and installs `filter` if given.
     public init(path: String, filter: String? = nil) throws(PcapError) {
         self.path = path
-        let (pointer, message) = withErrorBuffer { buffer in
-            pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), buffer)
+        self.filter = filter
+        let pointer: OpaquePointer
+        switch try OfflineSource.open(path: path, filter: filter) {
+        case .pcapng(let pcapng):
+            reader = .pcapng(pcapng)
+            isPcapFormat = false
+            linkType = pcapng.firstInterface?.linkType ?? .ethernet
+            let snapLength = pcapng.firstInterface?.snapLength ?? 0
+            snapshotLength = snapLength == 0 ? 262_144 : Int(snapLength)
+            return
+        case .libpcap(let opened):
+            pointer = opened
         }
-        guard let pointer else {
-            throw PcapError(source: path, message: OfflineSource.explain(message, path: path))
-        }
-        handle = PcapHandle(pointer: pointer, source: path)
+        let handle = PcapHandle(pointer: pointer, source: path)
+        reader = .libpcap(handle)
         isPcapFormat = pcap_major_version(pointer) == 2
         linkType = LinkType(rawValue: pcap_datalink(pointer))
+        snapshotLength = handle.snapshotLength
         // libpcap passes a link-type field with reserved bits (16-25) through; no reader can know what follows.
         let linkType = handle.linkType.rawValue
         guard linkType >= 0 && linkType <= 0xffff else {
@@ -37,29 +65,136 @@ public final class OfflineSource {
         }
     }
 
-    public var snapshotLength: Int { handle.snapshotLength }
+    private enum Opened {
+        case libpcap(OpaquePointer)
+        case pcapng(PcapngReader)
+    }
 
-    /// Byte position in the file, or nil for standard input and pipes.
+    /// Opens `path` with libpcap, or with PcapngReader where libpcap cannot be used (see the top of the file).
+    private static func open(path: String, filter: String?) throws(PcapError) -> Opened {
+        let nano = UInt32(PCAP_TSTAMP_PRECISION_NANO)
+        guard path == "-" || isStream(path) else {
+            let (pointer, message) = withErrorBuffer { buffer in pcap_open_offline_with_tstamp_precision(path, nano, buffer) }
+            if let pointer { return .libpcap(pointer) }
+            // libpcap reads to the end looking for an interface; Wireshark reads such a file as empty, so do we.
+            if message == noInterfaceMessage, CaptureFileKind.sniff(path: path) == .pcapng {
+                return .pcapng(try PcapngReader(path: path, filter: filter))
+            }
+            throw PcapError(source: path, message: explain(message, path: path))
+        }
+        // Read once: the first byte decides. ungetc gives it back, so libpcap reads the stream from its start.
+        let file: UnsafeMutablePointer<FILE>
+        if path == "-" {
+            file = idlewatch_stdin()
+        } else {
+            guard let opened = fopen(path, "rb") else {
+                throw PcapError(source: path, message: String(cString: strerror(errno)))
+            }
+            file = opened
+        }
+        let first = getc(file)
+        if first != EOF { ungetc(first, file) }
+        if first == pcapngFirstByte {
+            return .pcapng(try PcapngReader(path: path, file: file, closesFile: path != "-", filter: filter))
+        }
+        let (pointer, message) = withErrorBuffer { buffer in
+            // libpcap's own "-" handling (standard input, binary mode); other streams through the FILE opened here,
+            // which libpcap then owns and closes.
+            path == "-" ? pcap_open_offline_with_tstamp_precision(path, nano, buffer)
+                : pcap_fopen_offline_with_tstamp_precision(file, nano, buffer)
+        }
+        guard let pointer else {
+            if path != "-" { fclose(file) }
+            throw PcapError(source: path, message: explain(message, path: path))
+        }
+        return .libpcap(pointer)
+    }
+
+    /// The first byte of a Section Header Block (0x0A0D0D0A in either byte order); no pcap magic starts with it.
+    static let pcapngFirstByte: Int32 = 0x0A
+    /// libpcap's message at open for a pcapng file without an Interface Description Block.
+    static let noInterfaceMessage = "the capture file has no Interface Description Blocks"
+
+    /// Whether libpcap, reading a pcapng file, stopped for a reason PcapngReader handles.
+    static func pcapngReaderTakesOver(_ libpcapMessage: String) -> Bool {
+        libpcapMessage.hasPrefix("an interface has a type ")
+            || libpcapMessage.hasPrefix("an interface has a snapshot length ")
+            || libpcapMessage == "the file has sections with different byte orders"
+    }
+
+    /// libpcap reads every section in the first one's byte order: a section written in the other order (two
+    /// captures concatenated, as pcapng allows) has its header's length read byte-swapped, refused as too large, after
+    /// the block's first 8 bytes. When that is what happened, returns where that Section Header Block starts.
+    static func sectionInOtherByteOrder(path: String, libpcapMessage: String, offset: Int64) -> Int64? {
+        let start = offset - Int64(Pcapng.blockHeaderLength)
+        guard libpcapMessage.hasPrefix("pcapng block size "), start >= 0, let file = fopen(path, "rb") else { return nil }
+        defer { fclose(file) }
+        var header = (UInt32(0), UInt32(0), UInt32(0))  // Block Type, Block Total Length, Byte-Order Magic
+        guard fseeko(file, off_t(start), SEEK_SET) == 0, fread(&header, 1, 12, file) == 12 else { return nil }
+        let isSectionHeader = header.0 == Pcapng.sectionHeaderBlock
+            && (header.2 == Pcapng.byteOrderMagic || header.2 == Pcapng.byteOrderMagic.byteSwapped)
+        return isSectionHeader ? start : nil
+    }
+
+    /// A pipe, FIFO, socket or character device: readable once, from where it stands.
+    static func isStream(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        let type = info.st_mode & S_IFMT
+        return type == S_IFIFO || type == S_IFSOCK || type == S_IFCHR
+    }
+
+    /// PcapngReader in place of libpcap after libpcap gave up on this file for a reason PcapngReader handles: it
+    /// rereads the file and hands out the packets after the offset where libpcap stopped. Any other error, or a file
+    /// that cannot be read again, is rethrown as it is.
+    private func takeOver(after error: PcapError, packetsRead: Int) throws(PcapError) -> PcapngReader {
+        guard !isPcapFormat, let offset = error.offset, ReplaySource.canReopen(path) else { throw error }
+        let resumeOffset: Int64
+        if OfflineSource.pcapngReaderTakesOver(error.message) {
+            resumeOffset = offset
+        } else if let sectionStart = OfflineSource.sectionInOtherByteOrder(path: path, libpcapMessage: error.message,
+                                                                           offset: offset) {
+            resumeOffset = sectionStart
+        } else {
+            throw error
+        }
+        let pcapng = try PcapngReader(path: path, filter: filter, resumeOffset: resumeOffset, packetsRead: packetsRead)
+        reader = .pcapng(pcapng)
+        return pcapng
+    }
+
+    /// Byte position in the file, or nil for standard input and pipes read by libpcap.
     public var byteOffset: Int64? {
-        guard let file = pcap_file(handle.pointer) else { return nil }
-        let position = ftello(file)
-        return position >= 0 ? Int64(position) : nil
+        switch reader {
+        case .libpcap(let handle):
+            guard let file = pcap_file(handle.pointer) else { return nil }
+            let position = ftello(file)
+            return position >= 0 ? Int64(position) : nil
+        case .pcapng(let pcapng):
+            return pcapng.offset
+        }
     }
 
     /// Reads the next packet into `current` (nil at the end of the file). A read error names the file, the
     /// packets read before it and the byte offset.
     @discardableResult
     public func advance() throws(PcapError) -> CapturedPacket? {
-        let result = try handle.read(linkType: linkType, nanosecondPrecision: true, unsignedSeconds: isPcapFormat,
-                                     packetsRead: packetsRead) { byteOffset }
-        switch result {
-        case .packet(let packet):
-            packetsRead += 1
-            current = packet
-        case .end, .timeout:
-            current = nil
+        let next: CapturedPacket?
+        switch reader {
+        case .libpcap(let handle):
+            do {
+                let result = try handle.read(linkType: linkType, nanosecondPrecision: true, unsignedSeconds: isPcapFormat,
+                                             packetsRead: packetsRead) { byteOffset }
+                if case .packet(let packet) = result { next = packet } else { next = nil }
+            } catch {
+                next = try takeOver(after: error, packetsRead: packetsRead).next(packetsRead: packetsRead)
+            }
+        case .pcapng(let pcapng):
+            next = try pcapng.next(packetsRead: packetsRead)
         }
-        return current
+        if next != nil { packetsRead += 1 }
+        current = next
+        return next
     }
 
     /// Hands every remaining packet to `handler`, after `current`. The loop keeps its state in locals: reading and
@@ -71,12 +206,35 @@ public final class OfflineSource {
             packetsRead = count
             current = nil
         }
-        let linkType = linkType, unsignedSeconds = isPcapFormat, handle = handle
+        if case .libpcap(let handle) = reader {
+            do {
+                try drain(handle, count: &count, &handler)
+                return
+            } catch {
+                _ = try takeOver(after: error, packetsRead: count)
+            }
+        }
+        guard case .pcapng(let pcapng) = reader else { return }
+        while !handler.isDone, let packet = try pcapng.next(packetsRead: count) {
+            count += 1
+            handler.handle(packet)
+        }
+    }
+
+    /// The libpcap loop as it was before PcapngReader existed. On its own, with the count in a local, it compiles to
+    /// the same instructions per packet as then (callgrind); inline in `drain` beside the other reader's loop, the
+    /// compiler reloaded the handle and the handler from the stack for every packet.
+    private func drain<Handler: PacketHandler>(_ handle: PcapHandle, count: inout Int, _ handler: inout Handler)
+        throws(PcapError)
+    {
+        let linkType = linkType, unsignedSeconds = isPcapFormat
+        var read = count
+        defer { count = read }
         while !handler.isDone {
             let result = try handle.read(linkType: linkType, nanosecondPrecision: true, unsignedSeconds: unsignedSeconds,
-                                         packetsRead: count) { byteOffset }
+                                         packetsRead: read) { byteOffset }
             guard case .packet(let packet) = result else { return }
-            count += 1
+            read += 1
             handler.handle(packet)
         }
     }

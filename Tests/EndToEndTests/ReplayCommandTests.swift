@@ -139,6 +139,25 @@ struct ReplayCommandTests {
         #expect(result.status == 1)
         #expect(result.standardError.contains("gzip-compressed: `zcat '\(gz)' | idlewatch replay -`"))
     }
+
+    @Test("the command the compressed-file error gives reads the capture (capinfos counts 13987 packets)")
+    func decompressionCommandWorks() throws {
+        let gz = TestPaths.corpusFile("zeek/contentline__telnet-long-line-no-eol.pcapng.gz")
+        // sh() adds 2>&1 to the whole command: the group keeps idlewatch's summary (standard error) and drops the rest.
+        let output = try sh("{ zcat '\(gz)' | '\(TestPaths.executable)' replay --no-alerts --no-progress - > /dev/null; }")
+        #expect(output.contains("idlewatch: 1 file, 13987 packets"), "\(output)")
+    }
+
+    @Test("a pcapng file whose interfaces have different link types is read whole, as a file and on standard input")
+    func mixedInterfacePcapng() throws {
+        // Wireshark reads 159 packets (59 Ethernet, 100 Linux cooked); libpcap stops after 59.
+        let file = TestPaths.corpusFile("PcapPlusPlus/pcapng-example.pcapng")
+        for (arguments, input) in [([file], nil), (["-"], URL(fileURLWithPath: file))] {
+            let result = try runIdleWatch(["replay", "--no-alerts", "--no-progress"] + arguments, standardInput: input)
+            #expect(result.status == 0, "\(result.standardError)")
+            #expect(result.standardError.contains("idlewatch: 1 file, 159 packets"), "\(result.standardError)")
+        }
+    }
 }
 
 @Suite("JSON Schema")
