@@ -151,6 +151,8 @@ extension HostTable {
         storage = rebuilt
         index = newIndex
         free = freeSlots
+        live = [Bool](repeating: true, count: slotCount)
+        for slot in freeSlots { live[Int(slot)] = false }
         random = savedRandom
         localCount = locals
         externalCount = externals
