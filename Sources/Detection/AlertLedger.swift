@@ -35,6 +35,10 @@ public struct AlertLedgerConfiguration: Sendable {
     public var incidentWindow = Duration.seconds(24 * 3600)
     /// Suppression entries kept; the oldest are forgotten beyond it.
     public var suppressionCapacity = 65_536
+    /// Open incidents kept (one per local host with a recent alert); the stalest are forgotten beyond it. An
+    /// attacker can make alerts name many hosts (a scan from forged local sources names each), so this is bounded
+    /// like the suppression keys.
+    public var incidentCapacity = 65_536
     public init() {}
 }
 
@@ -49,6 +53,10 @@ public struct AlertLedger {
     var lastRaised: [SuppressionKey: (time: Timestamp, held: UInt64)] = [:]
     var incidents: [IPAddress: (id: UInt64, last: Timestamp)] = [:]
     var nextID: UInt64 = 1
+    /// Suppression keys and incidents dropped to stay within their capacities while still inside their intervals:
+    /// a repeat may then be raised again, or a later alert open a new incident (run counters, not saved).
+    public private(set) var suppressionForgotten: UInt64 = 0
+    public private(set) var incidentsForgotten: UInt64 = 0
 
     public init(configuration: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
         self.configuration = configuration
@@ -66,8 +74,9 @@ public struct AlertLedger {
         }
         alert.suppressedBefore = lastRaised[key]?.held ?? 0
         if lastRaised[key] == nil {
-            lastRaised.makeRoom(capacity: configuration.suppressionCapacity, now: alert.timestamp,
-                                window: configuration.suppressionInterval) { $0.time }
+            suppressionForgotten &+= UInt64(lastRaised.makeRoom(
+                capacity: configuration.suppressionCapacity, now: alert.timestamp,
+                window: configuration.suppressionInterval) { $0.time })
         }
         lastRaised[key] = (alert.timestamp, 0)
         alert.id = nextID
@@ -78,6 +87,11 @@ public struct AlertLedger {
             incidents[hostAddress] = (incident.id, max(incident.last, alert.timestamp))
         } else {
             alert.incident = alert.id
+            if incidents[hostAddress] == nil {
+                incidentsForgotten &+= UInt64(incidents.makeRoom(
+                    capacity: configuration.incidentCapacity, now: alert.timestamp,
+                    window: configuration.incidentWindow) { $0.last })
+            }
             incidents[hostAddress] = (alert.id, alert.timestamp)
         }
         pending.append(alert)

@@ -5,14 +5,29 @@ import PacketDecoding
 
 extension Dictionary where Key: Comparable {
     /// Makes room for a new key when the dictionary holds `capacity` entries: drops the entries whose last activity
-    /// is older than `window`, and if fewer than a quarter went, also the least recently active half (ties broken by
-    /// key, so the same input always forgets the same entries). Amortised over the insertions that refill it, this
+    /// is older than `window`, and if fewer than a quarter went, also half of the rest: the lowest `rank` first, then
+    /// the least recently active (ties broken by key, so the same input always forgets the same entries). The ARP
+    /// windows rank a requester with one unanswered request lowest: each forged sender of a flood leaves one, and
+    /// they must not push out a sweeping host's window. Amortised over the insertions that refill it, this
     /// costs O(log n) per new key, where filtering alone on every insertion into a full table would cost O(n).
-    mutating func makeRoom(capacity: Int, now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp) {
-        guard count >= capacity else { return }
-        self = filter { now - lastActivity($0.value) <= window }
-        guard count >= capacity * 3 / 4 else { return }
-        let ordered = sorted { (lastActivity($0.value), $0.key) < (lastActivity($1.value), $1.key) }
-        for entry in ordered.prefix(count / 2) { self[entry.key] = nil }
+    /// Returns how many entries were forgotten while still inside the window (state lost to the bound, for the
+    /// run summary; entries past the window carried nothing).
+    @discardableResult
+    mutating func makeRoom(capacity: Int, now: Timestamp, window: Duration, rank: (Value) -> Int = { _ in 0 },
+                           lastActivity: (Value) -> Timestamp) -> Int {
+        guard count >= capacity else { return 0 }
+        removeStale(now: now, window: window, lastActivity: lastActivity)
+        guard count >= capacity * 3 / 4 else { return 0 }
+        let ordered = map { (rank: rank($0.value), last: lastActivity($0.value), key: $0.key) }
+            .sorted { ($0.rank, $0.last, $0.key) < ($1.rank, $1.last, $1.key) }
+        let forgotten = count / 2
+        for entry in ordered.prefix(forgotten) { self[entry.key] = nil }
+        return forgotten
+    }
+
+    /// Drops the entries whose last activity is older than `window`, in place: `filter` would build a second table
+    /// as large as the first, doubling the peak memory of a full table exactly when a flood fills it.
+    mutating func removeStale(now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp) {
+        for key in compactMap({ now - lastActivity($0.value) > window ? $0.key : nil }) { removeValue(forKey: key) }
     }
 }

@@ -50,6 +50,26 @@ public struct FlowContext {
     public var responderLearnedRate = 0.0
 }
 
+/// What the detections had to forget to stay within their bounds, and hosts found again for open flows.
+public struct DetectionCounters: Sendable, Equatable {
+    /// Scanners' windows of failed attempts (two or more) dropped while still inside the window (`ScanDetection`).
+    public var scanWindowsForgotten: UInt64 = 0
+    /// Sources with a single failed attempt dropped while still inside the window (a SYN flood's forged sources).
+    public var firstFailuresForgotten: UInt64 = 0
+    /// ARP requesters' windows of unanswered requests dropped while still inside the window.
+    public var arpWindowsForgotten: UInt64 = 0
+    /// Short-session histories (password guessing) dropped while still inside the window.
+    public var guessingHistoriesForgotten: UInt64 = 0
+    /// Maintenance-port exposure entries dropped before going a week unused.
+    public var exposuresForgotten: UInt64 = 0
+    /// Idle hosts whose peers could not be learned (too many idle hosts) and new peers not remembered (too many
+    /// peers): those peers may be reported as new again, subject to suppression.
+    public var idlePeersNotKept: UInt64 = 0
+    /// Flows whose host record was evicted while they were open: the host was found (or recreated) again.
+    public var hostsReattached: UInt64 = 0
+    public init() {}
+}
+
 public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
@@ -60,6 +80,8 @@ public struct DetectionEngine: FlowEventHandler {
     let flowCapacity: Int
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
+    /// Flows whose host record was evicted while they were open and found again (a run counter, not saved).
+    var hostsReattached: UInt64 = 0
 
     var decommissioned = DecommissionedHostActive()
     var idle = IdleHostActive()
@@ -71,6 +93,19 @@ public struct DetectionEngine: FlowEventHandler {
 
     /// Who reached which maintenance port from outside (for the hosts report).
     public var exposures: [ExposureKey: ExposureRecord] { exposure.entries }
+
+    /// Bounded state forgotten, and hosts found again (for the run summary).
+    public var counters: DetectionCounters {
+        var c = DetectionCounters()
+        c.scanWindowsForgotten = scans.scannersForgotten
+        c.firstFailuresForgotten = scans.firstFailuresForgotten
+        c.arpWindowsForgotten = scans.arpRequestersForgotten
+        c.guessingHistoriesForgotten = maintenance.historiesForgotten
+        c.exposuresForgotten = exposure.forgotten
+        c.idlePeersNotKept = idle.peersNotKept
+        c.hostsReattached = hostsReattached
+        return c
+    }
 
     public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
                 ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
@@ -94,15 +129,38 @@ public struct DetectionEngine: FlowEventHandler {
 
     // MARK: Per packet
 
-    /// Accounts a packet to the host that sent it. Call after the flow table processed the packet.
-    @inline(__always)
-    public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
-        guard disposition.outcome == .counted else { return }
+    /// Accounts a packet to the host that sent it. Call after the flow table processed the packet. Returns false
+    /// when the sender's host record was evicted while its flow was open: then call `reattach` with the flow.
+    @inline(__always) @discardableResult
+    public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) -> Bool {
+        guard disposition.outcome == .counted else { return true }
         let slot = Int(disposition.flowIndex)
         let sender = disposition.fromOriginator ? annotations[slot].originator : annotations[slot].responder
-        guard hosts.isCurrent(sender) else { return }
+        guard hosts.isCurrent(sender) else { return false }
         hosts.accountPacket(sender, at: time, wireLength: wireLength, dormantAfter: site.learning.dormantAfter,
                             duringLearning: time < learningEnds)
+        return true
+    }
+
+    /// For a packet `account` could not count: finds the flow's hosts again (see `reattach(slot:)`), then counts it.
+    public mutating func reattach(_ flow: Flow, _ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
+        guard disposition.outcome == .counted, flow.slot == disposition.flowIndex else { return }
+        reattach(slot: Int(flow.slot), flow, at: time)
+        account(disposition, at: time, wireLength: wireLength)
+    }
+
+    /// A flood of new addresses can fill a side of the host table and evict a host while one of its flows is open.
+    /// Dropping that flow's later events would lose its alerts (a remote-desktop session hidden in a flood would
+    /// never reach `session`), so the flow finds its host again, recreated with no history if it has to be.
+    mutating func reattach(slot: Int, _ flow: Flow, at time: Timestamp) {
+        if !hosts.isCurrent(annotations[slot].originator) {
+            annotations[slot].originator = host(flow.originator, at: time)
+            hostsReattached &+= 1
+        }
+        if !hosts.isCurrent(annotations[slot].responder) {
+            annotations[slot].responder = host(flow.responder, at: time)
+            hostsReattached &+= 1
+        }
     }
 
     /// An ARP frame: its sender protocol address is a host that is alive (0.0.0.0 probes name no host).
@@ -128,6 +186,12 @@ public struct DetectionEngine: FlowEventHandler {
     func inventory(of reference: HostReference) -> InventoryEntry? {
         let index = hosts[reference].inventoryIndex
         return index >= 0 && Int(index) < site.hosts.count ? site.hosts[Int(index)] : nil
+    }
+
+    /// As above, from the site file when the host's record was evicted (its slot may hold another host by now).
+    func inventory(of reference: HostReference, address: IPAddress) -> InventoryEntry? {
+        if hosts.isCurrent(reference) { return inventory(of: reference) }
+        return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
 
     mutating func host(_ address: IPAddress, at time: Timestamp) -> HostReference {
@@ -163,8 +227,14 @@ public struct DetectionEngine: FlowEventHandler {
                 hosts[annotation.originator].learningPeers.insert(flow.responder)
             }
         }
+        let known = hosts.isCurrent(annotations[slot].originator) && hosts.isCurrent(annotations[slot].responder)
+        // A flow's last event needs no host record (its verdicts read addresses, the site and the flow), so an
+        // evicted host is not recreated just to see its flow end: a SYN flood's forged sources stay evicted.
+        if !known && event != .ended { reattach(slot: slot, flow, at: time) }
         let annotation = annotations[slot]
-        guard hosts.isCurrent(annotation.originator), hosts.isCurrent(annotation.responder) else { return }
+        let current = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
+        // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
+        guard current || event == .ended else { return }
         if event == .answered {
             hosts[annotation.responder].lastActiveAsServer = time
             hosts[annotation.responder].flowsAnswered &+= 1
@@ -175,17 +245,20 @@ public struct DetectionEngine: FlowEventHandler {
             if time - woke > dormant.wakeWindow { silence = nil }
             hosts[annotation.originator].wokeAt = nil
         }
-        // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides.
+        // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
+        // host's activity went with it).
         var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
-        if event == .ended || event == .longLived {
+        if current && (event == .ended || event == .longLived) {
             (rates.originatorRecent, rates.originatorLearned) = foldedRates(annotation.originator, at: time)
             (rates.responderRecent, rates.responderLearned) = foldedRates(annotation.responder, at: time)
         }
         // One immutable context, borrowed by every detection (a `var` would be copied for each call).
         let context = FlowContext(
             event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
-            responderIsLocal: annotation.responderIsLocal, originatorEntry: inventory(of: annotation.originator),
-            responderEntry: inventory(of: annotation.responder), originatorSilence: silence, learningEnds: learningEnds,
+            responderIsLocal: annotation.responderIsLocal,
+            originatorEntry: inventory(of: annotation.originator, address: flow.originator),
+            responderEntry: inventory(of: annotation.responder, address: flow.responder), originatorSilence: silence,
+            learningEnds: learningEnds,
             originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
             responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned)
 

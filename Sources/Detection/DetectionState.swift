@@ -150,8 +150,20 @@ extension MaintenancePortInbound {
 }
 
 extension ScanDetection {
+    /// Sources with one failure are saved as windows holding that failure, so the saved form is the same whichever
+    /// table held them; `restore` sorts them back.
     func encode(into writer: inout StateWriter) {
-        writer.putCount(scanners.count)
+        writer.putCount(scanners.count + firstFailures.count)
+        for (source, first) in firstFailures {
+            writer.put(source)
+            writer.put(first.time)
+            encode([first.host: first.time], into: &writer)
+            writer.putCount(1)
+            writer.put(first.host)
+            writer.putCount(1)
+            writer.put(first.port)
+            writer.put(first.time)
+        }
         for (source, state) in scanners {
             writer.put(source)
             writer.put(state.last)
@@ -189,6 +201,7 @@ extension ScanDetection {
 
     mutating func restore(from reader: inout StateReader) throws {
         scanners = [:]
+        firstFailures = [:]
         for _ in 0..<(try reader.count(minimumItemSize: 33)) {
             let source = try reader.address()
             var state = ScannerState()
@@ -200,7 +213,13 @@ extension ScanDetection {
                 for _ in 0..<(try reader.count(minimumItemSize: 10)) { ports[try reader.uint16()] = try reader.timestamp() }
                 state.failedPorts[host] = ports
             }
-            scanners[source] = state
+            if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
+                host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
+            {
+                firstFailures[source] = FirstFailure(host: host.key, port: port.key, time: port.value)
+            } else {
+                scanners[source] = state
+            }
         }
         arpRequests = [:]
         for _ in 0..<(try reader.count(minimumItemSize: 21)) {

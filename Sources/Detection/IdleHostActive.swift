@@ -8,8 +8,11 @@
 // An idle camera platform that opens SMB to a file server is the foothold this rule exists for.
 //
 // Tunables: severity 2; `volumeFactor` 10, `volumeFloor` 1 packet/s (60 a minute: far above the DNS, NTP and ARP
-// an idle device sends, far below any real transfer); peers remembered per idle host: 256. One alert per host per
-// suppression interval (what follows, such as a scan, is linked by its incident).
+// an idle device sends, far below any real transfer); peers remembered per idle host: 256; idle hosts whose peers
+// are remembered: 4,096 (a site's idle equipment is counted in hundreds: cameras, printers, spare servers; but a
+// site file may declare a whole range idle, and forged sources inside it must not grow memory: 4,096 full sets
+// take about 50 MB). Beyond either bound a peer is not remembered, so it is reported as new again, subject to
+// suppression. One alert per host per suppression interval (what follows, such as a scan, is linked by its incident).
 
 import FlowTracking
 import PacketDecoding
@@ -20,8 +23,25 @@ struct IdleHostActive {
     let volumeFactor = 10.0
     let volumeFloor = 1.0
     let peersPerHost = 256
-    /// Peers each idle host talked to during the learning period.
+    let hostCapacity = 4_096
+    /// Peers each idle host talked to during the learning period (and new peers since, once reported).
     var learnedPeers: [IPAddress: Set<IPAddress>] = [:]
+    /// Peers not remembered because of the bounds above (a run counter).
+    var peersNotKept: UInt64 = 0
+
+    /// Remembers `peer` for `host` within the bounds.
+    mutating func remember(_ peer: IPAddress, for host: IPAddress) {
+        if learnedPeers[host]?.contains(peer) == true { return }
+        guard learnedPeers[host] != nil || learnedPeers.count < hostCapacity else {
+            peersNotKept &+= 1
+            return
+        }
+        guard learnedPeers[host, default: []].count < peersPerHost else {
+            peersNotKept &+= 1
+            return
+        }
+        learnedPeers[host, default: []].insert(peer)
+    }
 
     mutating func arp(sender: IPAddress, entry: InventoryEntry?, at time: Timestamp, ledger: inout AlertLedger) {
         guard let entry, entry.state == .idle, !allows(entry, service: "arp") else { return }
@@ -72,11 +92,7 @@ struct IdleHostActive {
                                ledger: inout AlertLedger) {
         let flow = context.flow
         if context.time < context.learningEnds {
-            if context.event == .started || context.event == .answered {
-                var peers = learnedPeers[idleAddress] ?? []
-                if peers.count < peersPerHost { peers.insert(peer) }
-                learnedPeers[idleAddress] = peers
-            }
+            if context.event == .started || context.event == .answered { remember(peer, for: idleAddress) }
             return
         }
         var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
@@ -84,7 +100,7 @@ struct IdleHostActive {
         switch context.event {
         case .started, .answered:
             guard learnedPeers[idleAddress]?.contains(peer) != true else { return }
-            learnedPeers[idleAddress, default: []].insert(peer)
+            remember(peer, for: idleAddress)
             alert.message = "idle host \(entry.name) (\(idleAddress)) talked to \(peer) (\(describe(flow))), "
                 + "a peer it never had while learning"
             alert.reason = "new peer"

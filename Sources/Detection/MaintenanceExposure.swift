@@ -54,6 +54,8 @@ struct MaintenanceExposure {
     let capacity = 65_536
     let staleAfter = Duration.seconds(7 * 86_400)
     var entries: [ExposureKey: ExposureRecord] = [:]
+    /// Entries dropped to stay within `capacity` before going a week unused (a run counter).
+    var forgotten: UInt64 = 0
 
     /// Notes how far an outside-to-local flow on a maintenance port got. Call for every event: a flow counts once,
     /// when it first reaches `open` (TCP: the handshake completed, since a RST also answers; UDP: a reply) or
@@ -88,7 +90,9 @@ struct MaintenanceExposure {
             record.expected = record.expected && expected
             entries[key] = record
         } else {
-            entries.makeRoom(capacity: capacity, now: context.time, window: staleAfter) { $0.lastSeen }
+            forgotten &+= UInt64(entries.makeRoom(capacity: capacity, now: context.time, window: staleAfter) {
+                $0.lastSeen
+            })
             entries[key] = ExposureRecord(firstSeen: context.time, lastSeen: context.time, flows: 1, stage: stage,
                                           expected: expected, name: name)
         }

@@ -39,6 +39,8 @@ struct MaintenancePortInbound {
         }
     }
     var shortSessions: [GuessKey: [Timestamp]] = [:]
+    /// Histories dropped to stay within `historyCapacity` while still inside the window (a run counter).
+    var historiesForgotten: UInt64 = 0
 
     mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site, ledger: inout AlertLedger) {
         let flow = context.flow
@@ -64,9 +66,8 @@ struct MaintenancePortInbound {
             let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
                                ipProtocol: flow.ipProtocol)
             if shortSessions[key] == nil {
-                shortSessions.makeRoom(capacity: historyCapacity, now: context.time, window: guessingWindow) {
-                    $0.last ?? .zero
-                }
+                historiesForgotten &+= UInt64(shortSessions.makeRoom(capacity: historyCapacity, now: context.time,
+                                                                    window: guessingWindow) { $0.last ?? .zero })
             }
             var times = shortSessions[key, default: []].filter { context.time - $0 <= guessingWindow }
             // Only the most recent sessions matter for the count: keep the work per session bounded.

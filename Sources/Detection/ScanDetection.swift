@@ -8,6 +8,10 @@
 // contact too: host discovery (`nmap -sn`, `arp-scan`) sweeps a subnet with ARP before any TCP is sent.
 // Thresholds (Zeek's scan.zeek defaults): 15 distinct ports of one host (port scan) or 25 distinct hosts (address
 // scan), within 5 minutes. Severity 2. One alert per scanner per suppression interval; what follows is counted.
+//
+// Memory: a source's first failure is noted in a compact table of its own (no per-source tables), and only its second
+// gives it a window: a SYN flood leaves one failure per forged source, and a million of them must neither cost a
+// scanner's worth of memory each nor push the real scanners out. Both tables hold `scannerCapacity` sources.
 
 import FlowTracking
 import PacketDecoding
@@ -22,7 +26,7 @@ struct ScanDetection {
     /// peers that went away; a discovery sweep asks for most of a subnet (nmap -sn, arp-scan: 254 for a /24).
     let arpSweepThreshold = 64
     let window = Duration.seconds(300)
-    /// Scanners tracked at once; the ones idle longest are forgotten beyond it.
+    /// Sources tracked at once in each table (one failure; more); the ones idle longest are forgotten beyond it.
     let scannerCapacity = 65_536
 
     struct ScannerState {
@@ -30,7 +34,15 @@ struct ScanDetection {
         var failedPorts: [IPAddress: [UInt16: Timestamp]] = [:]
         var last = Timestamp.zero
     }
+    /// Sources with at least two failures in their window.
     var scanners: [IPAddress: ScannerState] = [:]
+    /// Sources with one failure so far: which host and port, and when.
+    struct FirstFailure {
+        var host: IPAddress
+        var port: UInt16
+        var time: Timestamp
+    }
+    var firstFailures: [IPAddress: FirstFailure] = [:]
     /// ARP requests per requester: target -> time of the request, removed when the target replies.
     var arpRequests: [IPAddress: [IPAddress: Timestamp]] = [:]
     /// Packet time of the next sweep of sources whose failures are all older than the window. A failure older than
@@ -39,6 +51,10 @@ struct ScanDetection {
     /// would grow with the length of the input (6,500 sources after 10 million packets of ordinary traffic,
     /// 9,500 after 30 million).
     var nextSweep = Timestamp(nanoseconds: Int64.min)
+    /// Windows dropped to stay within `scannerCapacity` while still open (run counters, not saved).
+    var scannersForgotten: UInt64 = 0
+    var firstFailuresForgotten: UInt64 = 0
+    var arpRequestersForgotten: UInt64 = 0
 
     /// An ARP request (`isReply == false`) or reply on the local segment.
     mutating func arp(sender: IPAddress, target: IPAddress, isReply: Bool, senderEntry: InventoryEntry?,
@@ -51,7 +67,9 @@ struct ScanDetection {
         guard sender != target else { return }  // gratuitous ARP announces, it does not look for anyone
         sweep(at: time)
         if arpRequests[sender] == nil {
-            arpRequests.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.values.max() ?? .zero }
+            arpRequestersForgotten &+= UInt64(arpRequests.makeRoom(
+                capacity: scannerCapacity, now: time, window: window, rank: { $0.count > 1 ? 1 : 0 },
+                lastActivity: { $0.values.max() ?? .zero }))
         }
         var pending = arpRequests[sender] ?? [:]
         if let latest = pending.values.max(), time - latest > window { pending = [:] }
@@ -83,11 +101,24 @@ struct ScanDetection {
         }
         let time = context.time
         sweep(at: time)
-        if scanners[flow.originator] == nil {
-            scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) { $0.last }
+        var state: ScannerState
+        if let existing = scanners[flow.originator] {
+            // A window whose failures are all stale holds nothing that can count: start it again.
+            state = time - existing.last > window ? ScannerState() : existing
+        } else if let first = firstFailures.removeValue(forKey: flow.originator) {
+            // The second failure: the source gets a window, holding its first failure as it was noted.
+            scannersForgotten &+= UInt64(scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) {
+                $0.last
+            })
+            state = ScannerState(failedHosts: [first.host: first.time],
+                                 failedPorts: [first.host: [first.port: first.time]], last: first.time)
+        } else {
+            // One failure reaches no threshold (15 ports, 25 hosts): noted compactly, nothing to judge yet.
+            firstFailuresForgotten &+= UInt64(firstFailures.makeRoom(capacity: scannerCapacity, now: time,
+                                                                     window: window) { $0.time })
+            firstFailures[flow.originator] = FirstFailure(host: flow.responder, port: flow.responderPort, time: time)
+            return
         }
-        var state = scanners[flow.originator] ?? ScannerState()
-        if time - state.last > window { state = ScannerState() }  // every failure it holds is stale
         state.last = time
         record(flow.responder, at: time, in: &state.failedHosts, threshold: addressScanThreshold)
         var ports = state.failedPorts[flow.responder] ?? [:]
@@ -127,8 +158,9 @@ struct ScanDetection {
     mutating func sweep(at time: Timestamp) {
         guard time >= nextSweep else { return }
         nextSweep = time + window
-        scanners = scanners.filter { time - $0.value.last <= window }
-        arpRequests = arpRequests.filter { entry in entry.value.values.contains { time - $0 <= window } }
+        scanners.removeStale(now: time, window: window) { $0.last }
+        firstFailures.removeStale(now: time, window: window) { $0.time }
+        arpRequests.removeStale(now: time, window: window) { $0.values.max() ?? .zero }
     }
 
     /// Adds `key` to a window of failures, keeping the work per event bounded whatever the scanner does: entries

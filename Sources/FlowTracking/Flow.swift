@@ -24,7 +24,8 @@ public enum FlowEndReason: UInt8, CaseIterable, Sendable, CustomStringConvertibl
 }
 
 /// Timeout classes: every flow in a class shares one inactivity timeout, so each class is one list ordered by
-/// last activity and expiry only ever looks at the oldest end.
+/// last activity and expiry only ever looks at the oldest end. Raw values are saved in state files: a new class
+/// takes the next number, and `evictionOrder` says where it stands.
 public enum TimeoutClass: Int, CaseIterable, Sendable {
     /// TCP that both sides closed or either side reset.
     case tcpClosed
@@ -35,6 +36,26 @@ public enum TimeoutClass: Int, CaseIterable, Sendable {
     case udp
     /// TCP established, half-closed, or picked up mid-stream.
     case tcpEstablished
+    /// TCP whose SYN was answered (a SYN-ACK) while the originator sent nothing but SYNs: the handshake is not
+    /// complete (Suricata keeps such flows in its `new` state until the final ACK). A SYN flood that the server
+    /// answers leaves one per forged source; a real client completes the handshake within a round trip.
+    case tcpHalfOpen
+
+    /// Which flows go first when the table is full: the ones that carry least and that scans and floods make.
+    public static let evictionOrder: [TimeoutClass] = [.tcpClosed, .tcpAttempt, .tcpHalfOpen, .icmp, .other, .udp,
+                                                       .tcpEstablished]
+
+    public var name: String {
+        switch self {
+        case .tcpClosed: "closed"
+        case .tcpAttempt: "unanswered"
+        case .tcpHalfOpen: "half-open"
+        case .icmp: "ICMP"
+        case .other: "other"
+        case .udp: "UDP"
+        case .tcpEstablished: "established"
+        }
+    }
 }
 
 public struct Flow: Sendable {

@@ -12,16 +12,20 @@
 // `sweepInterval` of packet time, and also when a packet arrives for a flow that has already timed out.
 //
 // Eviction order when the table is full: the least recently active flow of the first non-empty class in this order:
-// TCP closed or reset, TCP attempts without answer, ICMP, other protocols, UDP, TCP established. Closed and
-// unanswered flows go first because they carry the least information and are what scans and floods create.
-// Evicted flows end with reason `evicted` and are counted.
+// TCP closed or reset, TCP attempts without answer, TCP half-open (SYN answered, handshake never completed), ICMP,
+// other protocols, UDP, TCP established. Closed, unanswered and half-open flows go first because they carry the
+// least information and are what scans and SYN floods create. One exception keeps a flood of UDP or ICMP from
+// killing real connections as they open: attempts and half-open handshakes younger than `handshakeGrace` are passed
+// over for the oldest ICMP, other or UDP flow (never for an established one), since their answer may still come.
+// Evicted flows end with reason `evicted` and are counted by class.
 
 import PacketDecoding
 
 public struct FlowTableConfiguration: Sendable {
     /// Most flows held at once.
     public var capacity = 262_144
-    /// TCP SYN with no answer (Suricata `tcp.new` 60 s, Zeek `tcp_attempt_delay` 5 s; 30 s catches slow retries).
+    /// TCP SYN with no answer, or answered by a SYN-ACK the originator never acknowledged (Suricata `tcp.new` 60 s,
+    /// Zeek `tcp_attempt_delay` 5 s; 30 s catches slow retries).
     public var tcpAttemptTimeout = Duration.seconds(30)
     /// TCP established, half-closed or mid-stream (Suricata `tcp.established` 600 s; Zeek 5 min inactivity).
     public var tcpEstablishedTimeout = Duration.seconds(600)
@@ -35,6 +39,11 @@ public struct FlowTableConfiguration: Sendable {
     public var otherTimeout = Duration.seconds(60)
     /// A flow active this long raises `longLived` once (an interactive session rather than a probe).
     public var longLivedThreshold = Duration.seconds(300)
+    /// When the table is full, attempts and half-open handshakes younger than this are evicted only when no ICMP,
+    /// other or UDP flow can go instead: their answer may still come (round trips across the internet are well
+    /// under a second, and Linux retransmits an unanswered SYN after 1 s), whereas the oldest flow of a UDP or ICMP
+    /// flood has had its chance.
+    public var handshakeGrace = Duration.seconds(1)
     /// How often, in packet time, expired flows are swept.
     public var sweepInterval = Duration.milliseconds(100)
     /// Hash seed; nil picks a random one per table. Results never depend on it, only the slot layout does.
@@ -48,7 +57,7 @@ public struct FlowTableConfiguration: Sendable {
     public func timeout(_ timeoutClass: TimeoutClass) -> Duration {
         switch timeoutClass {
         case .tcpClosed: tcpClosedTimeout
-        case .tcpAttempt: tcpAttemptTimeout
+        case .tcpAttempt, .tcpHalfOpen: tcpAttemptTimeout
         case .icmp: icmpTimeout
         case .other: otherTimeout
         case .udp: udpTimeout
@@ -62,6 +71,8 @@ public struct FlowCounters: Equatable, Sendable {
     public var ended: UInt64 = 0
     public var timedOut: UInt64 = 0
     public var evicted: UInt64 = 0
+    /// Evictions per timeout class (by `TimeoutClass.rawValue`).
+    public var evictedByClass = [UInt64](repeating: 0, count: TimeoutClass.allCases.count)
     public var reused: UInt64 = 0
     public var endedAtEndOfInput: UInt64 = 0
     public var peakActive = 0
@@ -69,6 +80,8 @@ public struct FlowCounters: Equatable, Sendable {
     public var fragmentsMatched: UInt64 = 0
     /// Later fragments whose first fragment was never seen (or was forgotten): reported, not attached to a flow.
     public var fragmentsUnmatched: UInt64 = 0
+    /// First fragments forgotten before their timeout because another took their slot (a flood of fragments).
+    public var fragmentsForgotten: UInt64 = 0
     /// TCP or UDP packets whose ports could not be read (truncated or malformed transport header).
     public var withoutPorts: UInt64 = 0
     public init() {}
@@ -201,8 +214,10 @@ public struct FlowTable {
                     type: packet.icmpType, code: packet.icmpCode, isIPv6: packet.network == .ipv6)
             }
             // A first fragment: later ones, which carry no transport header, find their flow through it.
-            if packet.fragment.isFragment {
-                fragments.remember(packet, sourcePort: sourcePort, destinationPort: destinationPort, now: time)
+            if packet.fragment.isFragment
+                && fragments.remember(packet, sourcePort: sourcePort, destinationPort: destinationPort, now: time)
+            {
+                counters.fragmentsForgotten &+= 1
             }
         }
         var senderIsA = true
@@ -325,6 +340,8 @@ public struct FlowTable {
             // Nothing from the responder yet: a SYN, or a FIN/NULL/Xmas/ACK probe, or backscatter. Scans and floods
             // make these; they get the short timeout and go first when the table is full.
             if flow.responderPackets == 0 { return .tcpAttempt }
+            // Answered, and the originator has sent only SYNs: no ACK, data, FIN or RST completed the handshake.
+            if flow.originatorHistory == .syn { return .tcpHalfOpen }
             return .tcpEstablished
         case IPProtocol.udp: return .udp
         case IPProtocol.icmp, IPProtocol.icmpv6: return .icmp
@@ -411,7 +428,9 @@ public struct FlowTable {
         counters.ended &+= 1
         switch reason {
         case .timeout: counters.timedOut &+= 1
-        case .evicted: counters.evicted &+= 1
+        case .evicted:
+            counters.evicted &+= 1
+            counters.evictedByClass[entries[Int(index)].timeoutClass.rawValue] &+= 1
         case .endOfInput: counters.endedAtEndOfInput &+= 1
         case .reused: counters.reused &+= 1
         }
@@ -428,12 +447,25 @@ public struct FlowTable {
         }
     }
 
-    /// Makes room: the oldest flow of the cheapest non-empty class (see the file header).
+    /// Makes room: the oldest flow of the cheapest non-empty class, passing over attempts and half-open handshakes
+    /// younger than `handshakeGrace` while an ICMP, other or UDP flow can go instead (see the file header).
     mutating func evictOne<Handler: FlowEventHandler>(handler: inout Handler) {
-        for c in TimeoutClass.allCases where oldest[c.rawValue] >= 0 {
-            end(oldest[c.rawValue], reason: .evicted, handler: &handler)
+        var young: Int32 = -1
+        for c in TimeoutClass.evictionOrder {
+            let candidate = oldest[c.rawValue]
+            guard candidate >= 0 else { continue }
+            if c == .tcpEstablished && young >= 0 { break }
+            // Each list is ordered by last activity: when its oldest flow is young, all of them are.
+            if c == .tcpAttempt || c == .tcpHalfOpen,
+                now - entries[Int(candidate)].lastSeen < configuration.handshakeGrace
+            {
+                if young < 0 { young = candidate }
+                continue
+            }
+            end(candidate, reason: .evicted, handler: &handler)
             return
         }
+        if young >= 0 { end(young, reason: .evicted, handler: &handler) }
     }
 
     // MARK: Timeout-class lists

@@ -36,11 +36,20 @@ struct FragmentTracker {
         return Int(truncatingIfNeeded: h) & mask
     }
 
-    mutating func remember(_ packet: PacketSummary, sourcePort: UInt16, destinationPort: UInt16, now: Timestamp) {
-        entries[slot(packet)] = Entry(
+    /// Returns whether this displaced another datagram's first fragment before its timeout (counted: a flood of
+    /// fragments makes the tracker forget, and the later fragments of what it forgot are then reported unmatched).
+    mutating func remember(_ packet: PacketSummary, sourcePort: UInt16, destinationPort: UInt16,
+                           now: Timestamp) -> Bool {
+        let i = slot(packet)
+        let old = entries[i]
+        let displaced = old.isUsed && now - old.seen <= timeout
+            && !(old.identification == packet.fragment.identification && old.ipProtocol == packet.ipProtocol
+                 && old.source == packet.source && old.destination == packet.destination)
+        entries[i] = Entry(
             source: packet.source, destination: packet.destination, identification: packet.fragment.identification,
             ipProtocol: packet.ipProtocol, sourcePort: sourcePort, destinationPort: destinationPort, seen: now,
             isUsed: true)
+        return displaced
     }
 
     func lookup(_ packet: PacketSummary, now: Timestamp) -> (UInt16, UInt16)? {

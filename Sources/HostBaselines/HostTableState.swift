@@ -153,6 +153,8 @@ extension HostTable {
         storage.append(contentsOf: rebuilt)
         index = newIndex
         free = freeSlots
+        live = [Bool](repeating: true, count: slotCount)
+        for slot in freeSlots { live[Int(slot)] = false }
         random = savedRandom
         localCount = locals
         externalCount = externals

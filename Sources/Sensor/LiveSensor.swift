@@ -194,7 +194,9 @@ public final class LiveSensor {
         log("\(final ? "final statistics" : "statistics"): \(source.interface): \(pipeline.decode.packets) packets decoded, "
             + "\(statistics.received) received by the filter (+\(delta)), \(statistics.dropped) dropped by the kernel, "
             + "\(statistics.interfaceDropped) by the interface; \(pipeline.flows.activeCount) flows open, "
-            + "\(engine.hosts.count) hosts, \(engine.ledger.raised) alerts (\(engine.ledger.suppressed) held back)")
+            + "\(engine.hosts.count) hosts, \(engine.ledger.raised) alerts (\(engine.ledger.suppressed) held back); "
+            + "evicted to stay within the caps: \(pipeline.flows.counters.evicted) flows, "
+            + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts")
     }
 }
 

@@ -116,7 +116,10 @@ public struct Pipeline: PacketHandler {
         let disposition = flows.process(summary, at: time, wireLength: wireLength, handler: &analyzer)
         if analyzer.detecting {
             if summary.network == .arp { analyzer.engine.arp(summary, at: time) }
-            analyzer.engine.account(disposition, at: time, wireLength: wireLength)
+            if !analyzer.engine.account(disposition, at: time, wireLength: wireLength) {
+                analyzer.engine.reattach(flows.flow(at: disposition.flowIndex), disposition, at: time,
+                                         wireLength: wireLength)
+            }
             if analyzer.engine.ledger.hasPending { writeAlerts() }
         }
         if let progress, decode.packets % progressInterval == 0 { progress(decode.packets) }

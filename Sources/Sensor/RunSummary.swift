@@ -8,7 +8,7 @@ import PacketDecoding
 public enum RunSummary {
     public static func render(
         decode: DecodeCounters, flows: FlowCounters, files: Int, skippedFiles: Int, errors: [String],
-        engine: DetectionEngine? = nil
+        engine: DetectionEngine? = nil, flowCapacity: Int? = nil
     ) -> String {
         var lines: [String] = []
         var head = "idlewatch: \(files) file\(files == 1 ? "" : "s"), \(decode.packets) packets, \(decode.wireBytes) bytes"
@@ -20,10 +20,21 @@ public enum RunSummary {
         lines.append("  decoded: \(decode.ipv4) IPv4, \(decode.ipv6) IPv6, \(decode.arp) ARP"
             + (decode.outOfOrder > 0 ? "; \(decode.outOfOrder) out of timestamp order" : ""))
         lines.append("  flows: \(flows.created) (\(flows.timedOut) timed out, \(flows.endedAtEndOfInput) open at end, "
-            + "\(flows.reused) reused, \(flows.evicted) evicted; peak \(flows.peakActive) at once)")
-        if flows.fragmentsMatched + flows.fragmentsUnmatched > 0 {
+            + "\(flows.reused) reused, \(flows.evicted) evicted; peak \(flows.peakActive) at once"
+            + (flowCapacity.map { " of \($0)" } ?? "") + ")")
+        if flows.evicted > 0 {
+            // Which flows made room tells whether a flood pushed out its own debris or real connections.
+            let parts = TimeoutClass.evictionOrder.compactMap { c -> String? in
+                let n = flows.evictedByClass[c.rawValue]
+                return n > 0 ? "\(n) \(c.name)" : nil
+            }
+            lines.append("  evicted flows: \(parts.joined(separator: ", "))")
+        }
+        if flows.fragmentsMatched + flows.fragmentsUnmatched + flows.fragmentsForgotten > 0 {
             lines.append("  fragments: \(flows.fragmentsMatched) matched to their flow, "
-                + "\(flows.fragmentsUnmatched) without a first fragment")
+                + "\(flows.fragmentsUnmatched) without a first fragment"
+                + (flows.fragmentsForgotten > 0
+                    ? "; \(flows.fragmentsForgotten) first fragments forgotten to make room" : ""))
         }
         if decode.ipLengthInferred > 0 {
             lines.append("  offload: \(decode.ipLengthInferred) IPv4 packets with total length 0, taken to the end of the frame")
@@ -68,6 +79,27 @@ public enum RunSummary {
             if !byRule.isEmpty { line += " (\(byRule.joined(separator: ", ")))" }
             if ledger.suppressed > 0 { line += "; \(ledger.suppressed) repeats held back by suppression" }
             lines.append(line)
+            let h = hosts.counters
+            if h.evictedLocal + h.evictedExternal + h.servicesDropped + engine.counters.hostsReattached > 0 {
+                var parts = ["\(h.evictedLocal) local (of \(hosts.configuration.localCapacity) held), "
+                    + "\(h.evictedExternal) outside (of \(hosts.configuration.externalCapacity))"]
+                if engine.counters.hostsReattached > 0 {
+                    parts.append("\(engine.counters.hostsReattached) found again for their open flows")
+                }
+                if h.servicesDropped > 0 { parts.append("\(h.servicesDropped) services not learned (ledger full)") }
+                lines.append("  evicted hosts: \(parts.joined(separator: "; "))")
+            }
+            let d = engine.counters
+            let forgotten = [
+                ("scan windows", d.scanWindowsForgotten), ("sources with one failed attempt", d.firstFailuresForgotten),
+                ("ARP windows", d.arpWindowsForgotten), ("guessing histories", d.guessingHistoriesForgotten),
+                ("exposures", d.exposuresForgotten), ("suppression keys", ledger.suppressionForgotten),
+                ("incidents", ledger.incidentsForgotten), ("idle hosts' peers", d.idlePeersNotKept),
+            ].filter { $0.1 > 0 }
+            if !forgotten.isEmpty {
+                lines.append("  detection state forgotten to stay bounded: "
+                    + forgotten.map { "\($0.1) \($0.0)" }.joined(separator: ", "))
+            }
         }
         if skippedFiles > 0 {
             lines.append("  not captures: \(skippedFiles) file\(skippedFiles == 1 ? "" : "s") in the given directories")

@@ -156,6 +156,40 @@ final class CaptureOutput {
         storeRecordHeader(at: record, time: time, length: 60)
     }
 
+    /// One fragment of an IP datagram carrying `ipProtocol`: `offset` (bytes, a multiple of 8) into the datagram,
+    /// `more` the more-fragments flag, `payload` bytes of the datagram from there (zeros, or `fill`). IPv6 puts a
+    /// fragment header (RFC 8200 section 4.5) after the fixed header. Transport checksums are not computed: they
+    /// cover the whole datagram, which a flood of fragments never completes.
+    func fragment(at time: Double, from: Endpoint, to: Endpoint, v6: Bool, ipProtocol: UInt8, identification: UInt32,
+                  offset: Int, more: Bool, payload: Int, fill: (UnsafeMutableRawPointer) -> Void = { _ in }) {
+        if capacity - used < 2048 { flush() }
+        let record = used
+        used += 16
+        let frameStart = used
+        ethernet(source: from.mac, destination: to.mac, vlan: from.vlan != 0 ? from.vlan : to.vlan,
+                 etherType: v6 ? 0x86dd : 0x0800)
+        let networkStart = used
+        if v6 {
+            put32(0x6000_0000); put16(UInt16(8 + payload)); put8(44); put8(64)
+            put64(from.ipv6!.high); put64(from.ipv6!.low); put64(to.ipv6!.high); put64(to.ipv6!.low)
+            put8(ipProtocol); put8(0); put16(UInt16(offset / 8) << 3 | (more ? 1 : 0)); put32(identification)
+        } else {
+            put16(0x4500); put16(UInt16(20 + payload)); put16(UInt16(truncatingIfNeeded: identification))
+            put16((more ? 0x2000 : 0) | UInt16(offset / 8))
+            put8(64); put8(ipProtocol); put16(0); put32(from.ipv4); put32(to.ipv4)
+            storeBig16(checksum(networkStart, 20, initial: 0), at: networkStart + 10)
+        }
+        (buffer + used).initializeMemory(as: UInt8.self, repeating: 0, count: payload)
+        fill(buffer + used)
+        used += payload
+        let length = max(used - frameStart, 60)
+        if used - frameStart < 60 {
+            (buffer + used).initializeMemory(as: UInt8.self, repeating: 0, count: 60 - (used - frameStart))
+            used = frameStart + 60
+        }
+        storeRecordHeader(at: record, time: time, length: length)
+    }
+
     /// The router between the site and the outside: every outside address is behind its MAC.
     static let gatewayMAC: UInt64 = 0x0200_0000_0001
 

@@ -82,14 +82,17 @@ struct Network {
     static func publicAddress(_ generator: inout SeededGenerator) -> UInt32 {
         while true {
             let a = UInt32(truncatingIfNeeded: generator.next())
-            let first = a >> 24
-            if first == 0 || first == 10 || first == 127 || first >= 224 { continue }
-            if a & 0xfff0_0000 == 0xac10_0000 || a & 0xffff_0000 == 0xc0a8_0000 || a & 0xffc0_0000 == 0x6440_0000 {
-                continue
-            }
-            if a & 0xffff_0000 == 0xa9fe_0000 || a & 0xffff_ff00 == 0xc633_6400 { continue }
-            return a
+            if isPublic(a) { return a }
         }
+    }
+
+    static func isPublic(_ a: UInt32) -> Bool {
+        let first = a >> 24
+        if first == 0 || first == 10 || first == 127 || first >= 224 { return false }
+        if a & 0xfff0_0000 == 0xac10_0000 || a & 0xffff_0000 == 0xc0a8_0000 || a & 0xffc0_0000 == 0x6440_0000 {
+            return false
+        }
+        return a & 0xffff_0000 != 0xa9fe_0000 && a & 0xffff_ff00 != 0xc633_6400
     }
 
     /// The site file for this network: what an operator would have declared.

@@ -20,6 +20,10 @@ struct Synth: ParsableCommand {
             ping, syslog and ARP; 1 in 8 client segments behind an 802.1Q tag; about 12% of conversations over IPv6; \
             frames from 60 to 1514 bytes. Scenario events every 200,000 packets.
               idlewatch-synth --seed 1 --packets 10000000 -w /tmp/bench.pcap --site-file /tmp/bench-site.yaml
+            With --flood, a flood instead (a minute of it by default) with one outside remote-desktop session to an \
+            undeclared port hidden in the middle: syn (a spoofed source per SYN, every source port), fragments (tiny \
+            fragments of datagrams that never complete), hosts (UDP, ICMP and ARP from a new address per frame).
+              idlewatch-synth --flood syn --packets 1000000 -w /tmp/syn.pcap --site-file /tmp/site.yaml
             """)
 
     @Option(help: "Seed of the generator: the same seed and options give the same capture.")
@@ -46,11 +50,20 @@ struct Synth: ParsableCommand {
     @Option(help: "Time of the first frame, in seconds since 1970 (default 2026-11-02 08:00 UTC).")
     var start = 1_793_606_400.0
 
+    @Option(help: "Write a flood instead of a site's traffic: syn, fragments or hosts.")
+    var flood: FloodKind?
+
+    @Option(help: "Seconds a flood spans (its frames evenly spaced over them).")
+    var floodSeconds = 60.0
+
     func validate() throws {
         guard packets > 0 else { throw ValidationError("--packets must be at least 1") }
         guard clients >= 1 && clients <= 1_000_000 else { throw ValidationError("--clients must be 1 to 1000000") }
         guard outside >= 4 && outside <= 10_000_000 else { throw ValidationError("--outside must be 4 to 10000000") }
         guard hours > 0 && hours <= 24 * 3650 else { throw ValidationError("--hours must be positive (at most ten years)") }
+        guard floodSeconds > 0 && floodSeconds <= 86_400 else {
+            throw ValidationError("--flood-seconds must be positive (at most a day)")
+        }
     }
 
     func run() throws {
@@ -63,6 +76,17 @@ struct Synth: ParsableCommand {
             }
         }
         let out = try CaptureOutput(path: output)
+        if let flood {
+            var writer = Flood(kind: flood, network: network, seed: seed, packets: packets, start: start,
+                               seconds: floodSeconds)
+            writer.run(into: out)
+            guard out.close(), out.failure == nil else {
+                throw SynthError("\(output): \(String(cString: strerror(out.failure ?? errno)))")
+            }
+            let message = "idlewatch-synth: \(out.packets) frames, \(out.bytes) bytes, \(writer.report)\n"
+            _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            return
+        }
         var traffic = Traffic(network: network, seed: seed, packets: packets, span: hours * 3600, start: start)
         traffic.run(into: out)
         guard out.close(), out.failure == nil else {
@@ -74,6 +98,8 @@ struct Synth: ParsableCommand {
         _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
     }
 }
+
+extension FloodKind: ExpressibleByArgument {}
 
 /// The scheduler: starts conversations and scenario events and interleaves their frames by time.
 struct Traffic {

@@ -154,8 +154,9 @@ struct Replay: ParsableCommand {
             + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
-            skippedFiles: source.skippedFiles.count, errors: errors, engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil)
-        FileOutput.standardError.write(summary + "\n")
+            skippedFiles: source.skippedFiles.count, errors: errors,
+            engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil, flowCapacity: flowCapacity)
+        FileOutput.standardError.write(summary + "\n" + peakMemory() + "\n")
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
@@ -172,6 +173,14 @@ struct Replay: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// The process's peak resident memory so far, from the kernel (`getrusage`; Linux reports KiB): with the caps,
+/// what the tables cost, for an operator sizing a sensor and for the flood tests.
+func peakMemory() -> String {
+    var usage = rusage()
+    guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return "  memory: peak RSS unknown" }
+    return "  memory: peak RSS \(usage.ru_maxrss / 1024) MiB"
 }
 
 /// Writes straight to a descriptor (standard error), unbuffered.

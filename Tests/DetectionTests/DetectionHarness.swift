@@ -2,6 +2,7 @@
 
 import Detection
 import FlowTracking
+import HostBaselines
 import PacketDecoding
 import SiteModel
 
@@ -56,9 +57,11 @@ struct Harness {
     var alerts: [Alert] = []
     var time = start
 
-    init(_ yaml: String = "") throws {
+    init(_ yaml: String = "", hosts: HostTableConfiguration = HostTableConfiguration(),
+         ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) throws {
         let site = try SiteLoader.parse(yaml, path: "test.yaml")
-        engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity)
+        engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity, hosts: hosts,
+                                 ledger: ledger)
     }
 
     /// Feeds packets `spacing` apart, starting at the harness's current time.
@@ -68,7 +71,9 @@ struct Harness {
                 engine.arp(packet, at: time)
             } else {
                 let d = flows.process(packet, at: time, wireLength: 60 + Int(packet.payloadLength), handler: &engine)
-                engine.account(d, at: time, wireLength: 60)
+                if !engine.account(d, at: time, wireLength: 60) {
+                    engine.reattach(flows.flow(at: d.flowIndex), d, at: time, wireLength: 60)
+                }
             }
             alerts += engine.ledger.drain()
             time = time + spacing

@@ -257,6 +257,7 @@ struct ScanTests {
         h.finish()
         #expect(h.alerts.isEmpty, "one failed attempt per source is no scan")
         #expect(h.engine.scans.scanners.count <= h.engine.scans.scannerCapacity)
+        #expect(h.engine.scans.firstFailures.count <= h.engine.scans.scannerCapacity)
     }
 
     @Test("successful connections are not failures: a busy client is not a scanner")

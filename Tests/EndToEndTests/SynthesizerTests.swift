@@ -53,6 +53,42 @@ struct SynthesizerTests {
         #expect(contents[0].count > 20000 * 60)
     }
 
+    @Test("floods: the same seed gives the same bytes, and every SYN of a SYN flood comes from a new address")
+    func floods() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var contents: [Data] = []
+        var report = ""
+        for name in ["a", "b"] {
+            let path = directory.appendingPathComponent(name + ".pcap").path
+            let result = try SynthesizerTests.synthesize(["--flood", "syn", "--seed", "3", "--packets", "20000",
+                                                          "-w", path])
+            #expect(result.status == 0, "\(result.standardError)")
+            report = result.standardError
+            contents.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+        }
+        #expect(contents[0] == contents[1])
+        let capture = directory.appendingPathComponent("a.pcap").path
+        let sources = try #require(report.firstMatch(of: /(\d+) spoofed outside sources/).flatMap { Int($0.1) })
+        // With room for every host: the outside side holds each forged source once, plus the hidden session's host.
+        let result = try runIdleWatch(["replay", "--host-capacity", "1000000", "--no-alerts", "--flows", capture])
+        let syns = result.outputLines.filter { $0.contains(" TCP ") && !$0.contains(" TCP 203.0.113.77:") }
+        #expect(syns.count == sources, "one flow per SYN")
+        // `TIME TCP ADDRESS:PORT -> ...` (IPv6 addresses in brackets): the address is before the last colon.
+        let originators = Set(syns.compactMap { line -> Substring? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 2, let colon = fields[2].lastIndex(of: ":") else { return nil }
+            return fields[2][..<colon]
+        })
+        #expect(originators.count == sources, "each from its own address")
+        for kind in ["fragments", "hosts"] {
+            let path = directory.appendingPathComponent(kind + ".pcap").path
+            let made = try SynthesizerTests.synthesize(["--flood", kind, "--packets", "20000", "-w", path])
+            #expect(made.status == 0 && made.standardError.contains("20000 frames"), "\(made.standardError)")
+            #expect(made.standardError.contains("hidden session 203.0.113.77:"))
+        }
+    }
+
     @Test("a synthesized capture decodes completely, has the claimed mix, and its scenario raises the expected alerts")
     func scenario() throws {
         let directory = TestPaths.temporaryDirectory()

@@ -240,6 +240,64 @@ struct FlowTableTests {
         #expect(table.activeCount == 3)
     }
 
+    @Test("a SYN flood the server answers (half-open handshakes) goes before an established session")
+    func halfOpenGoesFirst() {
+        var configuration = FlowTableConfiguration()
+        configuration.capacity = 50
+        var table = FlowTable(configuration: configuration)
+        var recorder = Recorder()
+        var time = t0
+        func feed(_ packet: PacketSummary) {
+            _ = table.process(packet, at: time, wireLength: 60, handler: &recorder)
+            time = time + .milliseconds(10)
+        }
+        // The session, established first and then quiet: the oldest flow in the table.
+        feed(tcp(client, 1, server, 22, .syn))
+        feed(tcp(server, 22, client, 1, [.syn, .ack]))
+        feed(tcp(client, 1, server, 22, .ack))
+        feed(tcp(client, 1, server, 22, [.psh, .ack], payload: 40))
+        // Forged sources whose SYNs the server answers and which never acknowledge: half-open, not established.
+        for i in 0..<500 {
+            let source = IPAddress(ipv4: 0xC000_0000 | UInt32(i))
+            feed(tcp(source, 40_000, server, 443, .syn))
+            feed(tcp(server, 443, source, 40_000, [.syn, .ack]))
+        }
+        #expect(table.counters.evicted == 451)
+        #expect(table.counters.evictedByClass[TimeoutClass.tcpHalfOpen.rawValue] == 451)
+        #expect(table.counters.evictedByClass[TimeoutClass.tcpEstablished.rawValue] == 0)
+        #expect(!recorder.ended.contains { $0.originatorPort == 1 }, "the session is still open")
+        // Half-open flows keep the attempt timeout: 30 s later they are gone, the session stays.
+        time = time + .seconds(31)
+        table.advanceTime(to: time, handler: &recorder)
+        #expect(table.activeCount == 1)
+    }
+
+    @Test("a UDP flood does not evict a connection whose SYN is younger than the handshake grace")
+    func youngAttemptSurvivesUDPFlood() {
+        var configuration = FlowTableConfiguration()
+        configuration.capacity = 100
+        var table = FlowTable(configuration: configuration)
+        var recorder = Recorder()
+        var time = t0
+        func feed(_ packet: PacketSummary, after gap: Duration = .milliseconds(1)) {
+            _ = table.process(packet, at: time, wireLength: 60, handler: &recorder)
+            time = time + gap
+        }
+        for i in 0..<200 { feed(udp(IPAddress(ipv4: 0xC000_0000 | UInt32(i)), 5000, server, 53)) }
+        feed(tcp(client, 1, server, 22, .syn))
+        // 100 more flood flows while the SYN waits 100 ms for its answer: each makes room by evicting UDP.
+        for i in 200..<300 { feed(udp(IPAddress(ipv4: 0xC000_0000 | UInt32(i)), 5000, server, 53)) }
+        feed(tcp(server, 22, client, 1, [.syn, .ack]))
+        #expect(!recorder.ended.contains { $0.key.ipProtocol == IPProtocol.tcp })
+        #expect(recorder.events.contains { $0.0 == .established })
+        #expect(table.counters.evictedByClass[TimeoutClass.udp.rawValue] == table.counters.evicted)
+        // Past the grace, an unanswered attempt goes before UDP again.
+        feed(tcp(client, 2, server, 22, .syn), after: .seconds(2))
+        feed(udp(IPAddress(ipv4: 0xC100_0000), 5000, server, 53))
+        #expect(recorder.ended.last?.originatorPort == 2)
+        #expect(table.counters.evictedByClass[TimeoutClass.tcpAttempt.rawValue] == 1)
+    }
+
     @Test("memory stays bounded under a flood of distinct flows")
     func floodStaysBounded() {
         var configuration = FlowTableConfiguration()

@@ -1,0 +1,146 @@
+// What the host table and the detections do when an attacker controls how many distinct keys they see: every
+// per-source and per-host structure stays within its bound, forgets the flood's debris before real state, and a
+// flow whose host was pushed out still raises its alerts.
+
+@testable import Detection
+import FlowTracking
+@testable import HostBaselines
+import PacketDecoding
+import Testing
+
+@Suite("Bounds under floods")
+struct BoundsTests {
+    @Test("a host evicted while its flow is open is found again: the session stage is still raised")
+    func evictedHostFoundAgain() throws {
+        var caps = HostTableConfiguration()
+        caps.localCapacity = 4
+        caps.externalCapacity = 4
+        var h = try Harness("local_networks: [10.0.0.0/8]", hosts: caps)
+        let (client, server) = ("192.0.2.66", "10.0.1.1")
+        h.feed([tcp(client, 40000, server, 3389, .syn), tcp(server, 3389, client, 40000, [.syn, .ack]),
+                tcp(client, 40000, server, 3389, .ack)])
+        // Outside hosts with a history of their own (two frames each) push the quiet client out of its side.
+        for i in 0..<20 {
+            h.feed([udp("198.51.100.\(i)", 5000, server, 53), udp("198.51.100.\(i)", 5000, server, 53)])
+        }
+        #expect(h.engine.hosts.find(ip(client)) == nil, "the client's record was evicted")
+        h.feed([tcp(client, 40000, server, 3389, [.psh, .ack], payload: 30),
+                tcp(server, 3389, client, 40000, [.psh, .ack], payload: 300)])
+        #expect(h.alerts.map { "\($0.stage!) \($0.source)" } == ["open \(client)", "session \(client)"])
+        #expect(h.engine.counters.hostsReattached == 1)
+        #expect(h.engine.hosts.find(ip(client)) != nil)
+    }
+
+    @Test("a full side evicts one-frame hosts before hosts with a history, and named hosts last")
+    func floodDebrisGoesFirst() throws {
+        var caps = HostTableConfiguration()
+        caps.localCapacity = 16
+        caps.externalCapacity = 16
+        var table = HostTable(configuration: caps)
+        var time = start
+        func send(_ reference: HostReference, _ frames: Int) {
+            for _ in 0..<frames {
+                table.accountPacket(reference, at: time, wireLength: 60, dormantAfter: .seconds(86_400),
+                                    duringLearning: false)
+            }
+        }
+        let named = table.findOrInsert(ip("192.0.2.200"), isLocal: false, at: time).0
+        table[named].inventoryIndex = 0
+        let real = (0..<8).map { table.findOrInsert(ip("192.0.2.\($0)"), isLocal: false, at: time).0 }
+        for reference in real { send(reference, 5) }
+        // Then 10,000 forged sources, one frame each and all more recent: least recently seen alone would have
+        // evicted the real hosts first.
+        for i in 0..<10_000 {
+            time = time + .milliseconds(1)
+            let (reference, _) = table.findOrInsert(IPAddress(ipv4: 0xC633_6400 &+ UInt32(i) << 8 | 1), isLocal: false,
+                                                    at: time)
+            send(reference, 1)
+        }
+        #expect(table.find(ip("192.0.2.200")) != nil)
+        #expect((0..<8).allSatisfy { table.find(ip("192.0.2.\($0)")) != nil })
+        #expect(table.counters.evictedExternal == 10_000 - 7)
+        #expect(table.count == 16)
+        // With nothing but hosts with a history left, the named one is still the last to go.
+        for i in 0..<7 {
+            let (reference, _) = table.findOrInsert(ip("203.0.113.\(i)"), isLocal: false, at: time)
+            send(reference, 5)
+        }
+        for i in 0..<20 {
+            time = time + .seconds(1)
+            let (reference, _) = table.findOrInsert(ip("203.0.113.\(100 + i)"), isLocal: false, at: time)
+            send(reference, 5)
+        }
+        #expect(table.find(ip("192.0.2.200")) != nil)
+    }
+
+    @Test("open incidents are bounded like suppression keys, and what was forgotten is counted")
+    func incidentsBounded() {
+        var configuration = AlertLedgerConfiguration()
+        configuration.incidentCapacity = 100
+        var ledger = AlertLedger(configuration: configuration)
+        for i in 0..<1_000 {
+            let host = IPAddress(ipv4: 0x0A00_0000 | UInt32(i))
+            let alert = Alert(timestamp: start + .seconds(Int64(i)), rule: .hostScan, severity: 2, message: "",
+                              source: host, host: AlertHost(address: host))
+            ledger.raise(alert, key: SuppressionKey(rule: .hostScan, source: host))
+        }
+        #expect(ledger.raised == 1_000)
+        #expect(ledger.incidents.count <= 100)
+        #expect(ledger.incidentsForgotten > 0)
+        #expect(ledger.incidents.count + Int(ledger.incidentsForgotten) == 1_000)
+    }
+
+    @Test("forged sources inside a range declared idle cannot grow the learned peers without bound")
+    func idlePeersBounded() throws {
+        var h = try Harness("""
+            local_networks: [10.0.0.0/8]
+            hosts: [{ address: 10.7.0.0/16, name: cameras, state: idle, allow: [ntp] }]
+            learning: { period: 1h }
+            """)
+        for i in 0..<5_000 {
+            h.feed([udp("10.7.\(i / 256).\(i % 256)", 123, "10.0.0.1", 123)], spacing: .microseconds(100))
+        }
+        #expect(h.engine.idle.learnedPeers.count == h.engine.idle.hostCapacity)
+        #expect(h.engine.counters.idlePeersNotKept == UInt64(5_000 - h.engine.idle.hostCapacity))
+        // After learning, one camera reaching hundreds of new peers keeps at most `peersPerHost` of them.
+        h.wait(.seconds(2 * 3600))
+        for i in 0..<400 { h.feed([udp("10.7.0.1", 123, "198.18.\(i / 256).\(i % 256)", 123)]) }
+        #expect(h.engine.idle.learnedPeers[ip("10.7.0.1")]?.count == h.engine.idle.peersPerHost)
+    }
+
+    @Test("a flood of forged ARP senders does not make the scan rule forget a host that is sweeping the segment")
+    func sweepSurvivesARPFlood() throws {
+        var h = try Harness("local_networks: [10.0.0.0/8]")
+        for i in 1..<64 { h.feed([arp("10.0.0.5", asks: "10.0.1.\(i)")]) }  // 63: one short of a sweep
+        for i in 0..<70_000 {
+            h.feed([arp("10.\(128 + i / 65536).\((i / 256) % 256).\(i % 256)", asks: "10.0.0.1")],
+                   spacing: .microseconds(500))
+        }
+        h.feed([arp("10.0.0.5", asks: "10.0.1.64")])
+        #expect(h.engine.counters.arpWindowsForgotten > 0, "the table did make room")
+        #expect(h.engine.scans.arpRequests.count <= h.engine.scans.scannerCapacity)
+        #expect(h.alerts.map { "\($0.rule.rawValue) \($0.reason ?? "")" } == ["host-scan arp-sweep"])
+    }
+
+    @Test("a flood of one-shot forged SYNs does not make the scan rule forget a scanner that paused")
+    func pausedScannerSurvivesFlood() throws {
+        var h = try Harness("local_networks: [10.0.0.0/8]")
+        let scanner = "192.0.2.99", target = "10.0.0.9"
+        func probe(_ port: UInt16) {
+            h.feed([tcp(scanner, 50000, target, port, .syn), tcp(target, port, scanner, 50000, [.rst, .ack])])
+        }
+        for port in UInt16(1000)..<1014 { probe(port) }  // 14 refused ports: one short of a port scan
+        // 70,000 forged sources, one SYN each, more recent than the scanner: more than the scanner table holds.
+        for i in 0..<70_000 {
+            let source = "198.\(18 + i / 65536).\((i / 256) % 256).\(i % 256)"
+            h.feed([tcp(source, 40000, target, 22, .syn)], spacing: .microseconds(500))
+        }
+        h.wait(.seconds(31))  // their attempts expire and count as failures
+        probe(1014)
+        #expect(h.engine.counters.firstFailuresForgotten > 0, "the table did make room")
+        #expect(h.engine.counters.scanWindowsForgotten == 0)
+        #expect(h.engine.scans.firstFailures.count <= h.engine.scans.scannerCapacity)
+        #expect(h.alerts.map(\.rule) == [.inboundScan])
+        #expect(h.alerts.first?.source == ip(scanner))
+    }
+}
