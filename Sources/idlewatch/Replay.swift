@@ -175,12 +175,20 @@ struct Replay: ParsableCommand {
     }
 }
 
-/// The process's peak resident memory so far, from the kernel (`getrusage`; Linux reports KiB): with the caps,
-/// what the tables cost, for an operator sizing a sensor and for the flood tests.
+/// The process's peak resident memory so far (`VmHWM` in /proc/self/status): with the caps, what the tables cost,
+/// for an operator sizing a sensor and for the flood tests. Not `getrusage`: Linux carries `ru_maxrss` across
+/// exec, so a process spawned by a large parent (vfork-style, as posix_spawn does) reports the parent's peak.
 func peakMemory() -> String {
-    var usage = rusage()
-    guard getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage) == 0 else { return "  memory: peak RSS unknown" }
-    return "  memory: peak RSS \(usage.ru_maxrss / 1024) MiB"
+    guard let status = fopen("/proc/self/status", "r") else { return "  memory: peak RSS unknown" }
+    defer { fclose(status) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), status) != nil {
+        let text = String(cString: line)
+        guard text.hasPrefix("VmHWM:") else { continue }
+        let kibibytes = text.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+        return kibibytes.map { "  memory: peak RSS \($0 / 1024) MiB" } ?? "  memory: peak RSS unknown"
+    }
+    return "  memory: peak RSS unknown"
 }
 
 /// Writes straight to a descriptor (standard error), unbuffered.
