@@ -124,9 +124,9 @@ public struct DetectionEngine: FlowEventHandler {
         return index >= 0 && Int(index) < site.hosts.count ? site.hosts[Int(index)] : nil
     }
 
-    mutating func host(_ address: IPAddress, at time: Timestamp) -> HostReference {
+    mutating func host(_ address: IPAddress, at time: Timestamp, sparing spared: HostReference? = nil) -> HostReference {
         let local = site.isLocal(address)
-        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time)
+        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time, sparing: spared)
         if isNew, let entry = site.inventoryIndex(for: address) {
             hosts[reference].inventoryIndex = Int32(entry)
         }
@@ -141,7 +141,7 @@ public struct DetectionEngine: FlowEventHandler {
             if start == nil { start = time }
             var annotation = FlowAnnotation()
             annotation.originator = host(flow.originator, at: time)
-            annotation.responder = host(flow.responder, at: time)
+            annotation.responder = host(flow.responder, at: time, sparing: annotation.originator)
             annotation.originatorIsLocal = hosts[annotation.originator].isLocal
             annotation.responderIsLocal = hosts[annotation.responder].isLocal
             annotations[slot] = annotation

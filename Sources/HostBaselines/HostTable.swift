@@ -57,11 +57,14 @@ public struct HostTable {
         index.find(hash: address.hash(seed: seed)) { storage[Int($0)].address == address }
     }
 
-    /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which.
-    public mutating func findOrInsert(_ address: IPAddress, isLocal: Bool, at time: Timestamp) -> (HostReference, isNew: Bool) {
+    /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which. `spared` is a
+    /// host the caller holds a reference to and still needs (a flow's originator while its responder is added):
+    /// it is not evicted to make room, unless it is the only host of its side.
+    public mutating func findOrInsert(_ address: IPAddress, isLocal: Bool, at time: Timestamp,
+                                      sparing spared: HostReference? = nil) -> (HostReference, isNew: Bool) {
         if let existing = find(address) { return (existing, false) }
         if isLocal ? localCount >= configuration.localCapacity : externalCount >= configuration.externalCapacity {
-            evict(local: isLocal)
+            evict(local: isLocal, sparing: spared.map { isCurrent($0) ? $0.index : -1 } ?? -1)
         }
         var record = HostRecord(address: address, isLocal: isLocal, firstSeen: time)
         let slot: Int32
@@ -143,8 +146,11 @@ public struct HostTable {
         return previous
     }
 
-    /// Frees one slot of the given side (local or outside): the least recently seen of 8 sampled slots.
-    mutating func evict(local: Bool) {
+    /// Frees one slot of the given side (local or outside): the least recently seen of 8 sampled slots, never the
+    /// `spared` slot unless it is the side's only host. Hosts added at one instant tie for least recently seen, so
+    /// without sparing, room for a flow's responder could be made by evicting the originator just added, and the
+    /// flow would reach no detection.
+    mutating func evict(local: Bool, sparing spared: Int32 = -1) {
         var victim: Int32 = -1
         var sampled = 0, attempts = 0
         while sampled < 8 && attempts < 64 {
@@ -154,15 +160,16 @@ public struct HostTable {
             random ^= random << 17
             let candidate = Int32(truncatingIfNeeded: random % UInt64(storage.count))
             let record = storage[Int(candidate)]
-            guard record.isLocal == local, slot(of: record.address) == candidate else { continue }
+            guard candidate != spared, record.isLocal == local, slot(of: record.address) == candidate else { continue }
             sampled += 1
             if victim < 0 || record.lastSeen < storage[Int(victim)].lastSeen { victim = candidate }
         }
         if victim < 0 {
             // That side is a small part of the table and sampling missed it: take its first live slot.
-            guard let first = storage.indices.first(where: {
-                storage[$0].isLocal == local && slot(of: storage[$0].address) == Int32($0)
-            }) else { return }
+            func isLive(_ i: Int) -> Bool { storage[i].isLocal == local && slot(of: storage[i].address) == Int32(i) }
+            guard let first = storage.indices.first(where: { Int32($0) != spared && isLive($0) })
+                ?? storage.indices.first(where: isLive)
+            else { return }
             victim = Int32(first)
         }
         let record = storage[Int(victim)]

@@ -2,6 +2,7 @@
 
 import Detection
 import FlowTracking
+import HostBaselines
 import PacketDecoding
 import SiteModel
 
@@ -56,9 +57,11 @@ struct Harness {
     var alerts: [Alert] = []
     var time = start
 
-    init(_ yaml: String = "") throws {
+    init(_ yaml: String = "", hosts configure: (inout HostTableConfiguration) -> Void = { _ in }) throws {
         let site = try SiteLoader.parse(yaml, path: "test.yaml")
-        engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity)
+        var hosts = HostTableConfiguration()
+        configure(&hosts)
+        engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity, hosts: hosts)
     }
 
     /// Feeds packets `spacing` apart, starting at the harness's current time.

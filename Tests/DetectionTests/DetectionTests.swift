@@ -29,6 +29,18 @@ struct DecommissionedTests {
         answering.feed([tcp("10.0.1.1", 40000, "10.0.5.20", 22, .syn), tcp("10.0.5.20", 22, "10.0.1.1", 40000, [.rst, .ack])])
         #expect(answering.alerts.map(\.reason) == ["answered"])
     }
+
+    @Test("a full local side never evicts a flow's originator to make room for its responder")
+    func originatorSurvivesResponderInsertion() throws {
+        // Two local slots, and every packet at one instant, so every host ties for least recently seen: making room
+        // for the responder could pick the originator just added, and the flow would reach no detection.
+        var h = try Harness(site, hosts: { $0.localCapacity = 2 })
+        for n in 0..<40 {
+            h.feed([tcp("10.0.5.20", UInt16(40000 + n), "10.0.9.\(n)", 22, .syn)], spacing: .milliseconds(0))
+        }
+        #expect(h.engine.ledger.raised + h.engine.ledger.suppressed == 40)
+        #expect(h.engine.hosts.count <= 2)
+    }
 }
 
 @Suite("idle-host-active")
