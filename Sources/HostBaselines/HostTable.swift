@@ -12,6 +12,9 @@ public struct HostTableConfiguration: Sendable {
     public var localCapacity = 65_536
     public var externalCapacity = 65_536
     public var serviceCapacity = 262_144
+    /// Hash seed; nil picks a random one per table. Nothing but the index's slot layout depends on it; fixing it
+    /// makes a run repeatable down to the layout (a fuzzer's crashing input must crash again).
+    public var hashSeed: UInt64?
     public init() {}
 }
 
@@ -32,7 +35,7 @@ public struct HostTable {
     public private(set) var counters = HostTableCounters()
     /// Addresses' hashes to record slots (fixed size: both sides' capacity).
     var index: HashIndex
-    let seed = UInt64.random(in: .min ... .max)
+    let seed: UInt64
     var free: [Int32] = []
     var localCount = 0
     var externalCount = 0
@@ -41,6 +44,7 @@ public struct HostTable {
 
     public init(configuration: HostTableConfiguration = HostTableConfiguration()) {
         self.configuration = configuration
+        seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         index = HashIndex(capacity: configuration.localCapacity + configuration.externalCapacity)
     }
 
