@@ -64,6 +64,13 @@ let package = Package(
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "HeapModule", package: "swift-collections")]
         ),
+        // Hostile input: runs fuzzer inputs (framed packets, or whole capture files) through the whole pipeline
+        // with small tables. The fuzz target and the regression tests share it, so a found crash replays in tests.
+        .target(name: "FuzzHarness", dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "SiteModel", "OutputSinks"]),
+        // libFuzzer's driver entry point, declared only (the toolchain's libFuzzer defines it in fuzzing builds).
+        .systemLibrary(name: "CLibFuzzer"),
+        // The libFuzzer target, built by scripts/fuzz; in an ordinary build, a replayer of fuzz inputs.
+        .executableTarget(name: "idlewatch-fuzz", dependencies: ["FuzzHarness", "Sensor", "CLibFuzzer"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
@@ -79,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Sensor", "PacketCapture", "PacketDecoding", "FlowTracking", "Detection", "SiteModel", "StateStore",
-                           "HostBaselines", "idlewatch", "idlewatch-synth", .product(name: "GRDB", package: "GRDB.swift")]
+                           "HostBaselines", "idlewatch", "idlewatch-synth", "FuzzHarness", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

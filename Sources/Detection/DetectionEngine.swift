@@ -158,7 +158,7 @@ public struct DetectionEngine: FlowEventHandler {
             hostsReattached &+= 1
         }
         if !hosts.isCurrent(annotations[slot].responder) {
-            annotations[slot].responder = host(flow.responder, at: time)
+            annotations[slot].responder = host(flow.responder, at: time, sparing: annotations[slot].originator)
             hostsReattached &+= 1
         }
     }
@@ -194,9 +194,9 @@ public struct DetectionEngine: FlowEventHandler {
         return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
 
-    mutating func host(_ address: IPAddress, at time: Timestamp) -> HostReference {
+    mutating func host(_ address: IPAddress, at time: Timestamp, sparing spared: HostReference? = nil) -> HostReference {
         let local = site.isLocal(address)
-        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time)
+        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time, sparing: spared)
         if isNew, let entry = site.inventoryIndex(for: address) {
             hosts[reference].inventoryIndex = Int32(entry)
         }
@@ -211,7 +211,7 @@ public struct DetectionEngine: FlowEventHandler {
             if start == nil { start = time }
             var annotation = FlowAnnotation()
             annotation.originator = host(flow.originator, at: time)
-            annotation.responder = host(flow.responder, at: time)
+            annotation.responder = host(flow.responder, at: time, sparing: annotation.originator)
             annotation.originatorIsLocal = hosts[annotation.originator].isLocal
             annotation.responderIsLocal = hosts[annotation.responder].isLocal
             annotate(slot, annotation)

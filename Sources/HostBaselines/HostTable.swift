@@ -16,6 +16,9 @@ public struct HostTableConfiguration: Sendable {
     public var localCapacity = 65_536
     public var externalCapacity = 65_536
     public var serviceCapacity = 262_144
+    /// Hash seed; nil picks a random one per table. Nothing but the index's slot layout depends on it; fixing it
+    /// makes a run repeatable down to the layout (a fuzzer's crashing input must crash again).
+    public var hashSeed: UInt64?
     public init() {}
 }
 
@@ -36,7 +39,7 @@ public struct HostTable {
     public private(set) var counters = HostTableCounters()
     /// Addresses' hashes to record slots (grows with the hosts, up to both sides' capacity).
     var index: HashIndex
-    let seed = UInt64.random(in: .min ... .max)
+    let seed: UInt64
     var free: [Int32] = []
     /// Per slot: it holds a host (not freed by an eviction). Eviction samples slots at random and checks this, not
     /// the hash index, so a sample costs one read instead of a probe.
@@ -48,6 +51,7 @@ public struct HostTable {
 
     public init(configuration: HostTableConfiguration = HostTableConfiguration()) {
         self.configuration = configuration
+        seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         index = HashIndex(capacity: configuration.localCapacity + configuration.externalCapacity)
         storage.reserveCapacity(HostTable.reservedSlots(configuration))
     }
@@ -72,11 +76,14 @@ public struct HostTable {
         index.find(hash: address.hash(seed: seed)) { storage[Int($0)].address == address }
     }
 
-    /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which.
-    public mutating func findOrInsert(_ address: IPAddress, isLocal: Bool, at time: Timestamp) -> (HostReference, isNew: Bool) {
+    /// The host for `address`, created (and possibly evicting another) if new. `isNew` says which. `spared` is a
+    /// host the caller holds a reference to and still needs (a flow's originator while its responder is added):
+    /// it is not evicted to make room, unless it is the only host of its side.
+    public mutating func findOrInsert(_ address: IPAddress, isLocal: Bool, at time: Timestamp,
+                                      sparing spared: HostReference? = nil) -> (HostReference, isNew: Bool) {
         if let existing = find(address) { return (existing, false) }
         if isLocal ? localCount >= configuration.localCapacity : externalCount >= configuration.externalCapacity {
-            evict(local: isLocal)
+            evict(local: isLocal, sparing: spared.map { isCurrent($0) ? $0.index : -1 } ?? -1)
         }
         var record = HostRecord(address: address, isLocal: isLocal, firstSeen: time)
         let slot: Int32
@@ -170,8 +177,11 @@ public struct HostTable {
         return frames <= 1 && answered == 0 ? 0 : 1
     }
 
-    /// Frees one slot of the given side (local or outside): the least valuable of 8 sampled slots.
-    mutating func evict(local: Bool) {
+    /// Frees one slot of the given side (local or outside): the least valuable of 8 sampled slots, never the
+    /// `spared` slot unless it is the side's only host. Hosts added at one instant tie, so without sparing, room for
+    /// a flow's responder could be made by evicting the originator just added, and the flow would reach no
+    /// detection.
+    mutating func evict(local: Bool, sparing spared: Int32 = -1) {
         var victim: Int32 = -1
         var victimRank = Int.max
         var sampled = 0, attempts = 0
@@ -185,7 +195,7 @@ public struct HostTable {
             let candidate = Int32(truncatingIfNeeded: random % UInt64(storage.count))
             let i = Int(candidate)
             // Fields read in place: copying each sampled record (about 400 bytes) was a fifth of a SYN flood's time.
-            guard live[i], storage[i].isLocal == local else { continue }
+            guard candidate != spared, live[i], storage[i].isLocal == local else { continue }
             sampled += 1
             let rank = HostTable.keepRank(storage[i])
             if victim < 0 || rank < victimRank
@@ -197,7 +207,10 @@ public struct HostTable {
         }
         if victim < 0 {
             // That side is a small part of the table and sampling missed it: take its first live slot.
-            guard let first = storage.indices.first(where: { live[$0] && storage[$0].isLocal == local }) else { return }
+            func isLive(_ i: Int) -> Bool { live[i] && storage[i].isLocal == local }
+            guard let first = storage.indices.first(where: { Int32($0) != spared && isLive($0) })
+                ?? storage.indices.first(where: isLive)
+            else { return }
             victim = Int32(first)
         }
         let record = storage[Int(victim)]

@@ -2,6 +2,7 @@
 
 @testable import Detection
 import FlowTracking
+import HostBaselines
 import PacketDecoding
 import SiteModel
 import Testing
@@ -28,6 +29,20 @@ struct DecommissionedTests {
         var answering = try Harness(site)
         answering.feed([tcp("10.0.1.1", 40000, "10.0.5.20", 22, .syn), tcp("10.0.5.20", 22, "10.0.1.1", 40000, [.rst, .ack])])
         #expect(answering.alerts.map(\.reason) == ["answered"])
+    }
+
+    @Test("a full local side never evicts a flow's originator to make room for its responder")
+    func originatorSurvivesResponderInsertion() throws {
+        // Two local slots, and every packet at one instant, so every host ties for least recently seen: making room
+        // for the responder could pick the originator just added, and the flow would reach no detection.
+        var hosts = HostTableConfiguration()
+        hosts.localCapacity = 2
+        var h = try Harness(site, hosts: hosts)
+        for n in 0..<40 {
+            h.feed([tcp("10.0.5.20", UInt16(40000 + n), "10.0.9.\(n)", 22, .syn)], spacing: .milliseconds(0))
+        }
+        #expect(h.engine.ledger.raised + h.engine.ledger.suppressed == 40)
+        #expect(h.engine.hosts.count <= 2)
     }
 }
 
