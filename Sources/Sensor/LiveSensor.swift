@@ -45,9 +45,6 @@ public final class LiveSensor {
     var lastLossCheck = CaptureStatistics(received: 0, dropped: 0, interfaceDropped: 0)
     var lastPacketClock = WallClock.monotonic()
     var silentRaised = false
-    /// Batches in the ring between the reader and this thread: 16 x 1024 packets, about 16 ms of a busy 10 Gb/s
-    /// link, on top of the kernel's buffer.
-    static let batches = 16
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
 
@@ -71,7 +68,8 @@ public final class LiveSensor {
     /// analyses and looks after signals, timers and sinks. The reader publishes a partial batch once its first
     /// packet has waited `publishDelay`, so an alert on a quiet link is at most that late.
     public func run() throws(PcapError) {
-        let ring = DecodedBatches(batches: LiveSensor.batches, batchSize: ReadAhead.batchSize)
+        // 16 x 1,024 packets, about 16 ms of a busy 10 Gb/s link, on top of the kernel's buffer.
+        let ring = DecodedBatches(batches: ReadAhead.batches, batchSize: ReadAhead.batchSize)
         let reader = LiveReader(source: source, ring: ring)
         guard let thread = startThread({ reader.run() }) else {
             throw PcapError(source: source.interface, message: "cannot start the capture thread: \(String(cString: strerror(errno)))")

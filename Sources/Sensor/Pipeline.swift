@@ -97,8 +97,7 @@ public struct Pipeline: PacketHandler {
     }
 
     public mutating func handle(_ packet: CapturedPacket) {
-        var summary = PacketSummary()
-        PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType, into: &summary)
+        let summary = PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType)
         analyse(summary, at: packet.timestamp, wireLength: packet.wireLength)
     }
 

@@ -33,7 +33,6 @@ public struct DecodedPacket {
 /// stored property with `&` may hand pthreads a temporary copy, and an array property written by one thread
 /// while the other reads it is a race on its buffer even when the elements are not.
 final class DecodedBatches: @unchecked Sendable {
-    let batchSize: Int
     let batches: [UnsafeMutableBufferPointer<DecodedPacket>]
     /// Packets in each published batch.
     let counts: UnsafeMutableBufferPointer<Int>
@@ -49,7 +48,6 @@ final class DecodedBatches: @unchecked Sendable {
     let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
     init(batches count: Int, batchSize: Int) {
-        self.batchSize = batchSize
         batches = (0..<count).map { _ in
             let batch = UnsafeMutableBufferPointer<DecodedPacket>.allocate(capacity: batchSize)
             batch.initialize(repeating: DecodedPacket())
@@ -251,13 +249,15 @@ public enum ReadAhead {
     public static let batches = 16
 
     /// Replays `source` into `pipeline`: read and decoded on a second thread, analysed on this one, in order.
-    /// `progress` is called on this thread, every `pipeline.progressInterval` packets, with the packets analysed
-    /// and the bytes read when their batch was published. Returns when every file is read and analysed (the
-    /// caller then reads `source.errors`, after the reader thread has ended).
-    /// `interrupted` is asked after every batch and every 200 ms: once it says yes, reading stops after the batch
-    /// being read, and the packets already read are still analysed (the caller then finishes the pipeline as usual,
-    /// so alerts are written and the state saved). Returns false when the reader thread could not be stopped (it
-    /// waits on a pipe that brings nothing) and was left behind: then the caller must not touch `source` again. `batches` and `batchSize` are for tests (small rings wrap around many times).
+    /// `progress` is called on this thread, every `pipeline.progressInterval` packets analysed, with that count and
+    /// the bytes read when their batch was published. `interrupted` is asked after every batch and every 200 ms:
+    /// once it says yes, reading stops after the batch being read, and the packets already read are still analysed
+    /// (the caller then finishes the pipeline as usual, so alerts are written and the state saved).
+    ///
+    /// Returns true when every file was read (or the reader stopped when asked) and the reader thread has ended, so
+    /// the caller may read `source.errors`; false when the reader could not be stopped (it waits on a pipe that
+    /// brings nothing) and was left behind: then the caller must not touch `source` again. `batches` and
+    /// `batchSize` are for tests (small rings wrap around many times).
     @discardableResult
     public static func replay(_ source: ReplaySource, into pipeline: inout Pipeline,
                               batches: Int = ReadAhead.batches, batchSize: Int = ReadAhead.batchSize,
@@ -283,9 +283,12 @@ public enum ReadAhead {
             switch ring.next(waitingUpTo: wait) {
             case .batch(let packets, let read):
                 for index in packets.indices {
+                    let before = pipeline.decode.packets
                     pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
                                      wireLength: packets[index].wireLength)
-                    if let progress, pipeline.decode.packets % interval == 0 { progress(pipeline.decode.packets, read) }
+                    // Packets skipped as already analysed (a resumed replay) do not count, nor call.
+                    let analysed = pipeline.decode.packets
+                    if let progress, analysed != before, analysed % interval == 0 { progress(analysed, read) }
                 }
                 ring.release()
             case .idle:
