@@ -57,16 +57,18 @@ public final class StateFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StateFileError(path, "no such state file (a replay or live run with --state creates it)")
         }
-        guard !(try checkHeader(path: path)) else {
-            throw StateFileError(path, "the state file is empty: nothing has been saved in it yet")
-        }
+        let empty = StateFileError(path, "the state file is empty: nothing has been saved in it yet")
+        // The header is what the last checkpoint wrote: while a sensor's commits are still in the write-ahead log
+        // (a new file, or fewer commits than SQLite's checkpoint threshold), it can say "no table" about a file
+        // full of them. Then SQLite, which reads the log, decides below.
+        guard !(try checkHeader(path: path)) || hasWriteAheadLog(path) else { throw empty }
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
         do {
             let queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.read { db in
-                try checkIdentity(db, path: path)
+                if try checkIdentity(db, path: path) { throw empty }
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 guard version == schemaVersion else {
                     throw StateFileError(path, "schema version \(version); this IdleWatch reads \(schemaVersion) "
@@ -114,11 +116,20 @@ public final class StateFile {
                          path: path)
     }
 
-    static func checkIdentity(_ db: Database, path: String) throws {
+    /// As `checkHeader`, through SQLite (so commits still in the write-ahead log count). Returns whether the file
+    /// is new.
+    @discardableResult
+    static func checkIdentity(_ db: Database, path: String) throws -> Bool {
         let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
         let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
-        _ = try judge(application: application, version: version, hasTables: objects > 0, path: path)
+        return try judge(application: application, version: version, hasTables: objects > 0, path: path)
+    }
+
+    /// Whether SQLite's write-ahead log beside the file holds anything (commits not yet checkpointed).
+    static func hasWriteAheadLog(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path + "-wal", &info) == 0 && info.st_size > 0
     }
 
     /// Whether a SQLite database is a state file this build can use, from its application id and user version;

@@ -149,6 +149,27 @@ struct StateFileTests {
         #expect(totalReports > 0, "no report could read the file while it was written")
     }
 
+    @Test("a report reads saves still in the write-ahead log (the file's header says no table until a checkpoint)")
+    func saveNotYetCheckpointed() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let state = directory.appendingPathComponent("state.db").path
+        // A writer that stays open, as a running sensor does: its few saves stay below SQLite's checkpoint
+        // threshold, so they are all in state.db-wal and state.db still has the header of an empty database.
+        let writer = try StateFile.openForWriting(path: state)
+        var saved = SavedState()
+        saved.clock = Timestamp(seconds: 1_800_000_000, nanoseconds: 0)
+        saved.packetsAnalysed = 42
+        try writer.save(saved)
+        let header = try #require(FileHandle(forReadingAtPath: state)).readData(ofLength: 100)
+        #expect(header.count == 100 && header[28..<32].reduce(0) { $0 << 8 | Int($1) } <= 1,
+                "the save should still be in the log, not in the file")
+        let report = try runIdleWatch(["hosts", "--state", state])
+        #expect(report.status == 0, "\(report.standardError)")
+        #expect(report.standardOutput.hasPrefix("IdleWatch hosts report for \(state)"), "\(report.standardOutput)")
+        withExtendedLifetime(writer) {}
+    }
+
     @Test("hosts report on the sample captures: decommission candidates, unknown hosts, quiet hosts that talked, maintenance ports reached from outside")
     func hostsReport() throws {
         let directory = TestPaths.temporaryDirectory()
