@@ -364,6 +364,63 @@ struct FlowTableTests {
         #expect(table.counters.fragmentsMatched == 1 && table.counters.fragmentsUnmatched == 1)
     }
 
+    @Test("a full fragment tracker forgets the oldest first fragment, whatever the hash seed; timed-out ones go free")
+    func fragmentTrackerForgetsOldestFirst() {
+        // Eight first fragments into four slots, then the later fragment of each: the first four were forgotten (the
+        // oldest), the last four match. A direct-mapped table forgot whichever datagram shared a slot, which the seed
+        // decided, so the counts differed between runs over one capture.
+        func firstFragment(_ id: UInt32, port: UInt16) -> PacketSummary {
+            var s = udp(client, port, server, 53, payload: 1472)
+            s.fragment.isFragment = true
+            s.fragment.moreFragments = true
+            s.fragment.identification = id
+            return s
+        }
+        func laterFragment(_ id: UInt32) -> PacketSummary {
+            var s = PacketSummary()
+            s.network = .ipv4
+            s.source = client
+            s.destination = server
+            s.ipProtocol = IPProtocol.udp
+            s.fragment.isFragment = true
+            s.fragment.offset = 1480
+            s.fragment.identification = id
+            return s
+        }
+        for seed: UInt64 in [1, 2, 0xDEAD_BEEF, 0x0123_4567_89AB_CDEF] {
+            var configuration = FlowTableConfiguration()
+            configuration.hashSeed = seed
+            configuration.fragmentSlots = 4
+            var table = FlowTable(configuration: configuration)
+            var recorder = Recorder()
+            for id in UInt32(1)...8 {
+                _ = table.process(firstFragment(id, port: UInt16(5000 + id)), at: t0 + .milliseconds(Int64(id)),
+                                  wireLength: 1514, handler: &recorder)
+            }
+            // A duplicate of a remembered first fragment refreshes it and forgets nothing.
+            _ = table.process(firstFragment(8, port: 5008), at: t0 + .milliseconds(9), wireLength: 1514,
+                              handler: &recorder)
+            #expect(table.counters.fragmentsForgotten == 4, "seed \(seed)")
+            let outcomes = (UInt32(1)...8).map {
+                table.process(laterFragment($0), at: t0 + .milliseconds(10), wireLength: 600, handler: &recorder).outcome
+            }
+            #expect(outcomes == Array(repeating: .unmatchedFragment, count: 4) + Array(repeating: .counted, count: 4),
+                    "seed \(seed)")
+            // Past the timeout the remembered ones expire: four new first fragments take their places, none counted
+            // as forgotten, and all four match.
+            let later = t0 + configuration.fragmentTimeout + .seconds(1)
+            for id in UInt32(11)...14 {
+                _ = table.process(firstFragment(id, port: UInt16(5000 + id)), at: later, wireLength: 1514,
+                                  handler: &recorder)
+            }
+            #expect(table.counters.fragmentsForgotten == 4, "seed \(seed)")
+            for id in UInt32(11)...14 {
+                #expect(table.process(laterFragment(id), at: later, wireLength: 600, handler: &recorder).outcome
+                        == .counted, "seed \(seed)")
+            }
+        }
+    }
+
     @Test("a flow active longer than the threshold raises long-lived once")
     func longLived() {
         var configuration = FlowTableConfiguration()
