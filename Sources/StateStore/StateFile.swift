@@ -23,8 +23,9 @@ public struct StateFileError: Error, CustomStringConvertible, Sendable {
 public final class StateFile {
     /// "IWst": marks the database as an IdleWatch state file.
     public static let applicationID: Int32 = 0x4957_7374
-    /// The schema this build writes and reads. Older files are migrated; newer ones are refused.
-    public static let schemaVersion = 1
+    /// The schema this build writes and reads. Older files are migrated (by a sensor) or read as they are (by a
+    /// report: every older layout is a subset of this one); newer ones are refused.
+    public static let schemaVersion = 2
 
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
@@ -70,9 +71,8 @@ public final class StateFile {
             try queue.read { db in
                 if try checkIdentity(db, path: path) { throw empty }
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                guard version == schemaVersion else {
-                    throw StateFileError(path, "schema version \(version); this IdleWatch reads \(schemaVersion) "
-                        + "(a sensor with --state on this file migrates it)")
+                guard (1...schemaVersion).contains(version) else {
+                    throw StateFileError(path, "schema version \(version); this IdleWatch reads 1 to \(schemaVersion)")
                 }
             }
             return StateFile(path: path, database: queue)
@@ -150,6 +150,9 @@ public final class StateFile {
 
     /// Version 1: the learned state (hosts, services, exposures), the site inventory it was judged against, run
     /// facts in `meta`, and the internals each stage saves as bytes in `blobs`.
+    /// Version 2: the `open_flows` blob may hold flows of the half-open timeout class (SYN-ACKed, never
+    /// acknowledged), which a version 1 build cannot place. Tables and blob layouts are otherwise unchanged, so a version 1 file is read as it is and only marked; the version keeps a build that knows
+    /// only version 1 from loading a file it would misread, with "written by a newer IdleWatch".
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -179,6 +182,9 @@ public final class StateFile {
                 PRAGMA application_id = \(applicationID);
                 PRAGMA user_version = 1;
                 """)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "PRAGMA user_version = 2")
         }
         return migrator
     }
