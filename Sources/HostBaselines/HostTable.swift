@@ -3,12 +3,12 @@
 //
 // Lookups happen when a flow starts or an ARP frame arrives, not per packet: flows keep a `HostReference` to their
 // two hosts. Local and outside addresses have separate caps, so a flood of spoofed outside sources cannot push
-// the inventory out. When a side is full, the host evicted is the least valuable of 8 slots of that side picked by a
-// fixed-seed generator (Redis's sampled LRU, drawing up to 64 slots until one is flood debris; fixed seed so replays
-// are deterministic): first a host that has sent at most one frame and answered nothing (each forged source of a
-// flood leaves one, with no baseline worth keeping), then any host the site file does not name, then named ones;
-// within each, the least recently seen. So a flood of new addresses pushes out its own debris before the hosts with
-// a history. Evictions are counted.
+// the inventory out. When a side is full, the host evicted is flood debris if there is any: a host that has sent at
+// most one frame and answered nothing (each forged source of a flood leaves one, with no baseline worth keeping),
+// the oldest first (`NewcomerQueue`). Without debris, the least valuable of 8 slots of that side picked by a
+// fixed-seed generator (Redis's sampled LRU; fixed seed so replays are deterministic): any host the site file does
+// not name before named ones, within each the least recently seen. So a flood of new addresses pushes out its own
+// debris before the hosts with a history. Evictions are counted.
 
 import PacketDecoding
 
@@ -47,12 +47,16 @@ public struct HostTable {
     var localCount = 0
     var externalCount = 0
     var random: UInt64 = 0x2545_F491_4F6C_DD1D
+    /// Hosts added, oldest first, per side (outside, local): where eviction looks for debris first.
+    var newcomers: [NewcomerQueue]
     public internal(set) var services: [ServiceKey: ServiceRecord] = [:]
 
     public init(configuration: HostTableConfiguration = HostTableConfiguration()) {
         self.configuration = configuration
         seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         index = HashIndex(capacity: configuration.localCapacity + configuration.externalCapacity)
+        newcomers = [NewcomerQueue(capacity: configuration.externalCapacity),
+                     NewcomerQueue(capacity: configuration.localCapacity)]
         storage.reserveCapacity(HostTable.reservedSlots(configuration))
     }
 
@@ -100,7 +104,9 @@ public struct HostTable {
         index.insert(hash: address.hash(seed: seed), entry: slot)
         if isLocal { localCount += 1 } else { externalCount += 1 }
         counters.created &+= 1
-        return (HostReference(index: slot, generation: record.generation), true)
+        let reference = HostReference(index: slot, generation: record.generation)
+        newcomers[isLocal ? 1 : 0].append(reference)
+        return (reference, true)
     }
 
     /// Whether `reference` still names the host it was made for (the slot's generation changes when the host is
@@ -177,32 +183,35 @@ public struct HostTable {
         return frames <= 1 && answered == 0 ? 0 : 1
     }
 
-    /// Frees one slot of the given side (local or outside): the least valuable of 8 sampled slots, never the
-    /// `spared` slot unless it is the side's only host. Hosts added at one instant tie, so without sparing, room for
-    /// a flow's responder could be made by evicting the originator just added, and the flow would reach no
-    /// detection.
+    /// Frees one slot of the given side (local or outside): the oldest debris, else the least valuable of 8 sampled
+    /// slots; never the `spared` slot unless it is the side's only host. Without sparing, room for a flow's responder
+    /// could be made by evicting the originator just added (the newest debris, or tied with others on last seen
+    /// when sampling), and the flow would reach no detection.
     mutating func evict(local: Bool, sparing spared: Int32 = -1) {
-        var victim: Int32 = -1
-        var victimRank = Int.max
-        var sampled = 0, attempts = 0
-        // 8 samples, and more (up to 64 draws) while none of them is a one-frame host: when hosts with a history
-        // hold most of the side, 8 draws would often miss the flood's debris that is there to be taken.
-        while (sampled < 8 || victimRank > 0) && attempts < 64 {
-            attempts += 1
-            random ^= random << 13
-            random ^= random >> 7
-            random ^= random << 17
-            let candidate = Int32(truncatingIfNeeded: random % UInt64(storage.count))
-            let i = Int(candidate)
-            // Fields read in place: copying each sampled record (about 400 bytes) was a fifth of a SYN flood's time.
-            guard candidate != spared, live[i], storage[i].isLocal == local else { continue }
-            sampled += 1
-            let rank = HostTable.keepRank(storage[i])
-            if victim < 0 || rank < victimRank
-                || (rank == victimRank && storage[i].lastSeen < storage[Int(victim)].lastSeen)
-            {
-                victim = candidate
-                victimRank = rank
+        var victim = oldestDebris(local: local, sparing: spared)
+        if victim < 0 {
+            var victimRank = Int.max
+            var sampled = 0, attempts = 0
+            // 8 samples, and more (up to 64 draws) while none of them is a one-frame host: when hosts with a history
+            // hold most of the side, 8 draws would often miss the flood's debris that is there to be taken.
+            while (sampled < 8 || victimRank > 0) && attempts < 64 {
+                attempts += 1
+                random ^= random << 13
+                random ^= random >> 7
+                random ^= random << 17
+                let candidate = Int32(truncatingIfNeeded: random % UInt64(storage.count))
+                let i = Int(candidate)
+                // Fields read in place: copying each sampled record (about 400 bytes) was a fifth of a SYN flood's
+                // time.
+                guard candidate != spared, live[i], storage[i].isLocal == local else { continue }
+                sampled += 1
+                let rank = HostTable.keepRank(storage[i])
+                if victim < 0 || rank < victimRank
+                    || (rank == victimRank && storage[i].lastSeen < storage[Int(victim)].lastSeen)
+                {
+                    victim = candidate
+                    victimRank = rank
+                }
             }
         }
         if victim < 0 {
@@ -213,8 +222,7 @@ public struct HostTable {
             else { return }
             victim = Int32(first)
         }
-        let record = storage[Int(victim)]
-        index.remove(hash: record.address.hash(seed: seed), entry: victim)
+        index.remove(hash: storage[Int(victim)].address.hash(seed: seed), entry: victim)
         storage[Int(victim)].generation &+= 1
         live[Int(victim)] = false
         free.append(victim)
@@ -225,5 +233,22 @@ public struct HostTable {
             externalCount -= 1
             counters.evictedExternal &+= 1
         }
+    }
+
+    /// The oldest newcomer of that side still worth nothing (keep rank 0), or -1. References it passes over are
+    /// dropped from the queue for good (see `NewcomerQueue`), except the spared one.
+    mutating func oldestDebris(local: Bool, sparing spared: Int32) -> Int32 {
+        let side = local ? 1 : 0
+        var held: HostReference?
+        defer { if let held { newcomers[side].putBack(held) } }
+        while let reference = newcomers[side].popFirst() {
+            guard isCurrent(reference), HostTable.keepRank(storage[Int(reference.index)]) == 0 else { continue }
+            if reference.index == spared {
+                held = reference
+                continue
+            }
+            return reference.index
+        }
+        return -1
     }
 }

@@ -91,13 +91,22 @@ extension HostTable {
         index.entries.sorted().map { SavedHost(slot: $0, record: storage[Int($0)]) }
     }
 
-    /// Slot count, every slot's generation, the free list and the eviction generator.
+    /// Slot count, every slot's generation, the free list, the eviction generator and the newcomer queues (outside,
+    /// local; added in schema version 2 at the end, so a version 1 layout reads as one without them).
     public func encodeLayout(into writer: inout StateWriter) {
         writer.putCount(storage.count)
         for record in storage { writer.put(record.generation) }
         writer.putCount(free.count)
         for slot in free { writer.put(slot) }
         writer.put(random)
+        for queue in newcomers {
+            let references = queue.inOrder
+            writer.putCount(references.count)
+            for reference in references {
+                writer.put(reference.index)
+                writer.put(reference.generation)
+            }
+        }
     }
 
     /// Rebuilds the table from a saved layout, hosts and services. Anything inconsistent (a slot out of range or
@@ -117,7 +126,23 @@ extension HostTable {
             freeSlots.append(slot)
         }
         let savedRandom = try reader.uint64()
-        guard reader.isAtEnd, savedRandom != 0 else { throw StateDecodingError("saved host table layout is malformed") }
+        guard savedRandom != 0 else { throw StateDecodingError("saved host table layout is malformed") }
+        var savedNewcomers: [[HostReference]]?
+        if !reader.isAtEnd {
+            savedNewcomers = []
+            for _ in 0..<2 {
+                var references: [HostReference] = []
+                for _ in 0..<(try reader.count(minimumItemSize: 8)) {
+                    let reference = HostReference(index: try reader.int32(), generation: try reader.uint32())
+                    guard reference.index >= 0 && Int(reference.index) < slotCount else {
+                        throw StateDecodingError("saved newcomer queue names slot \(reference.index) of \(slotCount)")
+                    }
+                    references.append(reference)
+                }
+                savedNewcomers?.append(references)
+            }
+        }
+        guard reader.isAtEnd else { throw StateDecodingError("saved host table layout is malformed") }
         guard freeSlots.count + hosts.count == slotCount else {
             throw StateDecodingError("saved host table has \(hosts.count) hosts and \(freeSlots.count) free slots for \(slotCount) slots")
         }
@@ -158,6 +183,17 @@ extension HostTable {
         random = savedRandom
         localCount = locals
         externalCount = externals
+        // A version 1 file kept no queues: the hosts that are debris now, oldest first, make the best guess.
+        let queued = savedNewcomers ?? [false, true].map { local in
+            hosts.filter { $0.record.isLocal == local && HostTable.keepRank($0.record) == 0 }
+                .sorted { ($0.record.firstSeen, $0.slot) < ($1.record.firstSeen, $1.slot) }
+                .map { HostReference(index: $0.slot, generation: $0.record.generation) }
+        }
+        newcomers = [NewcomerQueue(capacity: configuration.externalCapacity),
+                     NewcomerQueue(capacity: configuration.localCapacity)]
+        for (side, references) in queued.enumerated() {
+            for reference in references { newcomers[side].append(reference) }
+        }
         self.services = services
         while localCount > configuration.localCapacity { evict(local: true) }
         while externalCount > configuration.externalCapacity { evict(local: false) }

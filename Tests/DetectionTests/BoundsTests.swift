@@ -73,6 +73,48 @@ struct BoundsTests {
         #expect(table.find(ip("192.0.2.200")) != nil)
     }
 
+    @Test("debris goes oldest first, and the order survives a save (and a version 1 layout without it)")
+    func debrisOldestFirstAcrossSaves() throws {
+        var caps = HostTableConfiguration()
+        caps.localCapacity = 8
+        caps.externalCapacity = 16
+        func debris(_ i: Int) -> IPAddress { IPAddress(ipv4: 0xC633_6400 &+ UInt32(i)) }
+        func add(_ i: Int, to table: inout HostTable) {
+            let time = start + .milliseconds(Int64(i))
+            let (reference, _) = table.findOrInsert(debris(i), isLocal: false, at: time)
+            table.accountPacket(reference, at: time, wireLength: 60, dormantAfter: .seconds(86_400),
+                                duringLearning: false)
+        }
+        func survivors(_ table: HostTable) -> [Int] { (0..<40).filter { table.find(debris($0)) != nil } }
+        var whole = HostTable(configuration: caps)
+        for i in 0..<20 { add(i, to: &whole) }
+        #expect(survivors(whole) == Array(4..<20), "the four oldest went")
+
+        // Saved and restored (into a table with another hash seed): the next evictions are the same.
+        var writer = StateWriter()
+        whole.encodeLayout(into: &writer)
+        var restored = HostTable(configuration: caps)
+        try restored.restore(layout: writer.bytes, hosts: whole.savedHosts, services: whole.services)
+        // A version 1 layout (no queues): rebuilt from the debris by first seen.
+        var old = StateWriter()
+        old.putCount(whole.storage.count)
+        for record in whole.storage { old.put(record.generation) }
+        old.putCount(whole.free.count)
+        for slot in whole.free { old.put(slot) }
+        old.put(whole.random)
+        var rebuilt = HostTable(configuration: caps)
+        try rebuilt.restore(layout: old.bytes, hosts: whole.savedHosts, services: whole.services)
+        for i in 20..<30 {
+            add(i, to: &whole)
+            add(i, to: &restored)
+            add(i, to: &rebuilt)
+        }
+        #expect(survivors(whole) == Array(14..<30))
+        #expect(survivors(restored) == survivors(whole))
+        #expect(survivors(rebuilt) == survivors(whole))
+        #expect(whole.counters.evictedExternal == 14)
+    }
+
     @Test("open incidents are bounded like suppression keys, and what was forgotten is counted")
     func incidentsBounded() {
         var configuration = AlertLedgerConfiguration()
