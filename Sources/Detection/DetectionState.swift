@@ -154,14 +154,14 @@ extension ScanDetection {
     /// table held them; `restore` sorts them back.
     func encode(into writer: inout StateWriter) {
         writer.putCount(scanners.count + firstFailures.count)
-        for (source, first) in firstFailures {
-            writer.put(source)
+        for first in firstFailures.entries {
+            writer.put(first.key)
             writer.put(first.time)
-            encode([first.host: first.time], into: &writer)
+            encode([first.value.host: first.time], into: &writer)
             writer.putCount(1)
-            writer.put(first.host)
+            writer.put(first.value.host)
             writer.putCount(1)
-            writer.put(first.port)
+            writer.put(first.value.port)
             writer.put(first.time)
         }
         for (source, state) in scanners {
@@ -201,7 +201,7 @@ extension ScanDetection {
 
     mutating func restore(from reader: inout StateReader) throws {
         scanners = [:]
-        firstFailures = [:]
+        firstFailures.removeAll()
         for _ in 0..<(try reader.count(minimumItemSize: 33)) {
             let source = try reader.address()
             var state = ScannerState()
@@ -216,7 +216,8 @@ extension ScanDetection {
             if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
                 host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
             {
-                firstFailures[source] = FirstFailure(host: host.key, port: port.key, time: port.value)
+                // Saved oldest first, so the table forgets in the same order as before the save.
+                noteFirstFailure(of: source, FirstFailure(host: host.key, port: port.key), at: port.value)
             } else {
                 scanners[source] = state
             }

@@ -11,7 +11,9 @@
 //
 // Memory: a source's first failure is noted in a compact table of its own (no per-source tables), and only its second
 // gives it a window: a SYN flood leaves one failure per forged source, and a million of them must neither cost a
-// scanner's worth of memory each nor push the real scanners out. Both tables hold `scannerCapacity` sources.
+// scanner's worth of memory each nor push the real scanners out. Both tables hold `scannerCapacity` sources. The
+// first-failure table forgets in arrival order (`ArrivalOrderTable`): the flood's own oldest debris goes first, at
+// constant cost per forged source (a dictionary sorted to make room was a tenth of a SYN flood's time).
 
 import FlowTracking
 import PacketDecoding
@@ -27,7 +29,8 @@ struct ScanDetection {
     let arpSweepThreshold = 64
     let window = Duration.seconds(300)
     /// Sources tracked at once in each table (one failure; more); the ones idle longest are forgotten beyond it.
-    let scannerCapacity = 65_536
+    static let sourceCapacity = 65_536
+    let scannerCapacity = ScanDetection.sourceCapacity
 
     struct ScannerState {
         var failedHosts: [IPAddress: Timestamp] = [:]
@@ -36,13 +39,14 @@ struct ScanDetection {
     }
     /// Sources with at least two failures in their window.
     var scanners: [IPAddress: ScannerState] = [:]
-    /// Sources with one failure so far: which host and port, and when.
+    /// Sources with one failure so far: which host and port (and, as the entry's time, when).
     struct FirstFailure {
         var host: IPAddress
         var port: UInt16
-        var time: Timestamp
     }
-    var firstFailures: [IPAddress: FirstFailure] = [:]
+    var firstFailures = ArrivalOrderTable<IPAddress, FirstFailure>(capacity: ScanDetection.sourceCapacity)
+    /// Seeds the first-failure table's index only (nothing depends on its layout).
+    let seed = UInt64.random(in: .min ... .max)
     /// ARP requests per requester: target -> time of the request, removed when the target replies.
     var arpRequests: [IPAddress: [IPAddress: Timestamp]] = [:]
     /// Packet time of the next sweep of sources whose failures are all older than the window. A failure older than
@@ -105,18 +109,19 @@ struct ScanDetection {
         if let existing = scanners[flow.originator] {
             // A window whose failures are all stale holds nothing that can count: start it again.
             state = time - existing.last > window ? ScannerState() : existing
-        } else if let first = firstFailures.removeValue(forKey: flow.originator) {
+        } else if let position = firstFailures.find(flow.originator, hash: flow.originator.hash(seed: seed)) {
             // The second failure: the source gets a window, holding its first failure as it was noted.
+            let first = firstFailures[position]
+            firstFailures.remove(at: position)
             scannersForgotten &+= UInt64(scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) {
                 $0.last
             })
-            state = ScannerState(failedHosts: [first.host: first.time],
-                                 failedPorts: [first.host: [first.port: first.time]], last: first.time)
+            state = ScannerState(failedHosts: [first.value.host: first.time],
+                                 failedPorts: [first.value.host: [first.value.port: first.time]], last: first.time)
         } else {
             // One failure reaches no threshold (15 ports, 25 hosts): noted compactly, nothing to judge yet.
-            firstFailuresForgotten &+= UInt64(firstFailures.makeRoom(capacity: scannerCapacity, now: time,
-                                                                     window: window) { $0.time })
-            firstFailures[flow.originator] = FirstFailure(host: flow.responder, port: flow.responderPort, time: time)
+            noteFirstFailure(of: flow.originator, FirstFailure(host: flow.responder, port: flow.responderPort),
+                             at: time)
             return
         }
         state.last = time
@@ -154,12 +159,21 @@ struct ScanDetection {
         ledger.raise(alert, key: SuppressionKey(rule: rule, source: scanner))
     }
 
+    /// Notes a source's first failure; when the table is full, the oldest one still inside the window is forgotten
+    /// (counted) after those older than the window.
+    mutating func noteFirstFailure(of source: IPAddress, _ first: FirstFailure, at time: Timestamp) {
+        firstFailures.removeExpired(now: time, window: window)
+        if firstFailures.append(source, hash: source.hash(seed: seed), value: first, at: time) != nil {
+            firstFailuresForgotten &+= 1
+        }
+    }
+
     /// Forgets, once per window of packet time, the sources whose latest failure is older than the window.
     mutating func sweep(at time: Timestamp) {
         guard time >= nextSweep else { return }
         nextSweep = time + window
         scanners.removeStale(now: time, window: window) { $0.last }
-        firstFailures.removeStale(now: time, window: window) { $0.time }
+        firstFailures.removeExpired(now: time, window: window)
         arpRequests.removeStale(now: time, window: window) { $0.values.max() ?? .zero }
     }
 
