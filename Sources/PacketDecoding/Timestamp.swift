@@ -37,14 +37,18 @@ public struct Timestamp: Comparable, Hashable, Sendable, CustomStringConvertible
         lhs.nanoseconds < rhs.nanoseconds
     }
 
+    /// Saturating: a capture can hold timestamps from 1970 and from 2262 (the representable ends), and a wrapped
+    /// sum or difference would turn "long ago" into "just now" (a flow never expiring, a span printed negative).
     @inlinable
     public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
-        Timestamp(nanoseconds: lhs.nanoseconds &+ rhs.nanoseconds)
+        let (sum, overflow) = lhs.nanoseconds.addingReportingOverflow(rhs.nanoseconds)
+        return Timestamp(nanoseconds: overflow ? (rhs.nanoseconds > 0 ? .max : .min) : sum)
     }
 
     @inlinable
     public static func - (lhs: Timestamp, rhs: Timestamp) -> Duration {
-        Duration(nanoseconds: lhs.nanoseconds &- rhs.nanoseconds)
+        let (difference, overflow) = lhs.nanoseconds.subtractingReportingOverflow(rhs.nanoseconds)
+        return Duration(nanoseconds: overflow ? (rhs.nanoseconds < 0 ? .max : .min) : difference)
     }
 
     /// RFC 3339 in UTC with microseconds, as Suricata's EVE writes it: `2026-11-21T10:04:05.123456+0000`

@@ -121,4 +121,17 @@ import Testing
         #expect(Duration.seconds(1) < .milliseconds(1001))
         #expect(Timestamp(seconds: -1) < .zero)
     }
+
+    @Test("differences and sums saturate at the representable ends instead of wrapping")
+    func saturation() {
+        // A capture can hold both ends (a pcapng timestamp clamped to 2262 beside one just before 1970): the span
+        // between them must read as very long, not negative, and a deadline past the end must stay in the future.
+        let last = Timestamp(nanoseconds: .max), beforeEpoch = Timestamp(seconds: -420)
+        #expect(last - beforeEpoch == Duration(nanoseconds: .max))
+        #expect(beforeEpoch - last == Duration(nanoseconds: .min))
+        #expect(last - beforeEpoch > .seconds(300))
+        #expect(last + .seconds(300) == last)
+        #expect(Timestamp(nanoseconds: .min) + Duration(nanoseconds: -1) == Timestamp(nanoseconds: .min))
+        #expect(last - Timestamp(seconds: 1) == Duration(nanoseconds: Int64.max - 1_000_000_000))
+    }
 }
