@@ -150,8 +150,8 @@ extension MaintenancePortInbound {
 }
 
 extension ScanDetection {
-    /// Sources with one failure are saved as windows holding that failure, so the saved form is the same whichever
-    /// table held them; `restore` sorts them back.
+    /// Sources with one failure are saved as windows holding that failure, oldest first, so the saved form is the
+    /// same whichever table held them; `restore` sorts them back into their table by their time.
     func encode(into writer: inout StateWriter) {
         writer.putCount(scanners.count + firstFailures.count)
         for first in firstFailures.entries {
@@ -202,6 +202,7 @@ extension ScanDetection {
     mutating func restore(from reader: inout StateReader) throws {
         scanners = [:]
         firstFailures.removeAll()
+        var firsts: [(source: IPAddress, first: FirstFailure, time: Timestamp)] = []
         for _ in 0..<(try reader.count(minimumItemSize: 33)) {
             let source = try reader.address()
             var state = ScannerState()
@@ -216,11 +217,18 @@ extension ScanDetection {
             if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
                 host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
             {
-                // Saved oldest first, so the table forgets in the same order as before the save.
-                noteFirstFailure(of: source, FirstFailure(host: host.key, port: port.key), at: port.value)
+                firsts.append((source, FirstFailure(host: host.key, port: port.key), port.value))
             } else {
                 scanners[source] = state
             }
+        }
+        // Back into arrival order (schema 2 saves it so; schema 1 saved a dictionary's order, which the seed decided),
+        // so the table forgets in the same order as before the save. What does not fit is dropped, not counted:
+        // the counter is this run's.
+        firsts.sort { $0.time < $1.time }
+        for entry in firsts where firstFailures.find(entry.source, hash: entry.source.hash(seed: seed)) == nil {
+            firstFailures.removeExpired(now: entry.time, window: window)
+            firstFailures.append(entry.source, hash: entry.source.hash(seed: seed), value: entry.first, at: entry.time)
         }
         arpRequests = [:]
         for _ in 0..<(try reader.count(minimumItemSize: 21)) {

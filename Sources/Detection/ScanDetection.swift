@@ -55,6 +55,7 @@ struct ScanDetection {
     /// would grow with the length of the input (6,500 sources after 10 million packets of ordinary traffic,
     /// 9,500 after 30 million).
     var nextSweep = Timestamp(nanoseconds: Int64.min)
+    var callsSinceSweep = 0
     /// Windows dropped to stay within `scannerCapacity` while still open (run counters, not saved).
     var scannersForgotten: UInt64 = 0
     var firstFailuresForgotten: UInt64 = 0
@@ -169,8 +170,13 @@ struct ScanDetection {
     }
 
     /// Forgets, once per window of packet time, the sources whose latest failure is older than the window.
+    /// Also after `sourceCapacity` calls without a sweep, whatever the clock says: a capture whose timestamps jump to
+    /// the representable end (2262) and back would otherwise put the next sweep out of reach for the rest of the
+    /// run. A sweep walks at most the tables' capacity, so this costs O(1) per call amortised.
     mutating func sweep(at time: Timestamp) {
-        guard time >= nextSweep else { return }
+        callsSinceSweep &+= 1
+        guard time >= nextSweep || callsSinceSweep >= ScanDetection.sourceCapacity else { return }
+        callsSinceSweep = 0
         nextSweep = time + window
         scanners.removeStale(now: time, window: window) { $0.last }
         firstFailures.removeExpired(now: time, window: window)

@@ -46,10 +46,10 @@ struct FragmentTracker {
         let datagram = Datagram(packet)
         let h = hash(datagram)
         if let existing = table.find(datagram, hash: h) {
-            // The same first fragment again (a duplicate on a SPAN port, or a resend): refresh it where it stands.
-            table[existing].value = (sourcePort, destinationPort)
-            table[existing].time = now
-            return false
+            // The same first fragment again (a duplicate on a SPAN port, or a resend): it moves to the newest end, so
+            // the ring stays in time order (expiry looks only at the oldest end). Its old place is a hole until the
+            // ring comes round to it, so a repeat costs room like a new datagram would.
+            table.remove(at: existing)
         }
         table.removeExpired(now: now, window: timeout)
         return table.append(datagram, hash: h, value: (sourcePort, destinationPort), at: now) != nil

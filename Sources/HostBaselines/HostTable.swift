@@ -242,7 +242,9 @@ public struct HostTable {
         var held: HostReference?
         defer { if let held { newcomers[side].putBack(held) } }
         while let reference = newcomers[side].popFirst() {
-            guard isCurrent(reference), HostTable.keepRank(storage[Int(reference.index)]) == 0 else { continue }
+            let i = Int(reference.index)
+            guard isCurrent(reference), live[i], storage[i].isLocal == local, HostTable.keepRank(storage[i]) == 0
+            else { continue }
             if reference.index == spared {
                 held = reference
                 continue

@@ -191,8 +191,15 @@ extension HostTable {
         }
         newcomers = [NewcomerQueue(capacity: configuration.externalCapacity),
                      NewcomerQueue(capacity: configuration.localCapacity)]
+        // Only references to a host of that side still in its slot: a stale one would be passed over anyway, and a
+        // damaged file must not name a free slot (evicting it would remove what the index does not hold) or the
+        // other side's host (the side's count would drift).
         for (side, references) in queued.enumerated() {
-            for reference in references { newcomers[side].append(reference) }
+            for reference in references where isCurrent(reference) && live[Int(reference.index)]
+                && storage[Int(reference.index)].isLocal == (side == 1)
+            {
+                newcomers[side].append(reference)
+            }
         }
         self.services = services
         while localCount > configuration.localCapacity { evict(local: true) }

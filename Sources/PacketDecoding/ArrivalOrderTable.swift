@@ -5,9 +5,10 @@
 // traffic's order only, never on the hash seed.
 //
 // Entries carry the time they were added; `removeExpired` drops the oldest while they are older than a window, so a
-// caller that sweeps before adding forgets stale entries before live ones. An entry removed by key leaves a hole in
-// the ring until the ring's head reaches it (no compaction): holes take ring room, so while the ring is full of
-// them the oldest live entry can go a little early. The callers remove by key far less often than they add.
+// caller that sweeps before adding forgets stale entries before live ones. An entry removed by key from the middle
+// leaves a hole in the ring until the ring's head reaches it (no compaction; holes at either end are reclaimed at
+// once): holes take ring room, so while the ring holds them the oldest live entry can go a little early. The callers
+// remove from the middle far less often than they add.
 
 public struct ArrivalOrderTable<Key: Equatable, Value> {
     public struct Entry {
@@ -79,6 +80,8 @@ public struct ArrivalOrderTable<Key: Equatable, Value> {
         index.remove(hash: ring[position].hash, entry: Int32(position))
         ring[position].isLive = false
         liveCount -= 1
+        // Holes at either end give their room back at once (the newest removed is the common case: a duplicate).
+        while used > 0 && !ring[(head + used - 1) % capacity].isLive { used -= 1 }
         while used > 0 && !ring[head].isLive { removeOldest() }
     }
 

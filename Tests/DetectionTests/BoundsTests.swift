@@ -115,6 +115,67 @@ struct BoundsTests {
         #expect(whole.counters.evictedExternal == 14)
     }
 
+    @Test("a damaged newcomer queue (a free slot, the other side's host) is ignored, not followed")
+    func damagedNewcomerQueue() throws {
+        var caps = HostTableConfiguration()
+        caps.localCapacity = 1
+        caps.externalCapacity = 1
+        // Three slots: an outside host in 0, a local host in 2, slot 1 free. The outside queue names the free slot
+        // (with that slot's generation) and the local host; the local queue names the outside host.
+        var layout = StateWriter()
+        layout.putCount(3)
+        for _ in 0..<3 { layout.put(UInt32(0)) }
+        layout.putCount(1)
+        layout.put(Int32(1))
+        layout.put(UInt64(0x2545_F491_4F6C_DD1D))
+        layout.putCount(2)
+        layout.put(Int32(1))
+        layout.put(UInt32(0))
+        layout.put(Int32(2))
+        layout.put(UInt32(0))
+        layout.putCount(1)
+        layout.put(Int32(0))
+        layout.put(UInt32(0))
+        let hosts = [SavedHost(slot: 0, generation: 0, record: HostRecord(address: ip("192.0.2.1"), isLocal: false,
+                                                                            firstSeen: start)),
+                     SavedHost(slot: 2, generation: 0, record: HostRecord(address: ip("10.0.0.1"), isLocal: true,
+                                                                            firstSeen: start))]
+        var table = HostTable(configuration: caps)
+        try table.restore(layout: layout.bytes, hosts: hosts, services: [:])
+        #expect(table.newcomers.allSatisfy { $0.count == 0 })
+        // Room for a new host of each side is made from that side, by sampling; nothing hangs or drifts.
+        _ = table.findOrInsert(ip("192.0.2.2"), isLocal: false, at: start)
+        _ = table.findOrInsert(ip("10.0.0.2"), isLocal: true, at: start)
+        #expect(table.find(ip("192.0.2.1")) == nil && table.find(ip("10.0.0.1")) == nil)
+        #expect(table.find(ip("192.0.2.2")) != nil && table.find(ip("10.0.0.2")) != nil)
+        #expect(table.count == 2 && table.counters.evictedExternal == 1 && table.counters.evictedLocal == 1)
+    }
+
+    @Test("first failed attempts are restored in time order, and swept even after a timestamp from 2262")
+    func firstFailuresAcrossSavesAndClockJumps() throws {
+        // Noted newest first (as a schema 1 file's dictionary order could have it): restored oldest first.
+        var scrambled = ScanDetection()
+        for minute in [3, 1, 2] {
+            scrambled.noteFirstFailure(of: ip("198.51.100.\(minute)"), .init(host: ip("10.0.0.1"), port: 22),
+                                       at: start + .seconds(Int64(minute) * 60))
+        }
+        var writer = StateWriter()
+        scrambled.encode(into: &writer)
+        var restored = ScanDetection()
+        var reader = StateReader(writer.bytes)
+        try restored.restore(from: &reader)
+        #expect(restored.firstFailures.entries.map(\.key) == [1, 2, 3].map { ip("198.51.100.\($0)") })
+        #expect(restored.firstFailuresForgotten == 0)
+
+        // A packet stamped at the representable end puts the next sweep there; later calls at ordinary times still
+        // sweep, after at most the tables' capacity of calls.
+        var scans = ScanDetection()
+        scans.sweep(at: Timestamp(nanoseconds: .max))
+        scans.noteFirstFailure(of: ip("198.51.100.9"), .init(host: ip("10.0.0.1"), port: 22), at: start)
+        for _ in 0..<ScanDetection.sourceCapacity { scans.sweep(at: start + .seconds(3600)) }
+        #expect(scans.firstFailures.count == 0, "a failure an hour old was swept")
+    }
+
     @Test("open incidents are bounded like suppression keys, and what was forgotten is counted")
     func incidentsBounded() {
         var configuration = AlertLedgerConfiguration()

@@ -419,6 +419,21 @@ struct FlowTableTests {
                         == .counted, "seed \(seed)")
             }
         }
+        // A repeat of the oldest first fragment moves it to the newest end: with two slots, A at 0 s, B at 1 s, A
+        // again at 20 s, C at 35 s: B has timed out and goes (not counted), A stays and its later fragment matches.
+        var configuration = FlowTableConfiguration()
+        configuration.fragmentSlots = 2
+        var table = FlowTable(configuration: configuration)
+        var recorder = Recorder()
+        for (id, second) in [(UInt32(21), Int64(0)), (22, 1), (21, 20), (23, 35)] {
+            _ = table.process(firstFragment(id, port: 6000), at: t0 + .seconds(second), wireLength: 1514,
+                              handler: &recorder)
+        }
+        #expect(table.counters.fragmentsForgotten == 0)
+        #expect(table.process(laterFragment(21), at: t0 + .seconds(36), wireLength: 600, handler: &recorder).outcome
+                == .counted)
+        #expect(table.process(laterFragment(22), at: t0 + .seconds(36), wireLength: 600, handler: &recorder).outcome
+                == .unmatchedFragment)
     }
 
     @Test("a flow active longer than the threshold raises long-lived once")

@@ -14,7 +14,10 @@ struct ArrivalOrderTableTests {
         // The model is the ring itself: entries in arrival order with holes, trimmed from the front.
         var ring: [(key: UInt32, value: Int, time: Timestamp, live: Bool)] = []
         func hash(_ key: UInt32) -> UInt64 { seedBits == 0 ? 7 : HashIndex.mix(seedBits ^ UInt64(key)) }
-        func trimHoles() { while let first = ring.first, !first.live { ring.removeFirst() } }
+        func trimHoles() {
+            while let last = ring.last, !last.live { ring.removeLast() }
+            while let first = ring.first, !first.live { ring.removeFirst() }
+        }
         var random: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next(_ bound: Int) -> Int {
             random ^= random << 13
