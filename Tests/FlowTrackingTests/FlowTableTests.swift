@@ -335,22 +335,33 @@ struct FlowTableTests {
         #expect(ra.ended.map(\.originator) == rb.ended.map(\.originator))
     }
 
+    /// The first fragment (offset 0, more to come) of a UDP datagram from `client`, with its ports.
+    func firstFragment(_ id: UInt32, port: UInt16) -> PacketSummary {
+        var s = udp(client, port, server, 53, payload: 1472)
+        s.fragment.isFragment = true
+        s.fragment.moreFragments = true
+        s.fragment.identification = id
+        return s
+    }
+
+    /// A later fragment of that datagram: no transport header, so no ports.
+    func laterFragment(_ id: UInt32) -> PacketSummary {
+        var s = PacketSummary()
+        s.network = .ipv4
+        s.source = client
+        s.destination = server
+        s.ipProtocol = IPProtocol.udp
+        s.fragment.isFragment = true
+        s.fragment.offset = 1480
+        s.fragment.identification = id
+        return s
+    }
+
     @Test("later fragments count against the first fragment's flow; orphans are reported")
     func fragments() {
-        var first = udp(client, 5000, server, 53, payload: 1472)
-        first.fragment.isFragment = true
-        first.fragment.moreFragments = true
-        first.fragment.identification = 77
-        var later = PacketSummary()
-        later.network = .ipv4
-        later.source = client
-        later.destination = server
-        later.ipProtocol = IPProtocol.udp
-        later.fragment.isFragment = true
-        later.fragment.offset = 1480
-        later.fragment.identification = 77
-        var orphan = later
-        orphan.fragment.identification = 78
+        let first = firstFragment(77, port: 5000)
+        let later = laterFragment(77)
+        let orphan = laterFragment(78)
         var table = FlowTable()
         var recorder = Recorder()
         _ = table.process(first, at: t0, wireLength: 1514, handler: &recorder)
@@ -369,24 +380,6 @@ struct FlowTableTests {
         // Eight first fragments into four slots, then the later fragment of each: the first four were forgotten (the
         // oldest), the last four match. A direct-mapped table forgot whichever datagram shared a slot, which the seed
         // decided, so the counts differed between runs over one capture.
-        func firstFragment(_ id: UInt32, port: UInt16) -> PacketSummary {
-            var s = udp(client, port, server, 53, payload: 1472)
-            s.fragment.isFragment = true
-            s.fragment.moreFragments = true
-            s.fragment.identification = id
-            return s
-        }
-        func laterFragment(_ id: UInt32) -> PacketSummary {
-            var s = PacketSummary()
-            s.network = .ipv4
-            s.source = client
-            s.destination = server
-            s.ipProtocol = IPProtocol.udp
-            s.fragment.isFragment = true
-            s.fragment.offset = 1480
-            s.fragment.identification = id
-            return s
-        }
         for seed: UInt64 in [1, 2, 0xDEAD_BEEF, 0x0123_4567_89AB_CDEF] {
             var configuration = FlowTableConfiguration()
             configuration.hashSeed = seed
