@@ -55,9 +55,13 @@ public struct HostTable {
         self.configuration = configuration
         seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         index = HashIndex(capacity: configuration.localCapacity + configuration.externalCapacity)
-        newcomers = [NewcomerQueue(capacity: configuration.externalCapacity),
-                     NewcomerQueue(capacity: configuration.localCapacity)]
+        newcomers = HostTable.emptyNewcomers(configuration)
         storage.reserveCapacity(HostTable.reservedSlots(configuration))
+    }
+
+    /// One empty newcomer queue per side (outside, local), each as long as its side's capacity.
+    static func emptyNewcomers(_ configuration: HostTableConfiguration) -> [NewcomerQueue] {
+        [NewcomerQueue(capacity: configuration.externalCapacity), NewcomerQueue(capacity: configuration.localCapacity)]
     }
 
     /// Record slots whose space is reserved at creation: both sides' capacity, so appending never copies the

@@ -189,8 +189,7 @@ extension HostTable {
                 .sorted { ($0.record.firstSeen, $0.slot) < ($1.record.firstSeen, $1.slot) }
                 .map { HostReference(index: $0.slot, generation: $0.record.generation) }
         }
-        newcomers = [NewcomerQueue(capacity: configuration.externalCapacity),
-                     NewcomerQueue(capacity: configuration.localCapacity)]
+        newcomers = HostTable.emptyNewcomers(configuration)
         // Only references to a host of that side still in its slot: a stale one would be passed over anyway, and a
         // damaged file must not name a free slot (evicting it would remove what the index does not hold) or the
         // other side's host (the side's count would drift).
