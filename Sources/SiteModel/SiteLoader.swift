@@ -227,6 +227,7 @@ struct SiteReader {
                 report(field, "is empty; leave the key out to use the private ranges (RFC 1918, RFC 4193, link-local)")
             }
             var networks: [IPNetwork] = []
+            var listed = Set<IPNetwork>()
             for item in items {
                 guard let network = value(item, expected: "a network (10.0.0.0/8) or an address", SiteSyntax.network)
                 else { continue }
@@ -241,7 +242,7 @@ struct SiteReader {
                     warn(item, "\(network) is 1/\(1 << network.prefixLength) of all \(network.address.isIPv6 ? "IPv6" : "IPv4") "
                              + "addresses: traffic from anywhere in it counts as inside, and is never checked as inbound")
                 }
-                if networks.contains(network) {
+                guard listed.insert(network).inserted else {
                     warn(item, "\(network) is listed twice")
                     continue
                 }
@@ -253,15 +254,14 @@ struct SiteReader {
             }
         }
         if let field = optional(top, "public_addresses"), let items = items(field) {
+            var addresses: [IPAddress] = []
+            var listed = Set<IPAddress>()
             for item in items {
                 if let address = value(item, expected: "an IP address", SiteSyntax.address) {
-                    if site.publicAddresses.contains(address) {
-                        warn(item, "\(address) is listed twice")
-                    } else {
-                        site.publicAddresses.append(address)
-                    }
+                    if listed.insert(address).inserted { addresses.append(address) } else { warn(item, "\(address) is listed twice") }
                 }
             }
+            site.publicAddresses = addresses  // once: every change rebuilds isLocal's lookup
         }
         // Inside/outside checks are only meaningful when the places themselves were read without problems.
         let placesKnown = problems.count == placesStart
@@ -344,12 +344,13 @@ struct SiteReader {
 
         if let field = optional(top, "remote_admin_ports"), let items = items(field) {
             var ports: [PortSpec] = []
+            var listed = Set<PortSpec>()
             for item in items {
                 guard let spec = value(item, expected: "a port (22, 623/udp)", SiteSyntax.portSpec) else { continue }
-                if ports.contains(spec) {
-                    warn(item, "\(spec.port)/\(spec.transport.rawValue) is listed twice")
-                } else {
+                if listed.insert(spec).inserted {
                     ports.append(spec)
+                } else {
+                    warn(item, "\(spec.port)/\(spec.transport.rawValue) is listed twice")
                 }
             }
             site.remoteAdminPorts = ports
@@ -394,13 +395,10 @@ struct SiteReader {
         let state = required(entry, "state", in: item, hint: "decommissioned, idle or active").flatMap { self.state($0) }
         var allow: [AllowedActivity] = []
         if let field = optional(entry, "allow"), let items = items(field) {
+            var listed = Set<AllowedActivity>()
             for item in items {
                 guard let activity = allowed(item) else { continue }
-                if allow.contains(activity) {
-                    warn(item, "\(activity) is listed twice")
-                } else {
-                    allow.append(activity)
-                }
+                if listed.insert(activity).inserted { allow.append(activity) } else { warn(item, "\(activity) is listed twice") }
             }
             if state == .decommissioned && !items.isEmpty {
                 report(field.keyMark, field.path,
@@ -497,9 +495,10 @@ struct SiteReader {
         let external = externalField.flatMap { value($0, expected: "ADDRESS:PORT", SiteSyntax.endpoint) }
         var sources: [IPNetwork] = []
         if let field = optional(entry, "allowed_sources"), let items = items(field) {
+            var listed = Set<IPNetwork>()
             for item in items {
                 if let network = value(item, expected: "a network or an address", SiteSyntax.network) {
-                    if sources.contains(network) { warn(item, "\(network) is listed twice") } else { sources.append(network) }
+                    if listed.insert(network).inserted { sources.append(network) } else { warn(item, "\(network) is listed twice") }
                 }
             }
         }
