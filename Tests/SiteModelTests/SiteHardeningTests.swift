@@ -191,21 +191,22 @@ func isInert(_ text: String) -> Bool { !text.unicodeScalars.contains(where: Disp
 
     // MARK: The local-networks lookup
 
-    @Test("isLocal by prefix-length sets answers as the walk over every network and public address did")
-    func localLookupMatchesWalk() {
+    @Test("isLocal answers as the walk over every network and public address did, walked or hashed",
+          arguments: [(3, 2), (11, 4), (13, 4), (2_000, 50)])
+    func localLookupMatchesWalk(ipv4Networks: Int, publicCount: Int) {
         var generator = SystemRandomNumberGenerator()
-        var seeded = SplitMix(seed: 14)
+        var seeded = SplitMix(seed: UInt64(ipv4Networks))
         var networks: [IPNetwork] = []
-        for _ in 0..<2_000 {
+        for _ in 0..<ipv4Networks {
             let prefix = Int(seeded.next() % 25) + 8
             networks.append(IPNetwork(address: IPAddress(ipv4: UInt32(truncatingIfNeeded: seeded.next())), prefixLength: prefix)!)
         }
-        for _ in 0..<300 {
+        for _ in 0..<max(1, ipv4Networks / 7) {
             let prefix = Int(seeded.next() % 121) + 8
             networks.append(IPNetwork(address: IPAddress(ipv6High: seeded.next() | 0xfd00_0000_0000_0000, low: seeded.next()),
                                       prefixLength: prefix)!)
         }
-        let publics = (0..<50).map { _ in IPAddress(ipv4: UInt32(truncatingIfNeeded: seeded.next())) }
+        let publics = (0..<publicCount).map { _ in IPAddress(ipv4: UInt32(truncatingIfNeeded: seeded.next())) }
         let site = Site(localNetworks: networks, publicAddresses: publics)
         func walk(_ address: IPAddress) -> Bool {
             networks.contains { $0.contains(address) } || publics.contains(address)
@@ -221,6 +222,10 @@ func isInert(_ text: String) -> Bool { !text.unicodeScalars.contains(where: Disp
         let disagreements = probes.filter { site.isLocal($0) != walk($0) }
         #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
         #expect(probes.contains { site.isLocal($0) } && probes.contains { !site.isLocal($0) })
+    }
+
+    @Test("isLocal follows changes to local_networks and public_addresses")
+    func localLookupFollowsChanges() {
         // The lookup follows changes to either list.
         var changed = Site(localNetworks: [IPNetwork("10.0.0.0/8")!], publicAddresses: [IPAddress("203.0.113.10")!])
         #expect(changed.isLocal(IPAddress("10.9.9.9")!) && changed.isLocal(IPAddress("203.0.113.10")!))
