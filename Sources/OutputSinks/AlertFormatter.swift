@@ -43,18 +43,20 @@ public enum AlertFormatter {
         if alert.suppressedBefore > 0 { a.number("suppressed_before", alert.suppressedBefore) }
     }
 
-    /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`.
+    /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`, always one line: characters that could
+    /// forge or hide text (`DisplayText.isUnsafe`) are escaped.
     public static func text(_ alert: Alert) -> String {
         var line = alert.timestamp.rfc3339(fractionDigits: 6) + " sev\(alert.severity) " + alert.rule.rawValue
         if alert.rule.isCaptureHealth {
-            return line + " \(alert.interface ?? "-"): \(alert.message) (alert \(alert.id))"
+            return line + " \(DisplayText.escaped(alert.interface ?? "-")): \(DisplayText.escaped(alert.message)) (alert \(alert.id))"
         }
         if let stage = alert.stage { line += " [\(stage)]" }
         line += " " + endpoint(alert.source, hasPorts(alert) ? alert.sourcePort : nil)
         if let destination = alert.destination {
             line += " -> " + endpoint(destination, hasPorts(alert) ? alert.destinationPort : nil)
         }
-        line += ": " + alert.message
+        // The message quotes site-file names: escaped, so none can end the line early or rewrite the terminal.
+        line += ": " + DisplayText.escaped(alert.message)
         line += alert.incident == alert.id ? " (alert \(alert.id))" : " (alert \(alert.id), incident \(alert.incident))"
         if alert.suppressedBefore > 0 { line += " [\(alert.suppressedBefore) similar held back before]" }
         return line

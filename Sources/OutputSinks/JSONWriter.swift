@@ -1,5 +1,7 @@
 // A small JSON object writer that keeps keys in the order they are written (EVE readers expect `timestamp` first)
-// and escapes strings per RFC 8259.
+// and escapes strings per RFC 8259, plus the characters DisplayText never shows raw.
+
+import SiteModel
 
 public struct JSONObjectWriter {
     public private(set) var text = "{"
@@ -64,7 +66,9 @@ public struct JSONObjectWriter {
             case "\n": text += "\\n"
             case "\r": text += "\\r"
             case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
+            case _ where DisplayText.isUnsafe(scalar):
+                // Controls below 0x20 as RFC 8259 requires; DEL, C1, U+2028/U+2029 and the bidirectional overrides
+                // too, which JSON allows raw but which end lines or reorder text in viewers and in JavaScript.
                 let hex = String(scalar.value, radix: 16)
                 text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: text.unicodeScalars.append(scalar)

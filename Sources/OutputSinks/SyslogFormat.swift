@@ -4,6 +4,7 @@
 import Detection
 import Glibc
 import PacketDecoding
+import SiteModel
 
 public enum SyslogMessageFormat: String, Sendable, CaseIterable, CustomStringConvertible {
     /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`.
@@ -195,7 +196,7 @@ public struct SyslogFormatter: Sendable {
         func parameter(_ name: String, _ value: String?) {
             guard let value else { return }
             element += " " + name + "=\""
-            SyslogFormatter.appendEscapedParameterValue(SyslogFormatter.oneLine(value), to: &element)
+            SyslogFormatter.appendEscapedParameterValue(SyslogFormatter.oneLine(DisplayText.escaped(value)), to: &element)
             element += "\""
         }
         let ports = AlertFormatter.hasPorts(alert)
@@ -238,7 +239,8 @@ public struct SyslogFormatter: Sendable {
     }
 
     /// One line: control characters (newline, tab, NUL) become spaces, so a message never splits a collector's
-    /// line or ends a NUL-terminated frame early.
+    /// line or ends a NUL-terminated frame early. A second guard: what reaches it is escaped already
+    /// (`AlertFormatter.text`, `DisplayText.escaped` for parameters), so nothing is left to replace.
     static func oneLine(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
         var result = ""

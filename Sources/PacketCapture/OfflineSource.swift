@@ -80,6 +80,19 @@ public final class OfflineSource {
             if message == noInterfaceMessage, CaptureFileKind.sniff(path: path) == .pcapng {
                 return .pcapng(try PcapngReader(path: path, filter: filter))
             }
+            // A pcap minor version after 2.4 has 2.4's layout: libpcap reads it with the header shown as 2.4.
+            if PcapMinorVersion.isNewerMinor(message) {
+                let (file, reason) = PcapMinorVersion.open(path)
+                guard let file else { throw PcapError(source: path, message: "\(message) (\(reason))") }
+                let (pointer, patchedMessage) = withErrorBuffer { buffer in
+                    pcap_fopen_offline_with_tstamp_precision(file, nano, buffer)
+                }
+                guard let pointer else {
+                    fclose(file)
+                    throw PcapError(source: path, message: explain(patchedMessage, path: path))
+                }
+                return .libpcap(pointer)
+            }
             throw PcapError(source: path, message: explain(message, path: path))
         }
         // Read once: the first byte decides. ungetc gives it back, so libpcap reads the stream from its start.
@@ -105,7 +118,10 @@ public final class OfflineSource {
         }
         guard let pointer else {
             if path != "-" { fclose(file) }
-            throw PcapError(source: path, message: explain(message, path: path))
+            // The header is consumed: a stream cannot be reread with the version shown as 2.4.
+            let hint = PcapMinorVersion.isNewerMinor(message)
+                ? " (IdleWatch reads pcap 2.5 and later from a file, not from a pipe: save it to a file first)" : ""
+            throw PcapError(source: path, message: explain(message, path: path) + hint)
         }
         return .libpcap(pointer)
     }

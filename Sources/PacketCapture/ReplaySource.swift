@@ -2,12 +2,20 @@
 // one file carries into the next and overlapping files (two taps, rotated captures) interleave correctly.
 //
 // Files are sorted by their first packet's timestamp. A file is opened when the merged stream reaches its first
-// packet, so only files that overlap in time are open together. Within a file, packets keep their file order.
+// packet, so only files that overlap in time are open together, at most `openFileBudget` of them; the open files are
+// a heap on their next packet's time. Within a file, packets keep their file order.
 
 import Glibc
 import PacketDecoding
 
 public final class ReplaySource {
+    /// Most capture files held open at once by default. Files that overlap in time must be open together to be
+    /// interleaved; each costs a descriptor and libpcap's buffers, so the count is bounded (and by the descriptor
+    /// limit, less a reserve for the state file and the sinks).
+    public static let defaultOpenFileBudget = 1024
+    /// Descriptors left for everything else (the state file and its journal, syslog sockets, standard streams).
+    static let descriptorReserve = 64
+
     /// A file that could not be read, completely or from some point on.
     public private(set) var errors: [PcapError] = []
     /// Files found in directories whose first bytes are not a capture format (a README, a site file, ...).
@@ -15,6 +23,10 @@ public final class ReplaySource {
     /// Files in the order their first packets come.
     public private(set) var files: [String] = []
     public private(set) var filesRead = 0
+    /// Most files open at once in this replay: `defaultOpenFileBudget` or what was asked, within the descriptor limit.
+    public let openFileBudget: Int
+    /// Most files that were open at once so far.
+    public private(set) var peakOpenFiles = 0
 
     let filter: String?
     /// Total size of the files to read, for progress.
@@ -22,16 +34,30 @@ public final class ReplaySource {
     var finishedBytes: Int64 = 0
     /// Files not opened yet, with their first timestamps, latest first (so the next is `popLast`).
     var pending: [(path: String, first: Timestamp)] = []
-    /// Open sources, each positioned on its next packet.
-    var active: [OfflineSource] = []
+    /// Open sources, each positioned on its next packet, as a binary min-heap on (next packet's time, opening
+    /// sequence): the next packet of the merge is at the root, found and replaced in O(log n). A scan of every open
+    /// file per packet made many overlapping files cost quadratic time. Ties go to the file opened first.
+    var active: [Open] = []
+    var openedCount = 0
     /// Standard input, pipes and FIFOs cannot be reopened: their sources stay open from the scan on.
     var keptOpen: [String: OfflineSource] = [:]
 
+    struct Open {
+        var time: Timestamp
+        var sequence: Int
+        let source: OfflineSource
+
+        @inline(__always)
+        func precedes(_ other: Open) -> Bool { (time, sequence) < (other.time, other.sequence) }
+    }
+
     /// Expands directories, checks that each file opens, and orders files by first timestamp.
-    /// Directory entries are taken recursively in name order; hidden files are ignored.
-    public init(paths: [String], filter: String? = nil) {
+    /// Directory entries are taken recursively in name order; hidden files are ignored. `maximumOpenFiles` bounds
+    /// the files open at once (see `defaultOpenFileBudget`).
+    public init(paths: [String], filter: String? = nil, maximumOpenFiles: Int = ReplaySource.defaultOpenFileBudget) {
         self.filter = filter
-        ReplaySource.raiseFileLimit()
+        let limit = ReplaySource.raiseFileLimit()
+        openFileBudget = max(1, min(maximumOpenFiles, limit.map { $0 - ReplaySource.descriptorReserve } ?? maximumOpenFiles))
         var scanned: [(path: String, first: Timestamp, order: Int)] = []
         for (order, path) in ReplaySource.expand(paths, skipped: &skippedFiles).enumerated() {
             do {
@@ -53,40 +79,37 @@ public final class ReplaySource {
     }
 
     /// Reads packets in timestamp order until every file is done, calling `handler` with each. The packet's bytes
-    /// are valid only during the call. Read errors are recorded in `errors` and the other files go on.
+    /// are valid only during the call. Read errors are recorded in `errors` and the other files go on. When more files
+    /// overlap in time than `openFileBudget` allows, reading stops there with an error that says so: what was read
+    /// is in order and analysed, nothing is read out of order.
     public func run<Handler: PacketHandler>(_ handler: inout Handler) {
         while true {
-            openDueFiles()
-            guard !active.isEmpty else { return }
-            var index = 0
-            if active.count > 1 {
-                var earliest = active[0].current!.timestamp
-                for i in 1..<active.count where active[i].current!.timestamp < earliest {
-                    earliest = active[i].current!.timestamp
-                    index = i
-                }
-            }
+            guard openDueFiles() else { return }
+            guard let top = active.first else { return }
             if handler.isDone { return }
-            let source = active[index]
+            let source = top.source
             handler.handle(source.current!)
             do {
                 if active.count == 1 && pending.isEmpty {
                     // The last file: no merge needed, so read it in a tight loop.
                     try source.drain(&handler)
-                    finish(index)
-                } else if try source.advance() == nil {
-                    finish(index)
+                    finishTop()
+                } else if let next = try source.advance() {
+                    active[0].time = next.timestamp
+                    siftDown(0)
+                } else {
+                    finishTop()
                 }
             } catch {
                 errors.append(error)
-                finish(index)
+                finishTop()
             }
         }
     }
 
     /// Bytes read so far and in all, over the files being replayed (standard input counts as 0).
     public var progress: (done: Int64, total: Int64) {
-        (finishedBytes + active.reduce(0) { $0 + ($1.byteOffset ?? 0) }, totalBytes)
+        (finishedBytes + active.reduce(0) { $0 + ($1.source.byteOffset ?? 0) }, totalBytes)
     }
 
     static func fileSize(_ path: String) -> Int64 {
@@ -94,28 +117,86 @@ public final class ReplaySource {
         return path != "-" && stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 
-    private func finish(_ index: Int) {
-        finishedBytes += ReplaySource.fileSize(active[index].path)
-        active.remove(at: index)
+    /// The file at the root is done: close it and put the last leaf in its place.
+    private func finishTop() {
+        finishedBytes += ReplaySource.fileSize(active[0].source.path)
         filesRead += 1
+        let last = active.removeLast()
+        guard !active.isEmpty else { return }
+        active[0] = last
+        siftDown(0)
     }
 
-    /// Opens every pending file whose first packet is not later than the earliest packet of the open files.
-    private func openDueFiles() {
+    private func push(_ entry: Open) {
+        active.append(entry)
+        peakOpenFiles = max(peakOpenFiles, active.count + keptOpen.count)
+        var child = active.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard active[child].precedes(active[parent]) else { return }
+            active.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private func siftDown(_ start: Int) {
+        var parent = start
+        let count = active.count
+        while true {
+            let left = 2 * parent + 1
+            guard left < count else { return }
+            var smallest = left
+            if left + 1 < count && active[left + 1].precedes(active[left]) { smallest = left + 1 }
+            guard active[smallest].precedes(active[parent]) else { return }
+            active.swapAt(smallest, parent)
+            parent = smallest
+        }
+    }
+
+    /// Opens every pending file whose first packet is not later than the earliest packet of the open files. False
+    /// when the next file would pass the open-file budget: the replay stops, with an error saying why.
+    private func openDueFiles() -> Bool {
         while let next = pending.last {
-            if let earliest = active.lazy.map({ $0.current!.timestamp }).min(), next.first > earliest { return }
-            pending.removeLast()
+            if let earliest = active.first, next.first > earliest.time { return true }
             if let source = keptOpen.removeValue(forKey: next.path) {
-                active.append(source)
+                pending.removeLast()
+                push(Open(time: source.current!.timestamp, sequence: openedCount, source: source))
+                openedCount += 1
                 continue
             }
+            guard active.count + keptOpen.count < openFileBudget else {
+                refuseOverlap(next)
+                return false
+            }
+            pending.removeLast()
             do {
                 let source = try OfflineSource(path: next.path, filter: filter)
-                if try source.advance() != nil { active.append(source) } else { filesRead += 1 }
+                if let packet = try source.advance() {
+                    push(Open(time: packet.timestamp, sequence: openedCount, source: source))
+                    openedCount += 1
+                } else {
+                    filesRead += 1
+                }
             } catch {
                 errors.append(error)
             }
         }
+        return true
+    }
+
+    /// More files overlap at `next`'s first packet than may be open at once. Reading on would mean leaving files out
+    /// or handing packets out of time order, so the replay ends here and says what to do.
+    private func refuseOverlap(_ next: (path: String, first: Timestamp)) {
+        let unread = pending.count + active.count + keptOpen.count
+        errors.append(PcapError(source: next.path, message:
+            "more than \(openFileBudget) capture files overlap in time at \(next.first.rfc3339(fractionDigits: 6)), "
+                + "more than this replay keeps open at once (one descriptor each); the replay stopped there, "
+                + "\(unread) files not read to the end. Merge the overlapping files first (mergecap -w merged.pcap "
+                + "FILES...) or replay them in smaller groups"))
+        for entry in active { finishedBytes += entry.source.byteOffset ?? 0 }
+        active.removeAll()
+        keptOpen.removeAll()
+        pending.removeAll()
     }
 
     /// Files named directly are taken as they are (libpcap will say what is wrong with them); files inside
@@ -149,11 +230,17 @@ public final class ReplaySource {
     }
 
     /// Replays may hold every file that overlaps in time open at once: allow as many descriptors as the hard limit.
-    static func raiseFileLimit() {
+    /// Returns the soft limit in force afterwards (nil when it cannot be read or is unlimited).
+    @discardableResult
+    static func raiseFileLimit() -> Int? {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur >= rlim_t(Int.max) ? nil : Int(limit.rlim_cur)
     }
 
     /// Regular files under `directory`, recursively, sorted by path; names starting with `.` are left out, and so

@@ -4,6 +4,7 @@ import Detection
 import FlowTracking
 import OutputSinks
 import PacketDecoding
+import SiteModel
 
 public enum RunSummary {
     public static func render(
@@ -104,7 +105,8 @@ public enum RunSummary {
         if skippedFiles > 0 {
             lines.append("  not captures: \(skippedFiles) file\(skippedFiles == 1 ? "" : "s") in the given directories")
         }
-        for error in errors { lines.append("  error: \(error)") }
+        // Errors name files, and file names come from directories anyone may write to: escaped, one line each.
+        for error in errors { lines.append("  error: \(DisplayText.escaped(error))") }
         return lines.joined(separator: "\n")
     }
 

@@ -13,22 +13,31 @@ public struct SiteFileError: Error, CustomStringConvertible, Sendable {
         /// itself (YAML syntax errors, a root that is not a mapping, an unreadable file).
         public var key: String
         public var message: String
+        /// A warning: the file is used as it is, but may not say what its author meant (printed by check-site and at
+        /// the start of replay and live; `check-site --strict` refuses it).
+        public var isWarning: Bool
 
-        public init(file: String, line: Int, column: Int, key: String, message: String) {
+        public init(file: String, line: Int, column: Int, key: String, message: String, isWarning: Bool = false) {
             self.file = file
             self.line = line
             self.column = column
             self.key = key
             self.message = message
+            self.isWarning = isWarning
         }
 
-        /// `FILE:LINE:COLUMN: KEY: MESSAGE`; the position is left out when there is none, the key when it is empty.
+        /// `FILE:LINE:COLUMN: KEY: MESSAGE` (`FILE:LINE:COLUMN: warning: KEY: MESSAGE` for a warning); the position
+        /// is left out when there is none, the key when it is empty.
+        /// One line whatever the file holds: the path, keys and values quoted in the message are escaped
+        /// (`DisplayText`), so a hostile value cannot forge a line of its own; and bounded, so a megabyte-long key or
+        /// value quoted in a message shows as its first kilobyte.
         public var description: String {
-            var text = file
+            var text = DisplayText.escaped(file, maximumBytes: 4096)
             if line > 0 { text += ":\(line):\(column)" }
             text += ": "
-            if !key.isEmpty { text += key + ": " }
-            return text + message
+            if isWarning { text += "warning: " }
+            if !key.isEmpty { text += DisplayText.escaped(key, maximumBytes: 512) + ": " }
+            return text + DisplayText.escaped(message, maximumBytes: 1024)
         }
     }
 

@@ -44,6 +44,11 @@ public enum SiteLoader {
 
     /// Validates site-file text; `path` names it in messages and becomes `Site.path`.
     public static func parse(_ text: String, path: String) throws(SiteFileError) -> Site {
+        // A UTF-8 byte-order mark, as Windows editors write: YAML allows it, but Yams hands the text to libyaml as
+        // UTF-8 already decided, and libyaml then takes the mark for content ("did not find expected <document
+        // start>" on line 2). Columns on line 1 count from after it, as editors show them.
+        var text = text
+        if text.unicodeScalars.first == "\u{FEFF}" { text = String(text.unicodeScalars.dropFirst()) }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text, .default, .default, .utf8)
@@ -53,14 +58,15 @@ public enum SiteLoader {
             throw SiteFileError(problems: [.init(file: path, line: 0, column: 0, key: "", message: "\(error)")])
         }
         var reader = SiteReader(file: path)
-        let site = reader.read(root)
-        guard reader.problems.isEmpty else {
-            // Cross-checks run after the walk; put everything back in file order.
-            let ordered = reader.problems.enumerated().sorted {
+        var site = reader.read(root)
+        // Cross-checks run after the walk; put everything back in file order.
+        func ordered(_ problems: [SiteFileError.Problem]) -> [SiteFileError.Problem] {
+            problems.enumerated().sorted {
                 ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
-            }
-            throw SiteFileError(problems: ordered.map(\.element))
+            }.map(\.element)
         }
+        guard reader.problems.isEmpty else { throw SiteFileError(problems: ordered(reader.problems)) }
+        site.warnings = ordered(reader.warnings)
         return site
     }
 
@@ -163,6 +169,7 @@ public enum SiteLoader {
 struct SiteReader {
     let file: String
     var problems: [SiteFileError.Problem] = []
+    var warnings: [SiteFileError.Problem] = []
 
     init(file: String) {
         self.file = file
@@ -191,6 +198,16 @@ struct SiteReader {
         report(field.value.mark, field.path, message)
     }
 
+    /// Accepted as written, but probably not what was meant.
+    mutating func warn(_ mark: Mark?, _ path: String, _ message: String) {
+        warnings.append(.init(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, key: path, message: message,
+                              isWarning: true))
+    }
+
+    mutating func warn(_ field: Field, _ message: String) {
+        warn(field.value.mark, field.path, message)
+    }
+
     // MARK: The document
 
     mutating func read(_ root: Node?) -> Site {
@@ -210,10 +227,26 @@ struct SiteReader {
                 report(field, "is empty; leave the key out to use the private ranges (RFC 1918, RFC 4193, link-local)")
             }
             var networks: [IPNetwork] = []
+            var listed = Set<IPNetwork>()
             for item in items {
-                if let network = value(item, expected: "a network (10.0.0.0/8) or an address", SiteSyntax.network) {
-                    networks.append(network)
+                guard let network = value(item, expected: "a network (10.0.0.0/8) or an address", SiteSyntax.network)
+                else { continue }
+                if network.prefixLength == 0 {
+                    // Everything inside: no source is ever outside, so every inbound detection is silently off.
+                    report(item, "\(network) covers every \(network.address.isIPv6 ? "IPv6" : "IPv4") address: no "
+                               + "source would be outside, so maintenance-port-inbound, new-inbound-service and "
+                               + "inbound-scan could never fire; list the site's own networks")
+                    continue
                 }
+                if network.prefixLength < (network.address.isIPv6 ? 7 : 8) {
+                    warn(item, "\(network) is 1/\(1 << network.prefixLength) of all \(network.address.isIPv6 ? "IPv6" : "IPv4") "
+                             + "addresses: traffic from anywhere in it counts as inside, and is never checked as inbound")
+                }
+                guard listed.insert(network).inserted else {
+                    warn(item, "\(network) is listed twice")
+                    continue
+                }
+                networks.append(network)
             }
             if !networks.isEmpty {
                 site.localNetworks = networks
@@ -221,11 +254,14 @@ struct SiteReader {
             }
         }
         if let field = optional(top, "public_addresses"), let items = items(field) {
+            var addresses: [IPAddress] = []
+            var listed = Set<IPAddress>()
             for item in items {
                 if let address = value(item, expected: "an IP address", SiteSyntax.address) {
-                    site.publicAddresses.append(address)
+                    if listed.insert(address).inserted { addresses.append(address) } else { warn(item, "\(address) is listed twice") }
                 }
             }
+            site.publicAddresses = addresses  // once: every change rebuilds isLocal's lookup
         }
         // Inside/outside checks are only meaningful when the places themselves were read without problems.
         let placesKnown = problems.count == placesStart
@@ -255,8 +291,34 @@ struct SiteReader {
 
         if let field = optional(top, "maintenance_ports"), let items = items(field) {
             var firstName: [String: (index: Int, line: Int)] = [:]
+            // A flow is matched to the first entry with its port (inside or mapped): a second one would never apply.
+            var firstService: [PortKey: (index: Int, line: Int, name: String)] = [:]
+            var firstMapping: [PortKey: (index: Int, line: Int, name: String)] = [:]
             for (index, item) in items.enumerated() {
                 let read = maintenancePort(item)
+                if let port = read.port {
+                    let line = item.value.mark?.line ?? 0
+                    let service = PortKey(address: port.host, port: port.port, transport: port.transport)
+                    let portField = read.portField ?? item
+                    if let first = firstService[service] {
+                        report(portField, "\(service) is already declared as '\(first.name)' (maintenance_ports[\(first.index)], "
+                                   + "line \(first.line)); only the first would ever apply: merge the two")
+                    } else {
+                        firstService[service] = (index, line, port.name)
+                    }
+                    if let address = port.externalAddress, let externalPort = port.externalPort,
+                        let externalField = read.externalField
+                    {
+                        let mapping = PortKey(address: address, port: externalPort, transport: port.transport)
+                        if let first = firstMapping[mapping] {
+                            report(externalField, "\(mapping) is already the mapping of '\(first.name)' "
+                                       + "(maintenance_ports[\(first.index)], line \(first.line)); one outside "
+                                       + "address and port forwards to one inside port")
+                        } else {
+                            firstMapping[mapping] = (index, line, port.name)
+                        }
+                    }
+                }
                 if let name = read.name, let nameField = read.nameField {
                     if let first = firstName[name] {
                         report(nameField, "another maintenance port is already named '\(name)': "
@@ -282,9 +344,13 @@ struct SiteReader {
 
         if let field = optional(top, "remote_admin_ports"), let items = items(field) {
             var ports: [PortSpec] = []
+            var listed = Set<PortSpec>()
             for item in items {
-                if let spec = value(item, expected: "a port (22, 623/udp)", SiteSyntax.portSpec), !ports.contains(spec) {
+                guard let spec = value(item, expected: "a port (22, 623/udp)", SiteSyntax.portSpec) else { continue }
+                if listed.insert(spec).inserted {
                     ports.append(spec)
+                } else {
+                    warn(item, "\(spec.port)/\(spec.transport.rawValue) is listed twice")
                 }
             }
             site.remoteAdminPorts = ports
@@ -329,8 +395,10 @@ struct SiteReader {
         let state = required(entry, "state", in: item, hint: "decommissioned, idle or active").flatMap { self.state($0) }
         var allow: [AllowedActivity] = []
         if let field = optional(entry, "allow"), let items = items(field) {
+            var listed = Set<AllowedActivity>()
             for item in items {
-                if let activity = allowed(item) { allow.append(activity) }
+                guard let activity = allowed(item) else { continue }
+                if listed.insert(activity).inserted { allow.append(activity) } else { warn(item, "\(activity) is listed twice") }
             }
             if state == .decommissioned && !items.isEmpty {
                 report(field.keyMark, field.path,
@@ -387,6 +455,18 @@ struct SiteReader {
         var hostField: Field?
         var external: IPAddress?
         var externalField: Field?
+        var portField: Field?
+    }
+
+    /// An address, port and transport, as a maintenance port or its mapping is matched.
+    struct PortKey: Hashable, CustomStringConvertible {
+        var address: IPAddress
+        var port: UInt16
+        var transport: TransportProtocol
+
+        var description: String {
+            (address.isIPv6 ? "[\(address)]" : "\(address)") + ":\(port)/\(transport.rawValue)"
+        }
     }
 
     mutating func maintenancePort(_ item: Field) -> ReadMaintenancePort {
@@ -397,7 +477,8 @@ struct SiteReader {
         let name = nameField.flatMap { self.name($0) }
         let hostField = required(entry, "host", in: item, hint: "the internal host's address")
         let host = hostField.flatMap { value($0, expected: "an IP address", SiteSyntax.address) }
-        let port = required(entry, "port", in: item, hint: "the internal port, 1-65535").flatMap {
+        let portField = required(entry, "port", in: item, hint: "the internal port, 1-65535")
+        let port = portField.flatMap {
             value($0, expected: "a port number (1-65535)") { (text: String) throws(SiteValueError) in
                 try SiteSyntax.port(text)
             }
@@ -414,14 +495,22 @@ struct SiteReader {
         let external = externalField.flatMap { value($0, expected: "ADDRESS:PORT", SiteSyntax.endpoint) }
         var sources: [IPNetwork] = []
         if let field = optional(entry, "allowed_sources"), let items = items(field) {
+            var listed = Set<IPNetwork>()
             for item in items {
                 if let network = value(item, expected: "a network or an address", SiteSyntax.network) {
-                    sources.append(network)
+                    if listed.insert(network).inserted { sources.append(network) } else { warn(item, "\(network) is listed twice") }
                 }
             }
         }
         var windows: [MaintenanceWindow] = []
         if let field = optional(entry, "windows"), let items = items(field) {
+            if items.isEmpty {
+                // The empty list of allowed_sources means nobody; the same for windows would mean never, but the
+                // sensor reads no windows as any time. Refused rather than guessed.
+                report(field.keyMark, field.path, "is empty, which would mean any time (as if the key were left out), "
+                           + "while allowed_sources: [] means nobody; leave windows out for any time, or set "
+                           + "closed: true for a port that must never be used")
+            }
             for item in items {
                 if let window = value(item, expected: "a window such as \"Sat 01:00-05:00\"", SiteSyntax.window) {
                     windows.append(window)
@@ -435,7 +524,7 @@ struct SiteReader {
         if let field = optional(entry, "closed"), let value = boolean(field) { closed = value }
 
         var read = ReadMaintenancePort(name: name, nameField: nameField, host: host, hostField: hostField,
-                                       external: external?.0, externalField: externalField)
+                                       external: external?.0, externalField: externalField, portField: portField)
         if let name, let host, let port {
             read.port = MaintenancePort(
                 name: name, host: host, port: port, transport: transport, externalAddress: external?.0,
@@ -531,17 +620,47 @@ struct SiteReader {
     mutating func value<T>(_ field: Field, expected: String, _ parse: (String) throws(SiteValueError) -> T) -> T? {
         guard let text = text(field, expected: expected) else { return nil }
         do {
-            return try parse(text)
+            let result = try parse(text)
+            noteIPv4Mapped(field, text: text, result)
+            return result
         } catch {
             report(field, error.message)
             return nil
         }
     }
 
+    /// IPv6 text that `SiteSyntax` read as IPv4 (an IPv4-mapped address) is used as IPv4, and said so: the author
+    /// wrote IPv6, and may have meant to.
+    mutating func noteIPv4Mapped(_ field: Field, text: String, _ value: Any) {
+        let shown: String
+        switch value {
+        case let network as IPNetwork where !network.address.isIPv6 && text.contains(":"): shown = network.description
+        case let address as IPAddress where !address.isIPv6 && text.contains(":"): shown = address.description
+        case let (address, port) as (IPAddress, UInt16) where !address.isIPv6 && text.hasPrefix("["):
+            shown = "\(address):\(port)"
+        default: return
+        }
+        warn(field, "'\(text)' is an IPv4-mapped IPv6 address, read as \(shown): IPv4 packets carry the IPv4 form, "
+                 + "which the mapped form never matches; write \(shown)")
+    }
+
     mutating func name(_ field: Field) -> String? {
         guard let text = text(field, expected: "a name") else { return nil }
         guard !text.allSatisfy(\.isWhitespace) else {
             report(field, "must not be empty")
+            return nil
+        }
+        // Names are written into alert lines, syslog messages and reports: a control character there forges a line
+        // or rewrites what the terminal shows, so none is accepted (YAML's "\n", "\e", "\0" escapes make them).
+        if let (offset, scalar) = text.unicodeScalars.enumerated().first(where: { DisplayText.isUnsafe($0.element) }) {
+            report(field, "holds \(DisplayText.describe(scalar)) at character \(offset + 1); names are shown in alert "
+                       + "lines, syslog and reports, so control, line-separator and bidirectional-override characters "
+                       + "are refused")
+            return nil
+        }
+        guard text.utf8.count <= DisplayText.maximumNameBytes else {
+            report(field, "is \(text.utf8.count) bytes long; a name is at most \(DisplayText.maximumNameBytes) bytes "
+                       + "(UTF-8), as a DNS name")
             return nil
         }
         return text

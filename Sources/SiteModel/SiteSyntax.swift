@@ -17,9 +17,11 @@ public struct SiteValueError: Error, Equatable, Sendable, CustomStringConvertibl
 /// Parsers for the values of a site file. They work on the text of a YAML scalar, whatever YAML type it resolved to
 /// (so `2026-12-31` is a date however Yams tags it, and a quoted `"22"` is a port like `22`).
 public enum SiteSyntax {
-    /// A network in CIDR notation or a single address (a /32 or /128 network).
+    /// A network in CIDR notation or a single address (a /32 or /128 network). IPv4-mapped IPv6 networks
+    /// (`::ffff:10.0.5.20`, `::ffff:10.0.0.0/104`) are read as the IPv4 network they map: that is what IPv4 packets
+    /// carry, and the mapped form never matched them.
     public static func network(_ text: String) throws(SiteValueError) -> IPNetwork {
-        if let network = IPNetwork(text) { return network }
+        if let network = IPNetwork(text) { return ipv4Mapped(network) ?? network }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2 else { throw SiteValueError("'\(text)' is not an address or network (ADDRESS/PREFIX)") }
         guard let address = IPAddress(parts[0]) else {
@@ -38,14 +40,27 @@ public enum SiteSyntax {
             "host bits are set in '\(text)': the network is \(network.address)/\(prefix); for one host write \(address)")
     }
 
-    /// A single address (no prefix; `/32` and `/128` are accepted as the same thing).
+    /// The IPv4 network an IPv4-mapped IPv6 network (inside `::ffff:0:0/96`) stands for; nil for any other.
+    public static func ipv4Mapped(_ network: IPNetwork) -> IPNetwork? {
+        let address = network.address
+        guard address.isIPv6, network.prefixLength >= 96, address.high == 0, address.low >> 32 == 0xffff else { return nil }
+        return IPNetwork(address: IPAddress(ipv4: address.ipv4Value), prefixLength: network.prefixLength - 96)
+    }
+
+    /// A single address (no prefix; `/32` and `/128` are accepted as the same thing); IPv4-mapped IPv6 addresses
+    /// as their IPv4 address (see `network`).
     public static func address(_ text: String) throws(SiteValueError) -> IPAddress {
-        if let address = IPAddress(text) { return address }
+        if let address = IPAddress(text) { return ipv4Mapped(address) }
         let network = try network(text)
         guard network.prefixLength == (network.address.isIPv6 ? 128 : 32) else {
             throw SiteValueError("'\(text)' is a network; a single address is needed here")
         }
         return network.address
+    }
+
+    /// `::ffff:a.b.c.d` as `a.b.c.d`; any other address as it is.
+    static func ipv4Mapped(_ address: IPAddress) -> IPAddress {
+        address.isIPv6 && address.high == 0 && address.low >> 32 == 0xffff ? IPAddress(ipv4: address.ipv4Value) : address
     }
 
     /// A port number, 1-65535, in decimal.
@@ -112,7 +127,7 @@ public enum SiteSyntax {
         guard let address = IPAddress(addressText) else {
             throw SiteValueError("'\(addressText)' is not an IP address")
         }
-        return (address, try port(portText))
+        return (ipv4Mapped(address), try port(portText))
     }
 
     /// Seconds in each duration unit.

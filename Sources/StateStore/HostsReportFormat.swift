@@ -3,18 +3,19 @@
 import Detection
 import OutputSinks
 import PacketDecoding
+import SiteModel
 
 extension HostsReport {
     public func text(statePath: String, inventorySource: String) -> String {
         var out: [String] = []
-        var head = "IdleWatch hosts report for \(statePath)"
+        var head = "IdleWatch hosts report for \(DisplayText.escaped(statePath, maximumBytes: 4096))"
         if let from = observedFrom, let to = observedTo {
             head += "\n  traffic from \(time(from)) to \(time(to)) (\(formatDuration(to - from))), \(packetsAnalysed) packets; "
                 + "\(localHostsSeen) local and \(outsideHostsSeen) outside hosts sent traffic"
         } else {
             head += "\n  no traffic analysed yet"
         }
-        head += "\n  declared states from \(inventorySource); times are packet times, \"now\" is the last packet"
+        head += "\n  declared states from \(DisplayText.escaped(inventorySource, maximumBytes: 4096)); times are packet times, \"now\" is the last packet"
         out.append(head)
 
         var silentHeader = "Decommission candidates: declared active, nothing from them for \(formatDuration(silentThreshold)) or more "
@@ -23,7 +24,7 @@ extension HostsReport {
             silentHeader += "\n  (the traffic covers only \(formatDuration(to - from)): nothing can be silent that long yet; see --silent-days)"
         }
         out.append(section(silentHeader, ["NAME", "NETWORK", "LAST FRAME", "SILENT FOR"], decommissionCandidates.map {
-            [$0.entry.name, $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
+            [shown($0.entry.name), $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
         }))
         out.append(section("Local hosts seen but not in the inventory (\(unknownHosts.count))",
                            ["ADDRESS", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
@@ -34,14 +35,14 @@ extension HostsReport {
         out.append(section("Declared idle or decommissioned, and sent traffic (\(declaredQuietButTalked.count))",
                            ["NAME", "ADDRESS", "DECLARED", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            declaredQuietButTalked.map {
-            [$0.entry?.name ?? "", $0.record.address.description, $0.entry?.state.rawValue ?? "", time($0.record.firstSeen),
+            [$0.entry.map { shown($0.name) } ?? "", $0.record.address.description, $0.entry?.state.rawValue ?? "", time($0.record.firstSeen),
              time($0.record.lastSeen), "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)",
              "\($0.record.peers.estimate)", services($0)]
         }))
         var exposureRows: [[String]] = []
         for port in exposures {
-            let label = (port.name.isEmpty ? "undeclared" : port.name) + " "
-                + (port.entry.map { "\($0.name) " } ?? "") + "\(port.host):\(port.port)/\(proto(port.ipProtocol))"
+            let label = (port.name.isEmpty ? "undeclared" : shown(port.name)) + " "
+                + (port.entry.map { "\(shown($0.name)) " } ?? "") + "\(port.host):\(port.port)/\(proto(port.ipProtocol))"
             for (index, source) in port.sources.enumerated() {
                 exposureRows.append([index == 0 ? label : "", source.address.description, "\(source.record.flows)",
                                      source.record.stage.description, source.record.expected ? "expected" : "UNEXPECTED",
@@ -54,7 +55,7 @@ extension HostsReport {
                            ["ADDRESS", "NAME", "DECLARED", "FIRST SEEN", "LAST FRAME", "LAST CLIENT", "LAST SERVER",
                             "PACKETS", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            hosts.map {
-            [$0.record.address.description, $0.entry?.name ?? "-", $0.entry?.state.rawValue ?? "-", time($0.record.firstSeen),
+            [$0.record.address.description, $0.entry.map { shown($0.name) } ?? "-", $0.entry?.state.rawValue ?? "-", time($0.record.firstSeen),
              time($0.record.lastSeen), $0.record.lastActiveAsClient.map(time) ?? "-",
              $0.record.lastActiveAsServer.map(time) ?? "-", "\($0.record.packetsSent)" + ($0.record.arpFrames > 0 ? " +\($0.record.arpFrames) ARP" : ""),
              "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
@@ -149,6 +150,11 @@ extension HostsReport {
             return s.label + "(" + to.joined(separator: "+") + ")"
         }.joined(separator: " ")
     }
+
+    /// A name in a text cell: escaped (one line, nothing that rewrites the terminal) and at most a site-file name's
+    /// length. Names read back from a state file were checked by no loader, and every cell of a column is padded to
+    /// the widest one: one 100 KB name made a 500 MB report.
+    func shown(_ name: String) -> String { DisplayText.escaped(name, maximumBytes: DisplayText.maximumNameBytes) }
 
     func proto(_ ipProtocol: UInt8) -> String { ipProtocol == IPProtocol.udp ? "udp" : "tcp" }
 

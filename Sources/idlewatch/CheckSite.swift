@@ -9,12 +9,17 @@ struct CheckSite: ParsableCommand {
         abstract: "Validate a site file and name the line and key of every problem.",
         discussion: """
             On success prints a one-line summary and exits 0. Otherwise prints one line per problem on standard \
-            error, FILE:LINE:COLUMN: KEY: MESSAGE, and exits 1.
+            error, FILE:LINE:COLUMN: KEY: MESSAGE, and exits 1. Warnings (FILE:LINE:COLUMN: warning: KEY: MESSAGE, \
+            on standard error) point at what the file accepts but its author may not mean; with --strict they are \
+            problems too.
             """
     )
 
     @Argument(help: "The site file (YAML).")
     var file: String
+
+    @Flag(name: .long, help: "Treat warnings as problems: exit 1 when there is any.")
+    var strict = false
 
     func run() throws {
         let site: Site
@@ -29,7 +34,15 @@ struct CheckSite: ParsableCommand {
             let count = error.problems.count
             throw CommandFailure("\(file): \(count) \(count == 1 ? "problem" : "problems")")
         }
-        print("\(file): ok: \(CheckSite.summary(site))")
+        if !site.warnings.isEmpty {
+            FileOutput.standardError.write(site.warnings.map { "\($0)\n" }.joined())
+            if strict {
+                let count = site.warnings.count
+                throw CommandFailure("\(DisplayText.escaped(file)): \(count) \(count == 1 ? "warning" : "warnings") (--strict)")
+            }
+        }
+        print("\(DisplayText.escaped(file)): ok: \(CheckSite.summary(site))"
+              + (site.warnings.isEmpty ? "" : " (\(site.warnings.count) \(site.warnings.count == 1 ? "warning" : "warnings"))"))
     }
 
     /// `3 local networks, 3 hosts (1 decommissioned, 1 idle, 1 active), 2 maintenance ports, ...`

@@ -27,14 +27,18 @@ struct Hosts: ParsableCommand {
     @Option(name: .long, help: "Report format: text (sections for people) or json (one document).")
     var format: OutputFormat = .text
 
-    @Option(name: .long, help: "Days without a frame after which a host declared active is a decommission candidate.")
+    @Option(name: .long, help: "Days without a frame after which a host declared active is a decommission candidate (0: every host declared active, with its silence).")
     var silentDays = 30.0
 
     @Flag(name: .long, help: "List outside hosts too (by default only local hosts are listed one by one).")
     var outside = false
 
     func validate() throws {
-        guard silentDays > 0 && silentDays <= 36_500 else { throw ValidationError("--silent-days must be between 0 and 36500") }
+        // 0 is in the range: a silence of zero or more is every host declared active, the whole list with each one's
+        // silence. (The check once refused 0 while its message named 0 as the lower end.) NaN fails both sides.
+        guard silentDays >= 0 && silentDays <= 36_500 else {
+            throw ValidationError("--silent-days must be between 0 and 36500 (0 lists every host declared active)")
+        }
     }
 
     func run() throws {
@@ -55,7 +59,9 @@ struct Hosts: ParsableCommand {
         let inventorySource: String
         if let site {
             do {
-                inventory = try SiteLoader.load(path: site).hosts
+                let loaded = try SiteLoader.load(path: site)
+                loaded.warnings.forEach { FileOutput.standardError.write("idlewatch: \($0)\n") }
+                inventory = loaded.hosts
             } catch {
                 FileOutput.standardError.write(error.description + "\n")
                 throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)

@@ -128,6 +128,7 @@ struct Live: ParsableCommand {
         if let site {
             do {
                 configuration.site = try SiteLoader.load(path: site)
+                configuration.site.warnings.forEach { FileOutput.standardError.write("idlewatch: \($0)\n") }
             } catch {
                 FileOutput.standardError.write(error.description + "\n")
                 throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)

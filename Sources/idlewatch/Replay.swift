@@ -118,6 +118,7 @@ struct Replay: ParsableCommand {
             // A bad site file stops the run before any packet is read, with check-site's messages.
             do {
                 configuration.site = try SiteLoader.load(path: site)
+                configuration.site.warnings.forEach { FileOutput.standardError.write("idlewatch: \($0)\n") }
             } catch {
                 FileOutput.standardError.write(error.description + "\n")
                 throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)

@@ -82,8 +82,6 @@ struct CorpusTests {
     /// Files capinfos reads that IdleWatch refuses on purpose, with what the error says: not pcapng, so not
     /// PcapngReader's business, and libpcap refuses them.
     static let refusedOnPurpose: [String: String] = [
-        // A pcap minor version libpcap does not know; Wireshark reads it as 2.4.
-        "libpcap/pcap-invalid-version-2.pcap": "unsupported pcap savefile version 2.5",
         // Another format: the error says how to convert it.
         "PcapPlusPlus/solaris.snoop": "Solaris snoop capture: convert it with `editcap -F pcap`",
     ]

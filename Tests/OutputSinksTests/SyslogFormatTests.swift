@@ -181,15 +181,16 @@ struct SyslogFormatTests {
             .hasPrefix("<29>1 2026-11-21T10:05:00.000000Z h sensor-2.b 1 new-inbound-service [idlewatch@32473 "))
     }
 
-    @Test("Control characters in text become spaces: one message, one line")
+    @Test("Control characters in text are escaped as in the text line: one message, one line")
     func oneLine() throws {
         var alert = SyslogSamples.decommissioned
         alert.message = "two\nlines\0and a NUL"
         alert.reason = "tab\there"
         let text = String(decoding: formatter5424.message(alert), as: UTF8.self)
         #expect(!text.unicodeScalars.contains { $0.value < 0x20 })
-        #expect(text.contains("two lines and a NUL"))
-        #expect(text.contains(#"reason="tab here""#))
+        #expect(text.contains(#"two\x0alines\x00and a NUL"#))
+        // The escape's backslash is itself escaped inside PARAM-VALUE (RFC 5424 6.3.3).
+        #expect(text.contains(#"reason="tab\\x09here""#))
     }
 
     @Test("Destinations parse, with defaults and IPv6 brackets")
