@@ -31,6 +31,10 @@ public final class StateKeeper: @unchecked Sendable {
     var savesDone = 0
     var failuresSeen = 0
     var lastFailure: String?
+    /// The clock of the last save that reached the file, and whether the latest save failed (the summary must not
+    /// name a save that did not happen).
+    var savedClock: Timestamp?
+    var latestFailed = false
     /// Taken while a save is in flight.
     let inFlight = DispatchSemaphore(value: 1)
 
@@ -42,18 +46,24 @@ public final class StateKeeper: @unchecked Sendable {
     public var saves: Int { lock.withLock { savesDone } }
     public var failures: Int { lock.withLock { failuresSeen } }
     public var lastError: String? { lock.withLock { lastFailure } }
+    public var lastSavedClock: Timestamp? { lock.withLock { savedClock } }
+    public var latestSaveFailed: Bool { lock.withLock { latestFailed } }
 
     /// Saves `snapshot` once the previous save has finished. A failure is reported on standard error and the run
     /// goes on; the next save tries again.
     func save(_ snapshot: SavedState) {
         inFlight.wait()
+        let clock = snapshot.clock
         file.saveInBackground(snapshot) { error in
             self.lock.withLock {
                 if let error {
                     self.failuresSeen += 1
                     self.lastFailure = error.description
+                    self.latestFailed = true
                 } else {
                     self.savesDone += 1
+                    self.savedClock = clock
+                    self.latestFailed = false
                 }
             }
             if let error {
@@ -94,22 +104,34 @@ extension Pipeline {
     }
 
     mutating func restore(_ saved: SavedState, from path: String) throws {
-        do {
+        // Each blob is checked by the stage that wrote it (every read bounds-checked, every count against what
+        // follows, every position against the table); the message says which one is wrong.
+        func decoding(_ blob: String, _ body: () throws -> Void) throws {
+            do {
+                try body()
+            } catch let error as StateDecodingError {
+                throw StateFileError(path, "cannot continue from this state: blob \(blob): \(error.description)")
+            }
+        }
+        try decoding("host_layout (with the hosts table)") {
             try analyzer.engine.restoreHosts(layout: saved.hostLayout, hosts: saved.hosts, services: saved.services,
                                              exposures: saved.exposures)
+        }
+        try decoding("open_flows") {
             var openFlows = StateReader(saved.openFlows)
             try flows.restoreOpenFlows(from: &openFlows)
             guard openFlows.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+        }
+        try decoding("detection_windows") {
             var windows = StateReader(saved.detectionWindows)
             try analyzer.engine.restoreWindows(from: &windows)
-        } catch let error as StateDecodingError {
-            throw StateFileError(path, "cannot continue from this state: \(error.description)")
         }
         // Hosts point at inventory entries by position: match them against the site file in use now.
         analyzer.engine.replaceSite(analyzer.engine.site)
         if let savedClock = saved.clock {
             clock = savedClock
             packetsAtClock = saved.packetsAtClock
+            if !guardsWithWallClock { aheadLimit = savedClock + PacketClock.aheadLimit }
         }
     }
 
@@ -134,7 +156,19 @@ extension Pipeline {
         writeAlerts()
         output?.flush()
         state.save(savedState())
-        nextSave = clock + state.interval
+        nextSave = savesOnPacketTime ? clock + state.interval : Timestamp(nanoseconds: Int64.max)
+    }
+
+    /// A live sensor: saves come from its monotonic timer (`saveNow`), not from packet time, so packets whose
+    /// stamps stand still or jump cannot stop them. The first packet analysed still saves at once.
+    public mutating func saveOnMonotonicClock() {
+        savesOnPacketTime = false
+    }
+
+    /// Writes pending alerts and saves the state now (the live sensor's timer); nothing without a state file.
+    public mutating func saveNow() {
+        guard state != nil else { return }
+        checkpoint()
     }
 
     /// Everything the state file keeps, as it stands now.
