@@ -170,6 +170,32 @@ struct StateCorruptionTests {
         #expect(refusals > cases / 2)
     }
 
+    @Test("rows that contradict each other: a slot past the table or taken twice, a generation that is not its slot's, an address twice, a clock at either end")
+    func contradictions() throws {
+        let fixture = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let first = "rowid = (SELECT rowid FROM hosts ORDER BY slot LIMIT 1)"
+        let cases: [(String, String, String, Bool)] = [
+            ("slot-past-table", "hosts", "UPDATE hosts SET slot = (SELECT count(*) FROM hosts) + 1000 WHERE \(first)", true),
+            ("slot-twice", "hosts", "UPDATE hosts SET slot = (SELECT max(slot) FROM hosts) WHERE \(first)", true),
+            ("generation-other", "hosts", "UPDATE hosts SET generation = generation + 1 WHERE \(first)", true),
+            ("address-twice", "hosts", """
+                UPDATE hosts SET address = (SELECT address FROM hosts ORDER BY slot DESC LIMIT 1) WHERE \(first)
+                """, true),
+            ("host-gone", "hosts", "DELETE FROM hosts WHERE \(first)", true),
+            ("blob-twice", "blobs", "INSERT INTO blobs SELECT * FROM blobs WHERE name = 'open_flows'", true),
+            ("clock-max", "meta", "UPDATE meta SET value = 9223372036854775807 WHERE key = 'clock'", false),
+            ("clock-min", "meta", "UPDATE meta SET value = (-9223372036854775807 - 1) WHERE key = 'clock'", false),
+            ("service-twice", "services", "INSERT INTO services SELECT * FROM services LIMIT 1", false),
+        ]
+        for (name, table, sql, refuse) in cases {
+            let path = try Self.tampered(fixture, table, sql, name: name)
+            let (_, replay) = try Self.run(path, fixture, case: name)
+            if refuse { #expect(replay.refused, "\(name): the replay accepted it: \(replay.messages)") }
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
     @Test("meta values: NULL, wrong types and extremes for the clock, the counters and learning's start")
     func metaSweep() throws {
         let fixture = try Self.fixture()
