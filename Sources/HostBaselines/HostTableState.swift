@@ -106,6 +106,11 @@ extension HostTable {
         index.entries.sorted().map { SavedHost(slot: $0, record: storage[Int($0)]) }
     }
 
+    /// The same, one at a time, without copying the table (the last save of a run writes from the table itself).
+    public func forEachSavedHost(_ body: (SavedHost) throws -> Void) rethrows {
+        for slot in index.entries.sorted() { try body(SavedHost(slot: slot, record: storage[Int(slot)])) }
+    }
+
     /// Slot count, every slot's generation, the free list, the eviction generator and the newcomer queues (outside,
     /// local; added in schema version 2 at the end, so a version 1 layout reads as one without them).
     public func encodeLayout(into writer: inout StateWriter) {

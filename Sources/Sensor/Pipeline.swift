@@ -161,7 +161,7 @@ public struct Pipeline: PacketHandler {
         writeAlerts()
         output?.flush()
         if let state {
-            checkpoint()
+            finalCheckpoint()
             state.waitForSaves()
         }
     }

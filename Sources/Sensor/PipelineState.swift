@@ -7,8 +7,9 @@
 // moment restarts from the last save and writes again at most what came after it.
 //
 // The snapshot is a value taken on the packet path (copying the tables); SQLite writes it on GRDB's writer queue
-// while packets go on (a full host table takes about half a second to write). One save is in flight at most: the
-// next waits for it, and the end of the run waits for the last.
+// while packets go on (a full host table takes about half a second to write). One save is in flight at most, and
+// one snapshot exists at most: the next is taken once the previous is written. The last save of a run takes no
+// snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one blob at a time.
 
 import Detection
 import FlowTracking
@@ -16,6 +17,7 @@ import Foundation
 import Glibc
 import HostBaselines
 import PacketDecoding
+import SiteModel
 import StateStore
 
 public final class StateKeeper: @unchecked Sendable {
@@ -71,6 +73,30 @@ public final class StateKeeper: @unchecked Sendable {
                 _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
             }
             self.inFlight.signal()
+        }
+    }
+
+    /// Saves `source` on this thread, once the previous save has finished (the last save of a run, written from
+    /// the pipeline's own tables). A failure is reported as in `save`.
+    func saveNow(_ source: some StateSource) {
+        inFlight.wait()
+        defer { inFlight.signal() }
+        do {
+            try file.save(source)
+            lock.withLock {
+                savesDone += 1
+                savedClock = source.clock
+                latestFailed = false
+            }
+        } catch {
+            let description = (error as? StateFileError)?.description ?? "\(file.path): cannot save the state: \(error)"
+            lock.withLock {
+                failuresSeen += 1
+                lastFailure = description
+                latestFailed = true
+            }
+            let line = Array("idlewatch: state not saved: \(description)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         }
     }
 
@@ -155,8 +181,20 @@ extension Pipeline {
         }
         writeAlerts()
         output?.flush()
+        // One snapshot at a time: the previous one is written and freed before this one is taken.
+        state.waitForSaves()
         state.save(savedState())
         nextSave = savesOnPacketTime ? clock + state.interval : Timestamp(nanoseconds: Int64.max)
+    }
+
+    /// The last save of a run: nothing analyses after it, so it is written from the tables themselves, on this
+    /// thread, with no snapshot (a snapshot of full tables doubled the peak memory of a flood replayed with a state).
+    mutating func finalCheckpoint() {
+        guard let state else { return }
+        writeAlerts()
+        output?.flush()
+        state.saveNow(PipelineTables(pipeline: self))
+        nextSave = Timestamp(nanoseconds: Int64.max)
     }
 
     /// A live sensor: saves come from its monotonic timer (`saveNow`), not from packet time, so packets whose
@@ -195,3 +233,41 @@ extension Pipeline {
         return saved
     }
 }
+
+/// The pipeline's tables as the state file's source, read in place (see `Pipeline.finalCheckpoint`). The copies of
+/// the table values share their storage with the pipeline's, which does not change while the save runs.
+struct PipelineTables: StateSource {
+    let flows: FlowTable
+    let engine: DetectionEngine
+    let clock: Timestamp?
+    let packetsAtClock: UInt64
+    let packetsAnalysed: UInt64
+
+    init(pipeline: Pipeline) {
+        flows = pipeline.flows
+        engine = pipeline.analyzer.engine
+        clock = pipeline.clock.nanoseconds != Int64.min ? pipeline.clock : nil
+        packetsAtClock = pipeline.packetsAtClock
+        packetsAnalysed = (pipeline.state?.packetsBefore ?? 0) &+ pipeline.decode.packets
+    }
+
+    var learningStart: Timestamp? { engine.learningStart }
+    var services: [ServiceKey: ServiceRecord] { engine.hosts.services }
+    var exposures: [ExposureKey: ExposureRecord] { engine.exposures }
+    var inventory: [InventoryEntry] { engine.site.hosts }
+
+    func forEachHost(_ body: (SavedHost) throws -> Void) rethrows {
+        try engine.hosts.forEachSavedHost(body)
+    }
+
+    func encode(_ blob: StateBlob) -> [UInt8] {
+        var writer = StateWriter()
+        switch blob {
+        case .hostLayout: engine.hosts.encodeLayout(into: &writer)
+        case .openFlows: flows.encodeOpenFlows(into: &writer)
+        case .detectionWindows: engine.encodeWindows(openFlowSlots: flows.openFlowSlots, into: &writer)
+        }
+        return writer.bytes
+    }
+}
+

@@ -4,6 +4,7 @@
 import Detection
 import Foundation
 import GRDB
+import GRDBSQLite
 import HostBaselines
 import PacketDecoding
 import SiteModel
@@ -31,9 +32,45 @@ public struct SavedState: Sendable {
     public init() {}
 }
 
+/// The three blobs a save holds, each encoded by its stage.
+public enum StateBlob: String, CaseIterable, Sendable {
+    case hostLayout = "host_layout", openFlows = "open_flows", detectionWindows = "detection_windows"
+}
+
+/// What a save writes, read while it is written: a snapshot (`SavedState`, for a save on the writer queue while
+/// packets go on) or the stages' own tables (the last save of a run, when nothing else touches them), so that save
+/// copies no table: hosts are written one record at a time, and each blob is encoded when its row is written and
+/// dropped after it, one at a time.
+public protocol StateSource {
+    var clock: Timestamp? { get }
+    var packetsAtClock: UInt64 { get }
+    var packetsAnalysed: UInt64 { get }
+    var learningStart: Timestamp? { get }
+    var services: [ServiceKey: ServiceRecord] { get }
+    var exposures: [ExposureKey: ExposureRecord] { get }
+    var inventory: [InventoryEntry] { get }
+    /// Every live host with its slot, in slot order.
+    func forEachHost(_ body: (SavedHost) throws -> Void) rethrows
+    func encode(_ blob: StateBlob) -> [UInt8]
+}
+
+extension SavedState: StateSource {
+    public func forEachHost(_ body: (SavedHost) throws -> Void) rethrows {
+        for host in hosts { try body(host) }
+    }
+
+    public func encode(_ blob: StateBlob) -> [UInt8] {
+        switch blob {
+        case .hostLayout: hostLayout
+        case .openFlows: openFlows
+        case .detectionWindows: detectionWindows
+        }
+    }
+}
+
 extension StateFile {
-    /// Writes `state` in place of what the file held, in one transaction.
-    public func save(_ state: SavedState) throws {
+    /// Writes `state` in place of what the file held, in one transaction, on the calling thread.
+    public func save(_ state: some StateSource) throws {
         do {
             try database.write { db in try StateFile.write(state, db) }
         } catch let error as DatabaseError {
@@ -71,7 +108,7 @@ extension StateFile {
         }
     }
 
-    static func write(_ state: SavedState, _ db: Database) throws {
+    static func write(_ state: some StateSource, _ db: Database) throws {
         for table in ["meta", "hosts", "services", "exposures", "inventory", "blobs"] {
             try db.execute(sql: "DELETE FROM \(table)")
         }
@@ -87,7 +124,7 @@ extension StateFile {
                 bytes_sent, flows_originated, flows_answered, arp_frames, learning_packets, learning_flows, peers,
                 slot, generation, baseline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for saved in state.hosts {
+        try state.forEachHost { saved in
             let r = saved.record
             var baseline = StateWriter()
             r.encodeBaseline(into: &baseline)
@@ -122,10 +159,41 @@ extension StateFile {
         for (position, entry) in state.inventory.enumerated() {
             try inventory.execute(arguments: [position, entry.network.description, entry.name, entry.state.rawValue])
         }
-        let blob = try db.makeStatement(sql: "INSERT INTO blobs (name, data) VALUES (?, ?)")
-        try blob.execute(arguments: ["host_layout", Data(state.hostLayout)])
-        try blob.execute(arguments: ["open_flows", Data(state.openFlows)])
-        try blob.execute(arguments: ["detection_windows", Data(state.detectionWindows)])
+        let blob = try db.makeStatement(sql: "INSERT INTO blobs (name, data) VALUES (?, zeroblob(?))")
+        for name in StateBlob.allCases {
+            // Encoded when its row is written and dropped after it: one blob in memory at a time, written into the
+            // row in pieces (SQLite's incremental blob I/O), where binding it would have SQLite copy it whole.
+            let bytes = state.encode(name)
+            try blob.execute(arguments: [name.rawValue, bytes.count])
+            try writeBlob(bytes, row: db.lastInsertedRowID, db)
+        }
+    }
+
+    /// Writes `bytes` into the `data` of blobs row `row`, which holds as many zero bytes.
+    static func writeBlob(_ bytes: [UInt8], row: Int64, _ db: Database) throws {
+        guard !bytes.isEmpty else { return }
+        let connection = db.sqliteConnection
+        func failure(_ code: CInt) -> DatabaseError {
+            DatabaseError(resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) })
+        }
+        var handle: OpaquePointer?
+        let opened = sqlite3_blob_open(connection, "main", "blobs", "data", row, 1, &handle)
+        guard opened == SQLITE_OK, let handle else {
+            sqlite3_blob_close(handle)
+            throw failure(opened)
+        }
+        var written = SQLITE_OK
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count && written == SQLITE_OK {
+                let piece = min(1 << 20, raw.count - offset)
+                written = sqlite3_blob_write(handle, raw.baseAddress! + offset, CInt(piece), CInt(offset))
+                offset += piece
+            }
+        }
+        let closed = sqlite3_blob_close(handle)
+        guard written == SQLITE_OK else { throw failure(written) }
+        guard closed == SQLITE_OK else { throw failure(closed) }
     }
 
     /// Reads a save back. Nothing read from the file is trusted: every value is checked for presence, storage class
@@ -272,3 +340,4 @@ extension StateFile {
 /// SQLite integers are signed 64-bit; counters are stored by bit pattern.
 func signed(_ value: UInt64) -> Int64 { Int64(bitPattern: value) }
 func unsigned(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) }
+
