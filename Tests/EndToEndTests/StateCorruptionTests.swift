@@ -187,11 +187,16 @@ struct StateCorruptionTests {
             ("clock-max", "meta", "UPDATE meta SET value = 9223372036854775807 WHERE key = 'clock'", false),
             ("clock-min", "meta", "UPDATE meta SET value = (-9223372036854775807 - 1) WHERE key = 'clock'", false),
             ("service-twice", "services", "INSERT INTO services SELECT * FROM services LIMIT 1", false),
+            ("column-dropped", "hosts", "ALTER TABLE hosts DROP COLUMN baseline", true),
+            ("table-dropped", "exposures", "DROP TABLE exposures", true),
         ]
         for (name, table, sql, refuse) in cases {
             let path = try Self.tampered(fixture, table, sql, name: name)
-            let (_, replay) = try Self.run(path, fixture, case: name)
+            let (report, replay) = try Self.run(path, fixture, case: name)
             if refuse { #expect(replay.refused, "\(name): the replay accepted it: \(replay.messages)") }
+            if name == "column-dropped" || name == "table-dropped" {
+                #expect(report.refused, "\(name): the report accepted it: \(report.messages)")
+            }
             try? FileManager.default.removeItem(atPath: path)
         }
     }
