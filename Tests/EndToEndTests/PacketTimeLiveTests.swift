@@ -8,7 +8,7 @@ import SiteModel
 import StateStore
 import Testing
 
-@Suite("Packet time, live")
+@Suite("Packet time, through the pipeline")
 struct PacketTimeLiveTests {
     /// A decoded packet of the sample captures, for driving a pipeline directly.
     static func summary(_ packet: PacketTimeTests.Packet) -> PacketSummary {
@@ -47,5 +47,38 @@ struct PacketTimeLiveTests {
         let saved = try #require(try StateFile.openForReading(path: path).load())
         #expect(saved.clock == now)
         #expect(saved.packetsAnalysed == 49)
+    }
+
+    @Test("replay: up to three stray stamps in a row are outliers, four that agree are a jump the clock follows, two at the very end are followed")
+    func strayRuns() throws {
+        let packets = PacketTimeTests.samplePackets()
+        let base = Timestamp(seconds: 1_800_000_000)
+        func run(strays: Int, thenNormal: Bool) -> Pipeline {
+            var pipeline = Pipeline(configuration: PipelineConfiguration(), output: nil)
+            var index = 0
+            func feed(_ time: Timestamp) {
+                pipeline.analyse(Self.summary(packets[index]), at: time, wireLength: packets[index].wireLength)
+                index += 1
+            }
+            for i in 0..<10 { feed(base + .seconds(Int64(i))) }
+            for i in 0..<strays { feed(PacketTimeTests.farFuture + .seconds(Int64(i))) }
+            if thenNormal { for i in 10..<20 { feed(base + .seconds(Int64(i))) } }
+            pipeline.finish()
+            return pipeline
+        }
+        for strays in 1...3 {
+            let pipeline = run(strays: strays, thenNormal: true)
+            #expect(pipeline.timeOutliers == UInt64(strays), "\(strays) strays")
+            #expect(pipeline.decode.packets == 20)
+            #expect(pipeline.clock == base + .seconds(19))
+        }
+        let jump = run(strays: 4, thenNormal: true)
+        #expect(jump.timeOutliers == 0)
+        #expect(jump.decode.packets == 24)
+        #expect(jump.clock == PacketTimeTests.farFuture + .seconds(3))
+        let last = run(strays: 1, thenNormal: false)
+        #expect(last.timeOutliers == 1 && last.clock == base + .seconds(9))
+        let lastTwo = run(strays: 2, thenNormal: false)
+        #expect(lastTwo.timeOutliers == 0 && lastTwo.clock == PacketTimeTests.farFuture + .seconds(1))
     }
 }
