@@ -46,7 +46,8 @@ let package = Package(
         .target(
             name: "StateStore",
             dependencies: ["Detection", "HostBaselines", "FlowTracking", "SiteModel", "PacketDecoding", "OutputSinks",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
         // The per-packet pipeline (decode -> flows -> sinks), replay ordering, counters and the summary.
         .target(

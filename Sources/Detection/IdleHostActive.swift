@@ -109,8 +109,8 @@ struct IdleHostActive {
             let recent = isOriginator ? context.originatorRecentRate : context.responderRecentRate
             let learned = isOriginator ? context.originatorLearnedRate : context.responderLearnedRate
             guard recent > volumeFloor, recent > volumeFactor * learned else { return }
-            alert.message = "idle host \(entry.name) (\(idleAddress)) sent \(Int(recent * 60)) packets a minute "
-                + "(\(describe(flow)) with \(peer)), against \(Int((learned * 60).rounded())) while learning"
+            alert.message = "idle host \(entry.name) (\(idleAddress)) sent \(wholeNumber(recent * 60)) packets a minute "
+                + "(\(describe(flow)) with \(peer)), against \(wholeNumber((learned * 60).rounded())) while learning"
             alert.reason = "volume"
         default:
             return
@@ -144,4 +144,11 @@ struct IdleHostActive {
             return false
         }
     }
+}
+
+/// A rate for a message, as a whole number. Saturating: the counts behind a rate can come from a state file, and
+/// `Int(_:)` traps on a value beyond Int's range.
+func wholeNumber(_ value: Double) -> Int {
+    guard value.isFinite else { return value > 0 ? .max : 0 }
+    return value >= Double(Int.max) ? .max : value <= 0 ? 0 : Int(value)
 }

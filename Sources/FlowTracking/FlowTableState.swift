@@ -13,10 +13,17 @@ extension FlowTable {
         writer.put(nextSweep)
         writer.put(nextID)
         writer.putCount(activeCount)
+        var first = true
         for index in openFlowSlots {
+            let start = writer.count
             writer.put(index)
             writer.put(UInt8(entries[Int(index)].timeoutClass.rawValue))
             encode(entries[Int(index)], into: &writer)
+            if first {
+                // Every flow takes the same room: make it for all of them at once (a full table is tens of MB).
+                writer.reserveCapacity(writer.count + (writer.count - start) * (activeCount - 1))
+                first = false
+            }
         }
     }
 

@@ -24,10 +24,22 @@ extension HostRecord {
         if let silenceBeforeWaking { writer.put(silenceBeforeWaking) }
     }
 
+    /// Decayed sums are packets, bytes and flows: a file holding a negative, infinite or NaN one (or one beyond
+    /// what a 100 Gb/s link carries in a day, 2^50) is damaged, and its value would reach rates and messages.
+    static let largestSum = Double(1 << 50)
+
     public mutating func restoreBaseline(from reader: inout StateReader) throws {
         var sums: [DecayedActivity.Sums] = []
         for _ in 0..<3 {
-            sums.append(DecayedActivity.Sums(minute: try reader.double(), hour: try reader.double(), day: try reader.double()))
+            var values: [Double] = []
+            for _ in 0..<3 {
+                let value = try reader.double()
+                guard value >= 0 && value <= HostRecord.largestSum else {
+                    throw StateDecodingError("saved activity has an impossible sum (\(value)) at offset \(reader.offset - 8)")
+                }
+                values.append(value)
+            }
+            sums.append(DecayedActivity.Sums(minute: values[0], hour: values[1], day: values[2]))
         }
         activity = DecayedActivity(packets: sums[0], bytes: sums[1], flows: sums[2], pendingPackets: try reader.uint64(),
                                    pendingBytes: try reader.uint64(), pendingFlows: try reader.uint64(),
@@ -36,6 +48,9 @@ extension HostRecord {
         learningPeers = try DistinctCounter(from: &reader)
         wokeAt = try reader.optionalTimestamp()
         silenceBeforeWaking = try reader.bool() ? try reader.duration() : nil
+        if let silenceBeforeWaking, silenceBeforeWaking.nanoseconds < 0 {
+            throw StateDecodingError("saved silence before waking is negative (\(silenceBeforeWaking.nanoseconds) ns)")
+        }
     }
 }
 
@@ -89,6 +104,11 @@ extension HostTable {
     /// Live hosts with their slots, in slot order.
     public var savedHosts: [SavedHost] {
         index.entries.sorted().map { SavedHost(slot: $0, record: storage[Int($0)]) }
+    }
+
+    /// The same, one at a time, without copying the table (the last save of a run writes from the table itself).
+    public func forEachSavedHost(_ body: (SavedHost) throws -> Void) rethrows {
+        for slot in index.entries.sorted() { try body(SavedHost(slot: slot, record: storage[Int(slot)])) }
     }
 
     /// Slot count, every slot's generation, the free list, the eviction generator and the newcomer queues (outside,

@@ -44,6 +44,11 @@ public struct StateWriter: Sendable {
     }
     /// A count before a sequence of items.
     public mutating func putCount(_ count: Int) { put(UInt32(count)) }
+    /// Bytes written so far.
+    public var count: Int { bytes.count }
+    /// Room for `total` bytes in all, so a large state is written without the array doubling (which held the old
+    /// and the new buffer at once: twice the blob's size at its peak).
+    public mutating func reserveCapacity(_ total: Int) { bytes.reserveCapacity(total) }
 }
 
 public struct StateReader: Sendable {

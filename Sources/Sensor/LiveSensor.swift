@@ -59,6 +59,10 @@ public final class LiveSensor {
         self.log = log
         let sinks = deliveries
         self.pipeline.onAlert = { alert in for sink in sinks { sink.send(alert) } }
+        // Packet times are checked against the wall clock, and the state is saved on the monotonic clock: a packet
+        // stamped in 2106, or stamps that stand still, change neither (PacketClock.swift).
+        self.pipeline.guardWithWallClock(now: WallClock.now())
+        self.pipeline.saveOnMonotonicClock()
     }
 
     /// Captures until SIGINT or SIGTERM (or the interface goes away), then ends every flow, flushes every sink and
@@ -77,11 +81,14 @@ public final class LiveSensor {
         var nextStatistics = WallClock.monotonic() + settings.statisticsInterval
         var nextLossCheck = WallClock.monotonic() + settings.lossCheckInterval
         var nextHousekeeping = 0.0
+        let saveInterval = pipeline.state.map { Double($0.interval.nanoseconds) / 1e9 } ?? 0
+        var nextSave = WallClock.monotonic() + saveInterval
         var packetsSinceCheck = 0
         var stopping = false
         loop: while true {
             switch ring.next(waitingUpTo: 100) {
             case .batch(let packets, _):
+                pipeline.guardWithWallClock(now: WallClock.now())
                 for index in packets.indices {
                     pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
                                      wireLength: packets[index].wireLength)
@@ -122,6 +129,10 @@ public final class LiveSensor {
             }
             output.flush()
             for sink in deliveries { sink.tick() }
+            if saveInterval > 0 && now >= nextSave {
+                nextSave = now + saveInterval
+                pipeline.saveNow()
+            }
             if now >= nextLossCheck {
                 nextLossCheck = now + settings.lossCheckInterval
                 checkLoss(ring.statistics)
@@ -141,6 +152,14 @@ public final class LiveSensor {
         output.flush()
         for sink in deliveries { log(sink.close(waitingUpTo: 5)) }
         logStatistics((try? source.statistics()) ?? lastStatistics, final: true)
+        if pipeline.timeOutliers > 0 {
+            log("timestamps: \(pipeline.timeOutliers) packets stamped more than \(PacketClock.aheadLimitText) ahead of the wall clock, not analysed "
+                + "(the first stamped \(pipeline.firstTimeOutlier?.rfc3339(fractionDigits: 6) ?? "?"))")
+        }
+        if let keeper = pipeline.state {
+            log("state \(keeper.file.path): saved \(keeper.saves) time\(keeper.saves == 1 ? "" : "s")"
+                + (keeper.failures > 0 ? "; \(keeper.failures) saves failed, last: \(keeper.lastError ?? "?")" : ""))
+        }
         if let failure = reader.failure { throw failure }
     }
 

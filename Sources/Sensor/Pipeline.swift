@@ -83,6 +83,20 @@ public struct Pipeline: PacketHandler {
     var resumeCount: UInt64 = 0
     var skipping = false
     public internal(set) var skippedAsAnalysed: UInt64 = 0
+    /// Saves follow packet time (a replay: deterministic, resumable); false for a live sensor, whose loop saves on the
+    /// monotonic clock instead (LiveSensor.swift), whatever the packets' stamps say.
+    public internal(set) var savesOnPacketTime = true
+
+    /// The packet-time guard (PacketClock.swift): a packet stamped later than this is screened before analysis
+    /// (held until the packets after it confirm or contradict its time; live, dropped). In a replay, the clock plus
+    /// `PacketClock.aheadLimit`; live, the wall clock plus it; `Int64.min` while no clock is established.
+    var aheadLimit = Timestamp(nanoseconds: Int64.min)
+    /// Packets held while their time is in doubt, in arrival order (at most `PacketClock.agreeing`; reserved once).
+    var held: [HeldPacket] = []
+    var guardsWithWallClock = false
+    /// Packets stamped too far ahead to be believed: counted, not analysed (see PacketClock.swift).
+    public internal(set) var timeOutliers: UInt64 = 0
+    public internal(set) var firstTimeOutlier: Timestamp?
 
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
         flows = FlowTable(configuration: configuration.flows)
@@ -94,6 +108,7 @@ public struct Pipeline: PacketHandler {
                             engine: engine, detecting: configuration.alerts)
         self.output = output
         format = configuration.format
+        held.reserveCapacity(PacketClock.agreeing)
     }
 
     public mutating func handle(_ packet: CapturedPacket) {
@@ -104,10 +119,21 @@ public struct Pipeline: PacketHandler {
     /// Everything after decoding, for a packet decoded elsewhere (the replay's reader thread, see ReadAhead.swift).
     /// `wireLength` is the record's length as libpcap gave it.
     public mutating func analyse(_ summary: PacketSummary, at time: Timestamp, wireLength: Int) {
+        // One comparison for a packet in step with the clock; the rest is PacketClock.swift's.
+        guard held.isEmpty && time <= aheadLimit else {
+            screen(summary, at: time, wireLength: wireLength)
+            return
+        }
+        analyseInStep(summary, at: time, wireLength: wireLength)
+    }
+
+    /// A packet whose time is believed: skipped if the state already accounts for it, else analysed.
+    mutating func analyseInStep(_ summary: PacketSummary, at time: Timestamp, wireLength: Int) {
         if skipping && isAlreadyAnalysed(time) { return }
         if time > clock {
             clock = time
             packetsAtClock = 1
+            if !guardsWithWallClock { aheadLimit = time + PacketClock.aheadLimit }
         } else if time == clock {
             packetsAtClock &+= 1
         }
@@ -130,11 +156,12 @@ public struct Pipeline: PacketHandler {
     /// the capture, or the live sensor it seeds) continues them as one run would have.
     /// `endingFlows` ends them anyway (the input is complete and the flows' records and verdicts are wanted now).
     public mutating func finish(endingFlows: Bool = false) {
+        settleHeldPackets(atEnd: true)
         if state == nil || endingFlows { flows.endAll(handler: &analyzer) }
         writeAlerts()
         output?.flush()
         if let state {
-            checkpoint()
+            finalCheckpoint()
             state.waitForSaves()
         }
     }

@@ -7,8 +7,9 @@
 // moment restarts from the last save and writes again at most what came after it.
 //
 // The snapshot is a value taken on the packet path (copying the tables); SQLite writes it on GRDB's writer queue
-// while packets go on (a full host table takes about half a second to write). One save is in flight at most: the
-// next waits for it, and the end of the run waits for the last.
+// while packets go on (a full host table takes about half a second to write). One save is in flight at most, and
+// one snapshot exists at most: the next is taken once the previous is written. The last save of a run takes no
+// snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one blob at a time.
 
 import Detection
 import FlowTracking
@@ -16,6 +17,7 @@ import Foundation
 import Glibc
 import HostBaselines
 import PacketDecoding
+import SiteModel
 import StateStore
 
 public final class StateKeeper: @unchecked Sendable {
@@ -31,6 +33,10 @@ public final class StateKeeper: @unchecked Sendable {
     var savesDone = 0
     var failuresSeen = 0
     var lastFailure: String?
+    /// The clock of the last save that reached the file, and whether the latest save failed (the summary must not
+    /// name a save that did not happen).
+    var savedClock: Timestamp?
+    var latestFailed = false
     /// Taken while a save is in flight.
     let inFlight = DispatchSemaphore(value: 1)
 
@@ -42,18 +48,24 @@ public final class StateKeeper: @unchecked Sendable {
     public var saves: Int { lock.withLock { savesDone } }
     public var failures: Int { lock.withLock { failuresSeen } }
     public var lastError: String? { lock.withLock { lastFailure } }
+    public var lastSavedClock: Timestamp? { lock.withLock { savedClock } }
+    public var latestSaveFailed: Bool { lock.withLock { latestFailed } }
 
     /// Saves `snapshot` once the previous save has finished. A failure is reported on standard error and the run
     /// goes on; the next save tries again.
     func save(_ snapshot: SavedState) {
         inFlight.wait()
+        let clock = snapshot.clock
         file.saveInBackground(snapshot) { error in
             self.lock.withLock {
                 if let error {
                     self.failuresSeen += 1
                     self.lastFailure = error.description
+                    self.latestFailed = true
                 } else {
                     self.savesDone += 1
+                    self.savedClock = clock
+                    self.latestFailed = false
                 }
             }
             if let error {
@@ -61,6 +73,30 @@ public final class StateKeeper: @unchecked Sendable {
                 _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
             }
             self.inFlight.signal()
+        }
+    }
+
+    /// Saves `source` on this thread, once the previous save has finished (the last save of a run, written from
+    /// the pipeline's own tables). A failure is reported as in `save`.
+    func saveNow(_ source: some StateSource) {
+        inFlight.wait()
+        defer { inFlight.signal() }
+        do {
+            try file.save(source)
+            lock.withLock {
+                savesDone += 1
+                savedClock = source.clock
+                latestFailed = false
+            }
+        } catch {
+            let description = (error as? StateFileError)?.description ?? "\(file.path): cannot save the state: \(error)"
+            lock.withLock {
+                failuresSeen += 1
+                lastFailure = description
+                latestFailed = true
+            }
+            let line = Array("idlewatch: state not saved: \(description)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         }
     }
 
@@ -94,22 +130,34 @@ extension Pipeline {
     }
 
     mutating func restore(_ saved: SavedState, from path: String) throws {
-        do {
+        // Each blob is checked by the stage that wrote it (every read bounds-checked, every count against what
+        // follows, every position against the table); the message says which one is wrong.
+        func decoding(_ blob: String, _ body: () throws -> Void) throws {
+            do {
+                try body()
+            } catch let error as StateDecodingError {
+                throw StateFileError(path, "cannot continue from this state: blob \(blob): \(error.description)")
+            }
+        }
+        try decoding("host_layout (with the hosts table)") {
             try analyzer.engine.restoreHosts(layout: saved.hostLayout, hosts: saved.hosts, services: saved.services,
                                              exposures: saved.exposures)
+        }
+        try decoding("open_flows") {
             var openFlows = StateReader(saved.openFlows)
             try flows.restoreOpenFlows(from: &openFlows)
             guard openFlows.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+        }
+        try decoding("detection_windows") {
             var windows = StateReader(saved.detectionWindows)
             try analyzer.engine.restoreWindows(from: &windows)
-        } catch let error as StateDecodingError {
-            throw StateFileError(path, "cannot continue from this state: \(error.description)")
         }
         // Hosts point at inventory entries by position: match them against the site file in use now.
         analyzer.engine.replaceSite(analyzer.engine.site)
         if let savedClock = saved.clock {
             clock = savedClock
             packetsAtClock = saved.packetsAtClock
+            if !guardsWithWallClock { aheadLimit = savedClock + PacketClock.aheadLimit }
         }
     }
 
@@ -133,8 +181,32 @@ extension Pipeline {
         }
         writeAlerts()
         output?.flush()
+        // One snapshot at a time: the previous one is written and freed before this one is taken.
+        state.waitForSaves()
         state.save(savedState())
-        nextSave = clock + state.interval
+        nextSave = savesOnPacketTime ? clock + state.interval : Timestamp(nanoseconds: Int64.max)
+    }
+
+    /// The last save of a run: nothing analyses after it, so it is written from the tables themselves, on this
+    /// thread, with no snapshot (a snapshot of full tables doubled the peak memory of a flood replayed with a state).
+    mutating func finalCheckpoint() {
+        guard let state else { return }
+        writeAlerts()
+        output?.flush()
+        state.saveNow(PipelineTables(pipeline: self))
+        nextSave = Timestamp(nanoseconds: Int64.max)
+    }
+
+    /// A live sensor: saves come from its monotonic timer (`saveNow`), not from packet time, so packets whose
+    /// stamps stand still or jump cannot stop them. The first packet analysed still saves at once.
+    public mutating func saveOnMonotonicClock() {
+        savesOnPacketTime = false
+    }
+
+    /// Writes pending alerts and saves the state now (the live sensor's timer); nothing without a state file.
+    public mutating func saveNow() {
+        guard state != nil else { return }
+        checkpoint()
     }
 
     /// Everything the state file keeps, as it stands now.
@@ -161,3 +233,41 @@ extension Pipeline {
         return saved
     }
 }
+
+/// The pipeline's tables as the state file's source, read in place (see `Pipeline.finalCheckpoint`). The copies of
+/// the table values share their storage with the pipeline's, which does not change while the save runs.
+struct PipelineTables: StateSource {
+    let flows: FlowTable
+    let engine: DetectionEngine
+    let clock: Timestamp?
+    let packetsAtClock: UInt64
+    let packetsAnalysed: UInt64
+
+    init(pipeline: Pipeline) {
+        flows = pipeline.flows
+        engine = pipeline.analyzer.engine
+        clock = pipeline.clock.nanoseconds != Int64.min ? pipeline.clock : nil
+        packetsAtClock = pipeline.packetsAtClock
+        packetsAnalysed = (pipeline.state?.packetsBefore ?? 0) &+ pipeline.decode.packets
+    }
+
+    var learningStart: Timestamp? { engine.learningStart }
+    var services: [ServiceKey: ServiceRecord] { engine.hosts.services }
+    var exposures: [ExposureKey: ExposureRecord] { engine.exposures }
+    var inventory: [InventoryEntry] { engine.site.hosts }
+
+    func forEachHost(_ body: (SavedHost) throws -> Void) rethrows {
+        try engine.hosts.forEachSavedHost(body)
+    }
+
+    func encode(_ blob: StateBlob) -> [UInt8] {
+        var writer = StateWriter()
+        switch blob {
+        case .hostLayout: engine.hosts.encodeLayout(into: &writer)
+        case .openFlows: flows.encodeOpenFlows(into: &writer)
+        case .detectionWindows: engine.encodeWindows(openFlowSlots: flows.openFlowSlots, into: &writer)
+        }
+        return writer.bytes
+    }
+}
+

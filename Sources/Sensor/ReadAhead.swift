@@ -286,9 +286,10 @@ public enum ReadAhead {
                     let before = pipeline.decode.packets
                     pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
                                      wireLength: packets[index].wireLength)
-                    // Packets skipped as already analysed (a resumed replay) do not count, nor call.
+                    // Packets skipped as already analysed (a resumed replay) do not count, nor call. One call can
+                    // analyse several packets (held ones, PacketClock.swift): report each multiple crossed.
                     let analysed = pipeline.decode.packets
-                    if let progress, analysed != before, analysed % interval == 0 { progress(analysed, read) }
+                    if let progress, analysed / interval != before / interval { progress(analysed, read) }
                 }
                 ring.release()
             case .idle:

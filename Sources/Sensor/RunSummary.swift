@@ -9,7 +9,8 @@ import SiteModel
 public enum RunSummary {
     public static func render(
         decode: DecodeCounters, flows: FlowCounters, files: Int, skippedFiles: Int, errors: [String],
-        engine: DetectionEngine? = nil, flowCapacity: Int? = nil
+        engine: DetectionEngine? = nil, flowCapacity: Int? = nil, timeOutliers: UInt64 = 0,
+        firstTimeOutlier: Timestamp? = nil
     ) -> String {
         var lines: [String] = []
         var head = "idlewatch: \(files) file\(files == 1 ? "" : "s"), \(decode.packets) packets, \(decode.wireBytes) bytes"
@@ -102,6 +103,11 @@ public enum RunSummary {
                     + forgotten.map { "\($0.1) \($0.0)" }.joined(separator: ", "))
             }
         }
+        if timeOutliers > 0 {
+            lines.append("  timestamps: \(timeOutliers) packet\(timeOutliers == 1 ? "" : "s") stamped more than \(PacketClock.aheadLimitText) ahead of "
+                + "the packets around \(timeOutliers == 1 ? "it" : "them"), not analysed (the first stamped "
+                + "\(firstTimeOutlier?.rfc3339(fractionDigits: 6) ?? "?"); the clock did not follow)")
+        }
         if skippedFiles > 0 {
             lines.append("  not captures: \(skippedFiles) file\(skippedFiles == 1 ? "" : "s") in the given directories")
         }
@@ -124,10 +130,23 @@ public enum RunSummary {
             lines.append("  state: \(pipeline.skippedAsAnalysed) packets skipped: the state already accounts for them "
                 + "(they are not later than its clock); use another --state to analyse them again")
         }
-        var saved = "  state: saved \(keeper.saves) time\(keeper.saves == 1 ? "" : "s")"
-        if pipeline.clock.nanoseconds != Int64.min { saved += ", last at packet time \(pipeline.clock.rfc3339(fractionDigits: 6))" }
-        saved += "; \(pipeline.flows.activeCount) flows left open in it for the next run"
-        lines.append(saved)
+        if keeper.latestSaveFailed {
+            // The end of the run could not be saved: say so, and what the file holds instead.
+            var failed = "  state: NOT saved at the end of the run (\(keeper.lastError ?? "?")); the file holds "
+            if keeper.saves > 0 {
+                failed += "this run's last good save (\(keeper.saves) of \(keeper.saves + keeper.failures))"
+                if let clock = keeper.lastSavedClock { failed += ", at packet time \(clock.rfc3339(fractionDigits: 6))" }
+                failed += "; a rerun with the same --state redoes what came after it"
+            } else {
+                failed += "no save from this run"
+            }
+            lines.append(failed)
+        } else {
+            var saved = "  state: saved \(keeper.saves) time\(keeper.saves == 1 ? "" : "s")"
+            if let clock = keeper.lastSavedClock { saved += ", last at packet time \(clock.rfc3339(fractionDigits: 6))" }
+            saved += "; \(pipeline.flows.activeCount) flows left open in it for the next run"
+            lines.append(saved)
+        }
         if keeper.failures > 0 {
             lines.append("  state: \(keeper.failures) saves failed; last: \(keeper.lastError ?? "?")")
         }

@@ -86,7 +86,7 @@ struct Live: ParsableCommand {
     @Flag(name: .long, help: "Keep nothing between runs: learning starts over at each start.")
     var noState = false
 
-    @Option(name: .long, help: "Save the state every this many seconds of packet time (and at exit).")
+    @Option(name: .long, help: "Save the state every this many seconds (of the monotonic clock, whatever the packet times say) and at exit.")
     var saveInterval = 60
 
     @Option(name: .long, help: "Most flows held at once.")

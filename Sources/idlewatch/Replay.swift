@@ -156,14 +156,16 @@ struct Replay: ParsableCommand {
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
             skippedFiles: source.skippedFiles.count, errors: errors,
-            engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil, flowCapacity: flowCapacity)
+            engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil, flowCapacity: flowCapacity,
+            timeOutliers: pipeline.timeOutliers, firstTimeOutlier: pipeline.firstTimeOutlier)
         FileOutput.standardError.write(summary + "\n" + peakMemory() + "\n")
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
         if let signal = interruption.signal {
             FileOutput.standardError.write("idlewatch: interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after "
-                + "\(pipeline.decode.packets) packets: their alerts are written\(pipeline.state == nil ? "" : " and the state saved"); "
+                + "\(pipeline.decode.packets) packets: their alerts are written"
+                + "\(pipeline.state.map { $0.latestSaveFailed ? " but the state NOT saved (see above)" : " and the state saved" } ?? ""); "
                 + "the rest of the input was not read\n")
             throw ExitCode(128 + signal)
         }

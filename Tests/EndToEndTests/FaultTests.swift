@@ -139,6 +139,12 @@ struct FaultTests {
                                   "\(starved.standardError)")
         #expect(Int(failed.1)! >= 1)
         #expect(failed.2.contains("state.db") && failed.2.contains("full"), "\(failed.2)")
+        // The summary names no save that did not happen: the end of the run was not saved, with the reason.
+        let end = try #require(starved.standardError.firstMatch(of: /state: NOT saved at the end of the run \((.*)\); the file holds/),
+                               "\(starved.standardError)")
+        #expect(end.1.contains("full"), "\(end.1)")
+        #expect(!starved.standardError.contains("flows left open in it for the next run"), "\(starved.standardError)")
+        #expect(roomy.standardError.contains("flows left open in it for the next run"), "\(roomy.standardError)")
     }
 }
 

@@ -150,12 +150,15 @@ struct ReplayCommandTests {
 
     @Test("a pcapng file whose interfaces have different link types is read whole, as a file and on standard input")
     func mixedInterfacePcapng() throws {
-        // Wireshark reads 159 packets (59 Ethernet, 100 Linux cooked); libpcap stops after 59.
+        // Wireshark reads 159 packets (59 Ethernet, 100 Linux cooked); libpcap stops after 59. The second packet is
+        // stamped 2061 between two of 2015: an outlier, counted and not analysed (PacketClock.swift).
         let file = TestPaths.corpusFile("PcapPlusPlus/pcapng-example.pcapng")
         for (arguments, input) in [([file], nil), (["-"], URL(fileURLWithPath: file))] {
             let result = try runIdleWatch(["replay", "--no-alerts", "--no-progress"] + arguments, standardInput: input)
             #expect(result.status == 0, "\(result.standardError)")
-            #expect(result.standardError.contains("idlewatch: 1 file, 159 packets"), "\(result.standardError)")
+            #expect(result.standardError.contains("idlewatch: 1 file, 158 packets"), "\(result.standardError)")
+            #expect(result.standardError.contains("timestamps: 1 packet stamped more than a day ahead of the packets "
+                + "around it, not analysed (the first stamped 2061-09-21T12:39:57.938836Z"), "\(result.standardError)")
         }
     }
 }
