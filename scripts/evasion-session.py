@@ -11,6 +11,8 @@ socket, crafting every segment it sends:
   tinyfrag     IPv4, each segment in fragments: the first holds 8 bytes of the TCP header (ports and sequence
                number, not the flags: RFC 1858's tiny fragment), then a decoy first fragment naming another port that
                lies wholly inside the first (Linux keeps the first and drops the duplicate), then the rest
+  tinyfrag6    IPv6, each segment in two fragments, the first with 8 bytes of the TCP header (RFC 8200 asks the
+               receiver to drop such a first fragment; Linux does: no SYN-ACK comes)
   overlap      IPv4 SYN as [0,8) then an overlapping [0,16) naming another port, then [8,20): Linux drops the
                datagram on the overlap; no SYN-ACK may come (the session then does not happen)
 
@@ -87,10 +89,18 @@ def ipv6_with_dstopts(src, dst, segment, count):
     return header + payload
 
 
+def ipv6_fragment(src, dst, data, ident, frag_offset, more):
+    fragment = struct.pack("!BBHI", 6, 0, frag_offset | (1 if more else 0), ident)
+    payload = fragment + data
+    header = struct.pack("!IHBB16s16s", 6 << 28, len(payload), 44, 64, socket.inet_pton(socket.AF_INET6, src),
+                         socket.inet_pton(socket.AF_INET6, dst))
+    return header + payload
+
+
 class Client:
     def __init__(self, mode, iface, port, headers):
         self.mode, self.port, self.headers = mode, port, headers
-        self.v6 = mode == "dstopts"
+        self.v6 = mode in ("dstopts", "tinyfrag6")
         self.src, self.dst = (CLIENT6, SERVER6) if self.v6 else (CLIENT4, SERVER4)
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
         self.sock.bind((iface, 0))
@@ -100,7 +110,11 @@ class Client:
 
     def send(self, flags, payload=b""):
         segment = tcp_segment(self.src, self.dst, CLIENT_PORT, self.port, self.seq, self.ack, flags, payload, self.v6)
-        if self.v6:
+        if self.mode == "tinyfrag6":
+            self.ident += 1
+            frames = [(0x86DD, ipv6_fragment(self.src, self.dst, segment[:8], self.ident, 0, True)),
+                      (0x86DD, ipv6_fragment(self.src, self.dst, segment[8:], self.ident, 8, False))]
+        elif self.v6:
             frames = [(0x86DD, ipv6_with_dstopts(self.src, self.dst, segment, self.headers))]
         elif self.mode == "tinyfrag":
             self.ident += 1
@@ -228,7 +242,7 @@ def reassembly_counters(namespace):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["plain", "dstopts", "tinyfrag", "overlap", "client", "server"])
+    parser.add_argument("mode", choices=["plain", "dstopts", "tinyfrag", "tinyfrag6", "overlap", "client", "server"])
     parser.add_argument("--out", default=".")
     parser.add_argument("--tag", default=str(os.getpid() % 10000))
     parser.add_argument("--headers", type=int, default=17)
@@ -240,7 +254,7 @@ def main():
         print(json.dumps(Client(a.as_mode, a.iface, a.port, a.headers).session()), flush=True)
         return
     if a.mode == "server":
-        server(a.port, a.as_mode == "dstopts")
+        server(a.port, a.as_mode in ("dstopts", "tinyfrag6"))
         return
 
     cns, sns = f"iwtest{a.tag}-c", f"iwtest{a.tag}-s"

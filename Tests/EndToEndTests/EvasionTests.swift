@@ -5,8 +5,10 @@
 // must raise what a plain session raises, maintenance-port-inbound `undeclared` at `open` and `session`.
 // Needs root.
 
+import Detection
 import Foundation
 import Glibc
+import PacketCapture
 import Sensor
 import Testing
 
@@ -86,6 +88,15 @@ struct EvasionTests {
         #expect(both == Self.expected(Self.client4, Self.server4))
     }
 
+    @Test("IPv6 tiny fragments: the kernel refuses a first fragment without the whole TCP header (RFC 8200), and the sensor sees no connection")
+    func ipv6TinyFragmentsAreRefused() throws {
+        let (result, directory) = try Self.session("tinyfrag6")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(!result.synack, "\(result)")
+        let both = try Self.signatures(directory.appendingPathComponent("both.pcap"))
+        #expect(both.isEmpty)
+    }
+
     @Test("an overlapping fragment: the kernel drops the SYN (no SYN-ACK), and the sensor sees no connection")
     func overlappingFragmentsAreDropped() throws {
         let (result, directory) = try Self.session("overlap")
@@ -93,5 +104,33 @@ struct EvasionTests {
         #expect(!result.synack, "\(result)")
         let both = try Self.signatures(directory.appendingPathComponent("both.pcap"))
         #expect(both.isEmpty)
+    }
+}
+
+@Suite("One-sided captures")
+struct OneSidedCaptureTests {
+    /// zeek/ssh__sshguess.pcap as a sensor sees it when only the server's direction reaches it (a SPAN port that
+    /// mirrors one direction, asymmetric routing): the BPF filter `src host 192.168.56.103` keeps the server's 177
+    /// packets of 431. The same alerts as the whole capture (AttackCaptureTests.sshPasswordGuessing): `open` at the
+    /// first SYN-ACK, `session` once the server acknowledged the client's first line, `guessing` from the short
+    /// sessions (at the end of the input here: without the client's packets no connection is seen closed both ways).
+    @Test("the server's side alone of an SSH password-guessing capture raises open, session and guessing")
+    func serverSideOfPasswordGuessing() throws {
+        var configuration = PipelineConfiguration()
+        configuration.site = try site("local_networks: [192.168.56.103/32]\n")
+        var pipeline = Pipeline(configuration: configuration, output: nil)
+        final class Box { var alerts: [Alert] = [] }
+        let box = Box()
+        pipeline.onAlert = { box.alerts.append($0) }
+        ReplaySource(paths: [TestPaths.corpusFile("zeek/ssh__sshguess.pcap")], filter: "src host 192.168.56.103")
+            .run(&pipeline)
+        pipeline.finish()
+        #expect(pipeline.decode.packets == 177)
+        let s = "192.168.56.1", d = "192.168.56.103", mp = "maintenance-port-inbound"
+        #expect(box.alerts.map(AlertSignature.init) == [
+            AlertSignature(mp, s, d, "22", stage: "open", reason: "undeclared"),
+            AlertSignature(mp, s, d, "22", stage: "session", reason: "undeclared"),
+            AlertSignature(mp, s, d, "22", stage: "guessing", reason: "undeclared"),
+        ])
     }
 }
