@@ -331,7 +331,9 @@ public struct FlowTable {
                                flags: flags, payloadLength: packet.payloadLength)
             } else {
                 entries[i].responderHistory.formUnion(history)
-                if flags.contains(.ack) { noteResponderAcknowledgment(i, packet.tcpAcknowledgment, syn: flags.contains(.syn)) }
+                if flags.contains(.ack) {
+                    noteResponderAcknowledgment(i, packet.tcpAcknowledgment, syn: flags.contains(.syn))
+                }
                 updateTCPState(sender: &responderState, peer: &originatorState, senderIsOriginator: false,
                                flags: flags, payloadLength: packet.payloadLength)
             }

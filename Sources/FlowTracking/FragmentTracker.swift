@@ -3,7 +3,8 @@
 // earliest is forgotten (counted when it had not yet timed out). A flood of fragments makes the tracker forget, never
 // grow; which datagram it forgets depends only on the traffic, not on the hash seed (a direct-mapped table, as
 // before, dropped whichever datagram shared the newcomer's slot under that run's seed, so two runs over one capture
-// could count differently). Timed-out entries are reclaimed first, without counting.
+// could count differently). Timed-out entries are reclaimed first, without counting. IPv4 TCP datagrams whose
+// first fragment ends inside the fixed TCP header are not remembered here but reassembled (Reassembly.swift).
 
 import PacketDecoding
 
