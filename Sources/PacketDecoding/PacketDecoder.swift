@@ -217,7 +217,8 @@ public enum PacketDecoder {
         // Options cut by the snapshot length: the addresses are good, the transport header is out of reach.
         guard cursor.require(headerLength, at: offset, layer: .ipv4, &summary) else { return }
         let end = offset + totalLength
-        if isFragment && ip.protocolNumber == IPProtocol.tcp && fragmentOffset < TCPHeader.minimumLength {
+        let carriesHead = isFragment && ip.protocolNumber == IPProtocol.tcp && fragmentOffset < TCPHeader.minimumLength
+        if carriesHead {
             // Part of the fixed TCP header is in this fragment and part in another (RFC 1858's tiny fragments):
             // keep this fragment's share for the flow table, which reassembles the header as the receiver would.
             let start = offset + headerLength
@@ -232,6 +233,11 @@ public enum PacketDecoder {
         }
         if fragmentOffset > 0 {
             summary.payloadLength = Int32(clamping: totalLength - headerLength)
+            if carriesHead {
+                // Its share of the TCP header cut by the snapshot length: counted, as a cut header is.
+                let share = min(end - (offset + headerLength), TCPHeader.minimumLength - fragmentOffset)
+                _ = cursor.require(share, at: offset + headerLength, end: end, layer: .tcp, &summary)
+            }
             return
         }
         decodeTransport(ip.protocolNumber, at: offset + headerLength, end: end, &cursor, &summary)
@@ -388,15 +394,19 @@ public enum PacketDecoder {
     /// there in any first fragment it reassembles; shorter ones stay `tooShort`, as before.
     static func decodeTinyTCP(at offset: Int, end: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
         let carried = end - offset
-        guard carried >= 8, cursor.require(8, at: offset, end: end, layer: .tcp, &summary) else {
+        guard carried >= 8 else {
             _ = cursor.require(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary)
             return
         }
+        // The snapshot length cut the ports: truncated, as any header.
+        guard cursor.require(8, at: offset, end: end, layer: .tcp, &summary) else { return }
         summary.hasPorts = true
         summary.sourcePort = cursor.bytes.u16(offset)
         summary.destinationPort = cursor.bytes.u16(offset + 2)
         summary.tcpSequence = cursor.bytes.u32(offset + 4)
         summary.fragment.transportSplit = true
+        // The rest of its share of the header cut by the snapshot length: the ports are good, the cut is counted.
+        _ = cursor.require(carried, at: offset, end: end, layer: .tcp, &summary)
     }
 
     /// Best effort over the packet an ICMP error quotes: its addresses, protocol and (when present) ports.
