@@ -61,7 +61,8 @@ public struct FragmentHead: Equatable, Sendable {
     }
 
     public static func == (a: FragmentHead, b: FragmentHead) -> Bool {
-        a.count == b.count && withUnsafeBytes(of: a.bytes) { x in withUnsafeBytes(of: b.bytes) { y in x.elementsEqual(y) } }
+        a.count == b.count
+            && withUnsafeBytes(of: a.bytes) { x in withUnsafeBytes(of: b.bytes) { y in x.elementsEqual(y) } }
     }
 }
 
