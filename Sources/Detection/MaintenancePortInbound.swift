@@ -58,11 +58,11 @@ struct MaintenancePortInbound {
         case .dataBothWays:
             raise(.session, context, &annotation, site: site, ledger: &ledger)
         case .longLived:
-            if flow.originatorPayload > 0 && flow.responderPayload > 0 {
+            if flow.originatorSentData && flow.responderPayload > 0 {
                 raise(.interactive, context, &annotation, site: site, ledger: &ledger)
             }
         case .ended:
-            guard flow.originatorPayload > 0, flow.responderPayload > 0, flow.duration < shortSession else { return }
+            guard flow.originatorSentData, flow.responderPayload > 0, flow.duration < shortSession else { return }
             let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
                                ipProtocol: flow.ipProtocol)
             if shortSessions[key] == nil {

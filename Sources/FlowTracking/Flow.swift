@@ -85,6 +85,12 @@ public struct Flow: Sendable {
     public var responderHistory = TCPHistory()
     /// Later fragments (offset > 0) counted against this flow.
     public var fragments: UInt32 = 0
+    /// TCP: the acknowledgment number of the responder's SYN-ACK (the originator's first sequence number after its
+    /// SYN), and how far past it the responder has acknowledged since: the originator's data as the responder
+    /// received it, which a capture that sees only the responder's side cannot see otherwise. Not in state files.
+    public var responderAckBase: UInt32 = 0
+    public var originatorBytesAcknowledged: UInt32 = 0
+    public var hasResponderAckBase = false
 
     /// Events already raised, so each fires once.
     public var raised = FlowEventSet()
@@ -121,6 +127,13 @@ public struct Flow: Sendable {
 
     /// The responder sent at least one packet.
     public var isAnswered: Bool { responderPackets > 0 }
+
+    /// The originator sent payload: seen, or, when the capture holds nothing from the originator at all (it sees
+    /// only the responder's side), acknowledged by the responder: more than one byte past its SYN-ACK's
+    /// acknowledgment number (one could be the originator's FIN).
+    public var originatorSentData: Bool {
+        originatorPayload > 0 || (originatorPackets == 0 && originatorBytesAcknowledged > 1)
+    }
 }
 
 /// Flow events, each raised at most once per flow (except `ended`, which is final).

@@ -51,6 +51,8 @@ public struct FlowTableConfiguration: Sendable {
     /// First fragments remembered so later fragments can be counted against their flow.
     public var fragmentSlots = 4096
     public var fragmentTimeout = Duration.seconds(30)
+    /// Datagrams whose TCP header is split across fragments, reassembled at once (see Reassembly.swift).
+    public var reassemblySlots = 1024
 
     public init() {}
 
@@ -84,6 +86,20 @@ public struct FlowCounters: Equatable, Sendable {
     public var fragmentsForgotten: UInt64 = 0
     /// TCP or UDP packets whose ports could not be read (truncated or malformed transport header).
     public var withoutPorts: UInt64 = 0
+    /// IPv4 fragments of datagrams whose fixed TCP header is split across fragments (RFC 1858's tiny fragments),
+    /// held for reassembly rather than accounted on arrival.
+    public var fragmentsHeld: UInt64 = 0
+    /// Such datagrams made whole and accounted as the segment they carry.
+    public var datagramsReassembled: UInt64 = 0
+    /// Such datagrams dropped, as Linux drops them, because a fragment overlapped data already held.
+    public var datagramsOverlapping: UInt64 = 0
+    /// Such datagrams dropped, as Linux drops them, for lengths that contradict each other, an empty fragment, or
+    /// a TCP header TCP refuses.
+    public var datagramsInconsistent: UInt64 = 0
+    /// Such datagrams given up for arriving in more than 16 separate pieces at once.
+    public var datagramsInTooManyPieces: UInt64 = 0
+    /// Such datagrams never made whole: timed out, forgotten to make room, or still open at the end.
+    public var datagramsIncomplete: UInt64 = 0
     public init() {}
 }
 
@@ -97,6 +113,9 @@ public struct PacketDisposition: Sendable {
         case unmatchedFragment
         /// TCP/UDP without readable ports.
         case withoutPorts
+        /// An IPv4 fragment held for reassembly (its datagram's TCP header is split across fragments), or dropped
+        /// with its datagram as the receiver would drop it.
+        case heldFragment
     }
     public var outcome: Outcome
     /// Index of the flow in the table, valid until the next call (when `outcome == .counted`).
@@ -114,7 +133,7 @@ public struct PacketDisposition: Sendable {
 
 public struct FlowTable {
     public let configuration: FlowTableConfiguration
-    public private(set) var counters = FlowCounters()
+    public internal(set) var counters = FlowCounters()
     public internal(set) var activeCount = 0
     /// The latest packet time seen (the earliest representable time before the first packet, so captures from
     /// before 1970 keep a working clock).
@@ -152,8 +171,8 @@ public struct FlowTable {
         oldest = [Int32](repeating: -1, count: TimeoutClass.allCases.count)
         newest = oldest
         timeouts = TimeoutClass.allCases.map { configuration.timeout($0) }
-        fragments = FragmentTracker(slots: configuration.fragmentSlots, timeout: configuration.fragmentTimeout,
-                                    seed: seed)
+        fragments = FragmentTracker(slots: configuration.fragmentSlots, reassemblySlots: configuration.reassemblySlots,
+                                    timeout: configuration.fragmentTimeout, seed: seed)
     }
 
     /// The flow at `index` (from a `PacketDisposition`).
@@ -183,6 +202,7 @@ public struct FlowTable {
         var live = openFlowSlots.map { (id: entries[Int($0)].id, index: $0) }
         live.sort { $0.id < $1.id }
         for item in live { end(item.index, reason: .endOfInput, handler: &handler) }
+        counters.datagramsIncomplete &+= UInt64(fragments.endReassembly())
     }
 
     // MARK: Accounting
@@ -196,11 +216,25 @@ public struct FlowTable {
         let isPortProtocol = proto == IPProtocol.tcp || proto == IPProtocol.udp
         if packet.fragment.isNonFirst {
             guard let ports = fragments.lookup(packet, now: time) else {
+                if fragments.mayReassemble(packet) {
+                    return reassemble(packet, at: time, wireLength: wireLength, handler: &handler)
+                }
                 counters.fragmentsUnmatched &+= 1
                 return PacketDisposition(outcome: .unmatchedFragment)
             }
             (sourcePort, destinationPort) = ports
             counters.fragmentsMatched &+= 1
+        } else if packet.fragment.isFragment && fragments.mayReassemble(packet) {
+            if packet.fragment.transportSplit, let ports = fragments.lookup(packet, now: time) {
+                // A whole first fragment of this datagram came before: this one lies inside it and adds nothing
+                // the receiver keeps. It counts against that flow as a later fragment does.
+                var later = packet
+                later.fragment.offset = Int32(FragmentHead.capacity)
+                counters.fragmentsMatched &+= 1
+                return accountFlow(later, sourcePort: ports.0, destinationPort: ports.1, at: time,
+                                   wireLength: wireLength, handler: &handler)
+            }
+            return reassemble(packet, at: time, wireLength: wireLength, handler: &handler)
         } else {
             if isPortProtocol || proto == IPProtocol.sctp {
                 guard packet.hasPorts else {
@@ -220,6 +254,16 @@ public struct FlowTable {
                 counters.fragmentsForgotten &+= 1
             }
         }
+        return accountFlow(packet, sourcePort: sourcePort, destinationPort: destinationPort, at: time,
+                           wireLength: wireLength, handler: &handler)
+    }
+
+    /// Finds or creates the flow of a packet whose ports are known, and applies the packet to it.
+    mutating func accountFlow<Handler: FlowEventHandler>(
+        _ packet: PacketSummary, sourcePort: UInt16, destinationPort: UInt16, at time: Timestamp, wireLength: Int,
+        handler: inout Handler
+    ) -> PacketDisposition {
+        let proto = packet.ipProtocol
         var senderIsA = true
         let key = FlowKey(
             source: packet.source, sourcePort: sourcePort, destination: packet.destination,
@@ -287,6 +331,9 @@ public struct FlowTable {
                                flags: flags, payloadLength: packet.payloadLength)
             } else {
                 entries[i].responderHistory.formUnion(history)
+                if flags.contains(.ack) {
+                    noteResponderAcknowledgment(i, packet.tcpAcknowledgment, syn: flags.contains(.syn))
+                }
                 updateTCPState(sender: &responderState, peer: &originatorState, senderIsOriginator: false,
                                flags: flags, payloadLength: packet.payloadLength)
             }
@@ -309,20 +356,39 @@ public struct FlowTable {
         return fromOriginator
     }
 
+    /// Keeps the responder's acknowledgments: the SYN-ACK's as the base, the furthest later one past it (within
+    /// 2^30 bytes, so a wrapped or forged number is not taken for data).
+    mutating func noteResponderAcknowledgment(_ i: Int, _ acknowledgment: UInt32, syn: Bool) {
+        if syn {
+            if !entries[i].hasResponderAckBase {
+                entries[i].responderAckBase = acknowledgment
+                entries[i].hasResponderAckBase = true
+            }
+        } else if entries[i].hasResponderAckBase {
+            let advance = acknowledgment &- entries[i].responderAckBase
+            if advance < 1 << 30 && advance > entries[i].originatorBytesAcknowledged {
+                entries[i].originatorBytesAcknowledged = advance
+            }
+        }
+    }
+
     mutating func raiseEvents<Handler: FlowEventHandler>(_ i: Int, at time: Timestamp, handler: inout Handler) {
         let raised = entries[i].raised
         if !raised.contains(.answered) && entries[i].responderPackets > 0 {
             entries[i].raised.insert(.answered)
             handler.flowEvent(.answered, entries[i], at: time)
         }
+        // Established: the responder's SYN-ACK answered the originator's SYN, or came before anything from the
+        // originator at all (the capture sees only the responder's side, or started after the SYN): either way
+        // the port answered.
         if !raised.contains(.established) && entries[i].key.ipProtocol == IPProtocol.tcp
-            && entries[i].responderState == .established && entries[i].originatorHistory.contains(.syn)
-            && entries[i].responderHistory.contains(.synAck)
+            && entries[i].responderState == .established && entries[i].responderHistory.contains(.synAck)
+            && (entries[i].originatorHistory.contains(.syn) || entries[i].originatorPackets == 0)
         {
             entries[i].raised.insert(.established)
             handler.flowEvent(.established, entries[i], at: time)
         }
-        if !raised.contains(.dataBothWays) && entries[i].originatorPayload > 0 && entries[i].responderPayload > 0 {
+        if !raised.contains(.dataBothWays) && entries[i].originatorSentData && entries[i].responderPayload > 0 {
             entries[i].raised.insert(.dataBothWays)
             handler.flowEvent(.dataBothWays, entries[i], at: time)
         }

@@ -3,7 +3,8 @@
 // earliest is forgotten (counted when it had not yet timed out). A flood of fragments makes the tracker forget, never
 // grow; which datagram it forgets depends only on the traffic, not on the hash seed (a direct-mapped table, as
 // before, dropped whichever datagram shared the newcomer's slot under that run's seed, so two runs over one capture
-// could count differently). Timed-out entries are reclaimed first, without counting.
+// could count differently). Timed-out entries are reclaimed first, without counting. IPv4 TCP datagrams whose
+// first fragment ends inside the fixed TCP header are not remembered here but reassembled (Reassembly.swift).
 
 import PacketDecoding
 
@@ -26,9 +27,17 @@ struct FragmentTracker {
     var table: ArrivalOrderTable<Datagram, (sourcePort: UInt16, destinationPort: UInt16)>
     let timeout: Duration
     let seed: UInt64
+    /// Datagrams whose TCP header is split across fragments, in reassembly (see Reassembly.swift), and their runs
+    /// of data: `Reassembly.maximumRuns` per ring position of `reassembly`, made once.
+    var reassembly: ArrivalOrderTable<Datagram, Reassembly>
+    var runs: [Run]
+    /// Datagrams given up in reassembly before they were whole: timed out, or forgotten to make room.
+    var reassemblyIncomplete: UInt64 = 0
 
-    init(slots: Int, timeout: Duration, seed: UInt64) {
+    init(slots: Int, reassemblySlots: Int = 1024, timeout: Duration, seed: UInt64) {
         table = ArrivalOrderTable(capacity: slots)
+        reassembly = ArrivalOrderTable(capacity: reassemblySlots)
+        runs = [Run](repeating: Run(), count: reassembly.capacity * Reassembly.maximumRuns)
         self.timeout = timeout
         self.seed = seed
     }

@@ -61,6 +61,7 @@ public enum FuzzHarness {
         var configuration = PipelineConfiguration()
         configuration.flows.capacity = flowCapacity
         configuration.flows.fragmentSlots = fragmentSlots
+        configuration.flows.reassemblySlots = fragmentSlots
         configuration.flows.hashSeed = seed
         configuration.hosts.localCapacity = hostCapacityPerSide
         configuration.hosts.externalCapacity = hostCapacityPerSide

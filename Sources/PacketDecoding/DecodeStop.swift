@@ -42,7 +42,7 @@ public enum StopReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case badIPv4TotalLength
     /// IPv6 payload length beyond the frame.
     case badIPv6PayloadLength
-    /// An IPv6 extension header reaching past the IPv6 payload, or a chain longer than IdleWatch follows.
+    /// An IPv6 extension header reaching past the IPv6 payload (a chain of any length is followed, as Linux does).
     case badIPv6ExtensionChain
     /// A fragment header or IPv4 fragment fields that contradict the datagram (offset past 65535).
     case badFragment

@@ -9,8 +9,9 @@
 public enum PacketDecoder {
     /// Deepest 802.1Q/802.1ad stack followed; the corpus has up to 3, real networks rarely more than 2.
     public static let maximumVLANTags = 8
-    /// Longest IPv6 extension-header chain followed (RFC 8200 recommends each appears at most once or twice).
-    public static let maximumExtensionHeaders = 16
+    // No limit on the IPv6 extension-header chain beyond the datagram: Linux walks a chain of any length to the
+    // upper layer (ip6_protocol_deliver_rcu resubmits once per header), so a sensor that stops earlier is blind to
+    // what the host accepts. Every header takes at least 8 bytes, so the walk is bounded by the payload length.
 
     /// Decodes one packet. `bytes` is the captured part (`caplen` bytes); `wireLength` is its length on the wire.
     public static func decode(_ bytes: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType) -> PacketSummary {
@@ -205,17 +206,38 @@ public enum PacketDecoder {
         summary.destination = ip.destination
         summary.ipProtocol = ip.protocolNumber
         summary.ttl = ip.ttl
-        if fragmentOffset > 0 || ip.moreFragments {
+        let isFragment = fragmentOffset > 0 || ip.moreFragments
+        if isFragment {
             summary.fragment.isFragment = true
             summary.fragment.offset = Int32(clamping: fragmentOffset)
             summary.fragment.moreFragments = ip.moreFragments
             summary.fragment.identification = UInt32(ip.identification)
+            summary.fragment.dataLength = Int32(clamping: totalLength - headerLength)
         }
         // Options cut by the snapshot length: the addresses are good, the transport header is out of reach.
         guard cursor.require(headerLength, at: offset, layer: .ipv4, &summary) else { return }
         let end = offset + totalLength
+        let carriesHead = isFragment && ip.protocolNumber == IPProtocol.tcp && fragmentOffset < TCPHeader.minimumLength
+        if carriesHead {
+            // Part of the fixed TCP header is in this fragment and part in another (RFC 1858's tiny fragments):
+            // keep this fragment's share for the flow table, which reassembles the header as the receiver would.
+            let start = offset + headerLength
+            if start < end && start < cursor.bytes.count {
+                summary.fragment.head = FragmentHead(
+                    UnsafeRawBufferPointer(rebasing: cursor.bytes[start..<min(end, cursor.bytes.count)]))
+            }
+            if fragmentOffset == 0 && totalLength - headerLength < TCPHeader.minimumLength {
+                decodeTinyTCP(at: start, end: end, &cursor, &summary)
+                return
+            }
+        }
         if fragmentOffset > 0 {
             summary.payloadLength = Int32(clamping: totalLength - headerLength)
+            if carriesHead {
+                // Its share of the TCP header cut by the snapshot length: counted, as a cut header is.
+                let share = min(end - (offset + headerLength), TCPHeader.minimumLength - fragmentOffset)
+                _ = cursor.require(share, at: offset + headerLength, end: end, layer: .tcp, &summary)
+            }
             return
         }
         decodeTransport(ip.protocolNumber, at: offset + headerLength, end: end, &cursor, &summary)
@@ -246,15 +268,8 @@ public enum PacketDecoder {
         summary.ttl = ip.hopLimit
         var next = ip.nextHeader
         var headerOffset = offset + IPv6Header.length
-        var walked = 0
         while IPv6ExtensionHeader.isExtension(next) {
             summary.ipProtocol = next
-            guard walked < maximumExtensionHeaders else {
-                summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset, required: 0,
-                             available: end - headerOffset)
-                return
-            }
-            walked += 1
             guard end - headerOffset >= IPv6ExtensionHeader.minimumLength else {
                 summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset,
                              required: IPv6ExtensionHeader.minimumLength, available: end - headerOffset)
@@ -372,6 +387,26 @@ public enum PacketDecoder {
         default:
             summary.payloadLength = Int32(clamping: inDatagram)
         }
+    }
+
+    /// An IPv4 first fragment that ends inside the fixed TCP header. Linux trims a fragment with more to come to a
+    /// multiple of 8 bytes and drops the datagram when nothing is left, so 8 bytes (ports and sequence number) are
+    /// there in any first fragment it reassembles; shorter ones stay `tooShort`, as before.
+    static func decodeTinyTCP(at offset: Int, end: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
+        let carried = end - offset
+        guard carried >= 8 else {
+            _ = cursor.require(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary)
+            return
+        }
+        // The snapshot length cut the ports: truncated, as any header.
+        guard cursor.require(8, at: offset, end: end, layer: .tcp, &summary) else { return }
+        summary.hasPorts = true
+        summary.sourcePort = cursor.bytes.u16(offset)
+        summary.destinationPort = cursor.bytes.u16(offset + 2)
+        summary.tcpSequence = cursor.bytes.u32(offset + 4)
+        summary.fragment.transportSplit = true
+        // The rest of its share of the header cut by the snapshot length: the ports are good, the cut is counted.
+        _ = cursor.require(carried, at: offset, end: end, layer: .tcp, &summary)
     }
 
     /// Best effort over the packet an ICMP error quotes: its addresses, protocol and (when present) ports.

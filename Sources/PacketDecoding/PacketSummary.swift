@@ -18,11 +18,52 @@ public struct FragmentInfo: Equatable, Sendable {
     public var moreFragments = false
     /// IPv4 identification (16 bits) or IPv6 fragment identification (32 bits).
     public var identification: UInt32 = 0
+    /// IPv4: the bytes of the datagram this fragment carries (its total length less its header), before the
+    /// receiver trims a fragment with more to come to a multiple of 8.
+    public var dataLength: Int32 = 0
+    /// IPv4 TCP: a first fragment that ends inside the fixed TCP header (RFC 1858's tiny fragment). Its ports and
+    /// sequence number are read; the flags come with a later fragment, so the flow table reassembles the header.
+    public var transportSplit = false
+    /// IPv4 TCP: the bytes of the fixed TCP header this fragment carries (it starts inside it), for reassembly.
+    public var head = FragmentHead()
 
     public init() {}
 
     /// A later fragment: no transport header, ports must come from the first fragment.
     @inlinable public var isNonFirst: Bool { isFragment && offset > 0 }
+}
+
+/// The part of a fragmented datagram's fixed TCP header (its first 20 bytes) that one fragment carries: bytes
+/// `offset ..< offset + count` of the datagram, where `offset` is the fragment's. Plain bytes, nothing borrowed.
+public struct FragmentHead: Equatable, Sendable {
+    /// The fixed TCP header: ports, sequence and acknowledgment numbers, data offset and flags.
+    public static let capacity = 20
+    public var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                       UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    /// How many of `bytes` this fragment carries (0: none, it starts past the fixed TCP header or is no TCP).
+    public var count: UInt8 = 0
+
+    public init() {}
+
+    /// The bytes of `source` (at most `capacity`), the fragment's data from its start.
+    public init(_ source: UnsafeRawBufferPointer) {
+        let n = min(source.count, FragmentHead.capacity)
+        withUnsafeMutableBytes(of: &bytes) { target in
+            for i in 0..<n { target[i] = source[i] }
+        }
+        count = UInt8(n)
+    }
+
+    public subscript(index: Int) -> UInt8 {
+        get { withUnsafeBytes(of: bytes) { $0[index] } }
+        set { withUnsafeMutableBytes(of: &bytes) { $0[index] = newValue } }
+    }
+
+    public static func == (a: FragmentHead, b: FragmentHead) -> Bool {
+        a.count == b.count
+            && withUnsafeBytes(of: a.bytes) { x in withUnsafeBytes(of: b.bytes) { y in x.elementsEqual(y) } }
+    }
 }
 
 /// The transport header quoted inside an ICMP/ICMPv6 error (RFC 792, RFC 4443): which packet was refused.

@@ -38,6 +38,13 @@ public enum RunSummary {
                 + (flows.fragmentsForgotten > 0
                     ? "; \(flows.fragmentsForgotten) first fragments forgotten to make room" : ""))
         }
+        if flows.fragmentsHeld > 0 {
+            // IPv4 TCP headers split across fragments (RFC 1858), reassembled as Linux does (FlowTracking/Reassembly).
+            lines.append("  reassembly: \(flows.fragmentsHeld) fragments held for a TCP header split across fragments; "
+                + "\(flows.datagramsReassembled) datagrams reassembled, dropped as Linux drops them: "
+                + "\(flows.datagramsOverlapping) overlapping, \(flows.datagramsInconsistent) inconsistent, "
+                + "\(flows.datagramsInTooManyPieces) in too many pieces; \(flows.datagramsIncomplete) incomplete")
+        }
         if decode.ipLengthInferred > 0 {
             lines.append("  offload: \(decode.ipLengthInferred) IPv4 packets with total length 0, taken to the end of the frame")
         }

@@ -149,18 +149,27 @@ import Testing
         #expect(summary.payloadLength == 4)
     }
 
-    @Test func sixteenExtensionHeadersAreFollowedSeventeenAreNot() {
-        let sixteen = decode(Self.destinationOptions(count: 16), link: .raw)
-        #expect(sixteen.stop == .complete)
-        #expect(sixteen.destinationPort == 53)
-
-        // Like the 100-header chain of libpcap's filter__ipv6_ext_headers.pcap, in miniature.
+    /// Linux walks a chain of any length to the upper layer (ip6_protocol_deliver_rcu resubmits per header; only the
+    /// options inside one header are limited, `max_dst_opts_number`): a chain of 17 or 150 destination-options
+    /// headers reaches a listening socket (EvasionTests shows it on a real kernel). So does the decoder: each header
+    /// is at least 8 bytes, so the datagram's length bounds the walk.
+    @Test("an extension-header chain is followed to the upper layer however long it is")
+    func extensionChainIsFollowedToTheUpperLayer() {
+        // 8,190 headers: the longest chain a 65,535-byte payload holds with the UDP header after it.
+        for count in [16, 17, 150, 8_190] {
+            let summary = decode(Self.destinationOptions(count: count), link: .raw)
+            #expect(summary.stop == .complete, "\(count) headers")
+            #expect(summary.ipProtocol == IPProtocol.udp, "\(count) headers")
+            #expect(summary.hasPorts && summary.destinationPort == 53, "\(count) headers")
+        }
+        // Like the 100-header chain of libpcap's filter__ipv6_ext_headers.pcap: a chain that runs past the payload
+        // is still a contradiction, wherever it ends.
         let packet = Self.destinationOptions(count: 17)
-        let seventeen = decode(packet, link: .raw)
-        #expect(seventeen.stop == .badIPv6ExtensionChain)
-        #expect(seventeen.stopLocation == StopLocation(layer: .ipv6Extension, offset: 168, required: 0, available: 16))
-        #expect(seventeen.network == .ipv6)
-        #expect(!seventeen.hasPorts)
+        let cut = decode(patched(packet, [5: UInt8(17 * 8 - 4)]), wireLength: packet.count, link: .raw)
+        #expect(cut.stop == .badIPv6ExtensionChain)
+        #expect(cut.stopLocation == StopLocation(layer: .ipv6Extension, offset: 168, required: 8, available: 4))
+        #expect(cut.network == .ipv6)
+        #expect(!cut.hasPorts)
     }
 
     @Test func firstFragmentHasPorts() {

@@ -54,6 +54,14 @@ struct SweepCase: Sendable, CustomTestStringConvertible {
         SweepCase(
             name: "ICMPv6 unreachable quoting TCP", bytes: Corpus.icmpv6RouteUnreachable, link: .ethernet,
             headersEnd: 62, macEnd: 14, networkEnd: 54, icmpEnd: 62, quotedPortsEnd: 106),
+        // RFC 1858's tiny fragments: a first fragment with 12 bytes of the TCP header (ports known from 8), and a
+        // later fragment at offset 8 with the other 12 (no ports of its own).
+        SweepCase(
+            name: "IPv4 tiny first fragment, 12 bytes of TCP", bytes: TinyFragmentTests.tinyFirst, link: .raw,
+            headersEnd: 32, networkEnd: 20, portsEnd: 28),
+        SweepCase(
+            name: "IPv4 fragment at offset 8 with the rest of the TCP header", bytes: TinyFragmentTests.restOfHeader,
+            link: .raw, headersEnd: 32, networkEnd: 20),
         SweepCase(
             name: "UDP over IPv6, Darwin NULL loopback", bytes: Corpus.nullIPv6DarwinUDP, link: .null,
             headersEnd: 52, networkEnd: 44, portsEnd: 52),
