@@ -15,6 +15,8 @@ public protocol AlertDelivery: AnyObject {
     func tick()
     /// Delivers what it can within `seconds` and returns a one-line account of what was sent and lost.
     func close(waitingUpTo seconds: Double) -> String
+    /// A one-line account of what was sent, queued and lost so far, for the statistics lines.
+    var statusLine: String { get }
 }
 
 public struct LiveSettings: Sendable {
@@ -47,6 +49,13 @@ public final class LiveSensor {
     var silentRaised = false
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
+    /// Standard output as the sensor last reported it: its failure, and whether lines were being dropped.
+    var reportedOutputFailure = false
+    var reportedOutputDrops: UInt64 = 0
+    /// Standard output's final account, once `run` has closed it.
+    public private(set) var outputStatistics: BufferedOutput.Statistics?
+    /// How long each output may take at the stop to deliver what it holds.
+    public static let closeWait = 5.0
 
     public init(source: LiveSource, pipeline: Pipeline, output: BufferedOutput, deliveries: [AlertDelivery],
                 settings: LiveSettings, signals: SignalWatcher, log: @escaping (String) -> Void) {
@@ -120,7 +129,13 @@ public final class LiveSensor {
                     break
                 }
             }
+            // Hands the lines over to the writer thread: never waits for the reader (BufferedOutput.dropping).
             output.flush()
+            if checkOutput() && !stopping {
+                stopping = true
+                ring.requestStop()
+                source.breakLoop()
+            }
             for sink in deliveries { sink.tick() }
             if now >= nextLossCheck {
                 nextLossCheck = now + settings.lossCheckInterval
@@ -138,10 +153,38 @@ public final class LiveSensor {
         }
         pthread_join(thread, nil)
         pipeline.finish()
-        output.flush()
-        for sink in deliveries { log(sink.close(waitingUpTo: 5)) }
+        // Each output gets a bounded time to deliver what it holds, so a reader or collector that stopped reading
+        // cannot keep the process from ending; what is left is counted.
+        let written = output.close(waitingUpTo: LiveSensor.closeWait)
+        outputStatistics = written
+        if output.descriptor >= 0 { log(written.description) }
+        for sink in deliveries { log(sink.close(waitingUpTo: LiveSensor.closeWait)) }
         logStatistics((try? source.statistics()) ?? lastStatistics, final: true)
         if let failure = reader.failure { throw failure }
+    }
+
+    /// Reports a change in standard output's fortunes once: its reader went away (or a write failed), or it began
+    /// dropping lines because its reader does not keep up. Returns true when the sensor should stop: standard output
+    /// failed and there is no other output, so every alert from now on would be lost (tcpdump stops too).
+    func checkOutput() -> Bool {
+        guard output.descriptor >= 0 else { return false }
+        let statistics = output.statistics
+        if statistics.dropped.total > reportedOutputDrops {
+            if reportedOutputDrops == 0 {
+                log("standard output does not keep up (its reader stopped reading?): its queue is full, the oldest "
+                    + "lines are dropped and counted (see the statistics lines)")
+            }
+            reportedOutputDrops = statistics.dropped.total
+        }
+        guard let failure = statistics.failure, !reportedOutputFailure else { return false }
+        reportedOutputFailure = true
+        let what = failure == EPIPE ? "standard output closed by its reader" : "standard output: \(String(cString: strerror(failure)))"
+        if deliveries.isEmpty {
+            log("\(what): no other output for alerts, stopping")
+            return true
+        }
+        log("\(what): alerts go on to syslog only; those for standard output are counted as not written")
+        return false
     }
 
     func reloadSite() {
@@ -189,12 +232,23 @@ public final class LiveSensor {
         let delta = statistics.received &- lastStatistics.received
         lastStatistics = statistics
         let engine = pipeline.analyzer.engine
-        log("\(final ? "final statistics" : "statistics"): \(source.interface): \(pipeline.decode.packets) packets decoded, "
+        // The reader waits for the analysis when the ring is full (the kernel's buffer holds what comes meanwhile),
+        // so every packet the filter passed was analysed, dropped by the kernel (counted there), or still in the
+        // kernel's buffer when the capture stopped.
+        let analysed = pipeline.decode.packets
+        let unread = statistics.received > statistics.dropped &+ analysed ? statistics.received &- statistics.dropped &- analysed : 0
+        var line = "\(final ? "final statistics" : "statistics"): \(source.interface): \(analysed) packets decoded, "
             + "\(statistics.received) received by the filter (+\(delta)), \(statistics.dropped) dropped by the kernel, "
-            + "\(statistics.interfaceDropped) by the interface; \(pipeline.flows.activeCount) flows open, "
+            + "\(statistics.interfaceDropped) by the interface"
+        if final { line += ", \(unread) left unread in the kernel's buffer at the stop" }
+        line += "; \(pipeline.flows.activeCount) flows open, "
             + "\(engine.hosts.count) hosts, \(engine.ledger.raised) alerts (\(engine.ledger.suppressed) held back); "
             + "evicted to stay within the caps: \(pipeline.flows.counters.evicted) flows, "
-            + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts")
+            + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts"
+        // Every output's account, so a loss is visible while the sensor runs, not only at exit.
+        if output.descriptor >= 0 { line += "\n  " + (outputStatistics ?? output.statistics).description }
+        for sink in deliveries { line += "\n  " + sink.statusLine }
+        log(line)
     }
 }
 

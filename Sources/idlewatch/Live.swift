@@ -139,7 +139,10 @@ struct Live: ParsableCommand {
         configuration.hosts.localCapacity = hostCapacity
         configuration.hosts.externalCapacity = hostCapacity
 
-        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO)
+        // Standard output is written by a thread of its own and never makes the capture wait: a reader that stops
+        // reading fills a bounded queue, then the oldest lines are dropped and counted.
+        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO,
+                                    mode: .dropping(capacity: BufferedOutput.defaultQueueCapacity))
         var options = LiveOptions()
         options.snapshotLength = snaplen
         options.promiscuous = !noPromiscuous
@@ -205,8 +208,10 @@ struct Live: ParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        if let failure = output.failureDescription, output.failure != EPIPE {
-            throw CommandFailure("standard output: \(failure); \(output.linesLost) lines not written")
+        // As tcpdump ("Unable to write output: Broken pipe", non-zero status): alerts that did not reach standard
+        // output, whatever the reason (closed, full disk, dropped from the full queue), make the status non-zero.
+        if let loss = (sensor.outputStatistics ?? output.statistics).lossMessage {
+            throw CommandFailure(loss)
         }
     }
 
@@ -285,4 +290,5 @@ final class SyslogDelivery: AlertDelivery {
     func send(_ alert: Alert) { sink.send(alert) }
     func tick() { sink.tick() }
     func close(waitingUpTo seconds: Double) -> String { sink.close(waitingUpTo: seconds).description }
+    var statusLine: String { sink.statistics.description }
 }

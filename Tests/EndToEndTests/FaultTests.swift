@@ -67,7 +67,7 @@ struct FaultTests {
         #expect(damaged.outputLines + rest.outputLines == once.outputLines)
     }
 
-    @Test("standard output closed by its reader (| head -1): the run finishes, saves its state and counts what it could not write")
+    @Test("standard output closed by its reader (| head -1): the run finishes, saves its state, counts what it could not write and exits 1, as tcpdump does")
     func standardOutputClosed() throws {
         let directory = TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -94,14 +94,39 @@ struct FaultTests {
         let errors = try String(contentsOf: errURL, encoding: .utf8)
         #expect(first.count > 10)
         #expect(process.terminationReason == .exit, "no death by SIGPIPE")
-        #expect(process.terminationStatus == 0, "a reader that stops early is not an error (as with tcpdump | head)")
-        let lost = try #require(errors.firstMatch(of: /standard output: Broken pipe; (\d+) records not written/), "\(errors)")
-        #expect(Int(lost.1)! > 100)
+        // tcpdump says "Unable to write output: Broken pipe" and exits non-zero: output that did not all reach its
+        // reader is a failure, which `set -o pipefail` scripts see.
+        #expect(process.terminationStatus == 1, "\(errors)")
+        let lost = try #require(errors.firstMatch(of: /standard output closed by its reader: (.*) not written/), "\(errors)")
+        #expect(lost.1.matches(of: /\d+/).compactMap { Int($0.0) }.reduce(0, +) > 100, "\(lost.0)")
         // The whole capture was still analysed: the same hosts line as a run whose output has a reader throughout.
         let whole = try runIdleWatch(["replay", "--flows", TestPaths.corpusFile("mercury/capture2.pcap")])
         let hosts = try #require(whole.standardError.firstMatch(of: /hosts: \d+ \(/)).0
         #expect(errors.contains(hosts), "\(errors)")
         #expect(errors.contains("state: saved"), "\(errors)")
+    }
+
+    @Test("standard output on a full device (> /dev/full): every alert counted as not written, exit 1")
+    func standardOutputFull() throws {
+        let site = TestPaths.captures.appendingPathComponent("site.yaml").path
+        let reference = try runIdleWatch(["replay", "--site", site, TestPaths.captures.path])
+        #expect(reference.status == 0, "\(reference.standardError)")
+        let alerts = reference.outputLines.count
+        #expect(alerts > 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
+        process.arguments = ["replay", "--site", site, TestPaths.captures.path]
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let errURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        let errors = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(process.terminationStatus == 1, "\(errors)")
+        #expect(errors.contains("standard output: No space left on device: \(alerts) alerts not written"), "\(errors)")
     }
 
     @Test("the disk under the state file fills up: every alert still written, each failed save reported, exit 1",

@@ -52,6 +52,33 @@ final class TestLink {
             close(fd)
         }
     }
+
+    /// One UDP datagram from here to each of `ports` of the peer, as fast as the socket takes them.
+    func sendUDP(toPorts ports: ClosedRange<Int>) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        let payload = Array("idlewatch live test".utf8)
+        for port in ports {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, peerAddress, &address.sin_addr)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+}
+
+/// Numbers out of a line such as the final statistics: the integers matched by `pattern`'s captures.
+func numbers<Output>(in text: String, _ pattern: Regex<Output>) -> [Int]? {
+    guard let match = text.firstMatch(of: pattern) else { return nil }
+    let output = match.output
+    return Mirror(reflecting: output).children.dropFirst().compactMap { child in
+        (child.value as? Substring).flatMap { Int($0) }
+    }
 }
 
 /// A running `idlewatch live` with its output in files.
@@ -61,13 +88,14 @@ final class LiveProcess {
     var stdoutURL: URL { directory.appendingPathComponent("stdout") }
     var stderrURL: URL { directory.appendingPathComponent("stderr") }
 
-    init(_ arguments: [String]) throws {
+    /// `standardOutput`: where standard output goes instead of a file (a pipe the test reads, or does not).
+    init(_ arguments: [String], standardOutput: FileHandle? = nil) throws {
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: TestPaths.executable)
         // No state file unless the test names one: the default (/var/lib/idlewatch) is the machine's, not the test's.
         process.arguments = ["live"] + (arguments.contains("--state") ? [] : ["--no-state"]) + arguments
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        process.standardOutput = try standardOutput ?? FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()
     }
@@ -213,6 +241,67 @@ struct LiveCommandTests {
         let silent = alerts.filter { ($0["alert"] as? [String: Any])?["rule"] as? String == "capture-silent" }
         #expect(silent.count == 1, "\(live.standardOutput)")
         #expect((silent.first?["sensor"] as? [String: Any])?["interface"] as? String == link.local)
+    }
+
+    @Test("standard output that nobody reads: capture and signals go on, SIGTERM ends the process within 10 s, every line and packet not delivered is counted")
+    func stalledStandardOutput() throws {
+        let link = try TestLink()
+        let site = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
+        // This side is a decommissioned host: every flow it starts (one per destination port) is an alert.
+        try "local_networks: [10.197.0.0/16]\nhosts: [{ address: \(link.localAddress), name: retired, state: decommissioned }]\n"
+            .write(to: site, atomically: true, encoding: .utf8)
+        let pipe = Pipe()
+        // A one-page pipe that the test never reads until the sensor has gone.
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let live = try LiveProcess(["-i", link.local, "--site", site.path, "--flows", "--format", "json",
+                                    "--immediate-mode", "--stats-interval", "0", "--user", "root", "tcp or udp"],
+                                   standardOutput: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        // 6,000 refused connections (each ends 10 s of packet time after its RST), then, 11 s later, 6,000 UDP flows:
+        // their packets end the first 6,000 flows, whose records fill the pipe while the capture goes on; at the
+        // stop the UDP flows' 6,000 records come on top, more than the queue holds.
+        let sent = 6_000
+        link.connectToClosedPorts(20_000...(20_000 + sent - 1))
+        usleep(11_000_000)
+        link.sendUDP(toPorts: 20_000...(20_000 + sent - 1))
+        // The analysis goes on while standard output is stuck: SIGUSR1 is answered and every packet analysed
+        // (a SYN and a RST per connection, one datagram per UDP flow).
+        var decoded = 0
+        let deadline = Date().addingTimeInterval(20)
+        while decoded < 3 * sent && Date() < deadline {
+            live.signal(SIGUSR1)
+            usleep(500_000)
+            decoded = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded/).compactMap { Int($0.1) }.max() ?? 0
+        }
+        #expect(decoded >= 3 * sent, "\(live.standardError)")
+
+        live.signal(SIGTERM)
+        let stopped = Date()
+        let status = live.waitForExit(seconds: 30)
+        #expect(status != nil && Date().timeIntervalSince(stopped) < 10, "SIGTERM must end the process within 10 s")
+        if status == nil { live.signal(SIGKILL) }
+        let errors = live.standardError
+        #expect(status == 1, "lines were lost: the status says so\n\(errors)")
+        // What reached the pipe is exactly what the sensor says it wrote.
+        let reached = try pipe.fileHandleForReading.readToEnd() ?? Data()
+        let newlines = reached.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) }
+        // The last account of standard output (the one at the stop).
+        let line = try #require(errors.matches(of: /standard output: (.*) written, (\d+) queued, (\d+) lost \((\d+) queue full, (\d+) not written\)/).last,
+                                "\(errors)")
+        let written = line.1.matches(of: /\d+/).compactMap { Int($0.0) }.reduce(0, +)
+        let (queued, lost, full, notWritten) = (Int(line.2)!, Int(line.3)!, Int(line.4)!, Int(line.5)!)
+        #expect(newlines == written, "\(line.0)")
+        #expect(queued == 0 && lost == full + notWritten && full > 0, "\(line.0)")
+        // Every line the sensor produced is accounted for: at least one alert and one record per flow.
+        #expect(written + lost >= 2 * sent, "\(line.0)")
+        #expect(written < sent, "a one-page pipe holds a few lines, not thousands: \(line.0)")
+        #expect(errors.contains("not written"), "\(errors)")
+        // Every packet the filter passed was analysed, dropped by the kernel or left unread, and says which.
+        let packets = try #require(numbers(in: errors, /final statistics: \S+: (\d+) packets decoded, (\d+) received by the filter \(\+\d+\), (\d+) dropped by the kernel, \d+ by the interface, (\d+) left unread/),
+                                   "\(errors)")
+        #expect(packets[0] >= 3 * sent)
+        #expect(packets[0] + packets[2] + packets[3] == packets[1], "\(packets)")
     }
 
     @Test("a missing interface is refused with libpcap's reason")
