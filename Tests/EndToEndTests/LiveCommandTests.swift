@@ -72,6 +72,47 @@ final class TestLink {
     }
 }
 
+/// A unix datagram socket bound at `path` with `mode` (a stand-in for /dev/log); closed and unlinked by `close()`.
+final class UnixDatagramCollector {
+    let path: String
+    let descriptor: Int32
+
+    init(path: String, mode: mode_t) throws {
+        self.path = path
+        unlink(path)
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard descriptor >= 0, bound == 0, chmod(path, mode) == 0 else {
+            throw ShellError(output: "unix socket \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Datagrams waiting, each as text.
+    func received() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard count > 0 else { return messages }
+            messages.append(String(decoding: buffer[..<count], as: UTF8.self))
+        }
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+        unlink(path)
+    }
+}
+
 /// Numbers out of a line such as the final statistics: the integers matched by `pattern`'s captures.
 func numbers<Output>(in text: String, _ pattern: Regex<Output>) -> [Int]? {
     guard let match = text.firstMatch(of: pattern) else { return nil }
@@ -302,6 +343,48 @@ struct LiveCommandTests {
                                    "\(errors)")
         #expect(packets[0] >= 3 * sent)
         #expect(packets[0] + packets[2] + packets[3] == packets[1], "\(packets)")
+    }
+
+    @Test("a unix syslog socket recreated root-only after the privilege drop: the failed reconnects are counted and shown in the statistics, the queue kept, the loss counted at exit")
+    func unixSocketRecreatedRootOnly() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        chmod(directory.path, 0o755)
+        let path = directory.appendingPathComponent("log").path
+        let first = try UnixDatagramCollector(path: path, mode: 0o666)
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--syslog", "unix:\(path)", "tcp"])
+        #expect(live.waitForError("dropped privileges to nobody"), "\(live.standardError)")
+        link.connectToClosedPorts(4000...4015)  // a host-scan
+        let deadline = Date().addingTimeInterval(5)
+        var before: [String] = []
+        while before.isEmpty && Date() < deadline {
+            usleep(100_000)
+            before = first.received()
+        }
+        #expect(!before.isEmpty, "the collector got the alerts before it was recreated")
+        // The collector restarts with a root-only socket: the sensor, now nobody, cannot connect to it.
+        first.close()
+        let second = try UnixDatagramCollector(path: path, mode: 0o600)
+        defer { second.close() }
+        // A new alert: the peer scans this side's closed ports.
+        _ = try? sh("ip netns exec \(link.namespace) bash -c 'for p in $(seq 5000 5020); do (echo > /dev/tcp/\(link.localAddress)/$p) 2>/dev/null; done'")
+        usleep(500_000)
+        live.signal(SIGUSR1)
+        #expect(live.waitForError("Permission denied"), "\(live.standardError)")
+        let statistics = try #require(live.standardError.firstMatch(of: /syslog unix:\S+: (\d+) sent, (\d+) queued, (\d+) lost .*last error: (.*)/),
+                                      "\(live.standardError)")
+        #expect(Int(statistics.2)! > 0, "the alerts wait in the queue: \(statistics.0)")
+        #expect(statistics.4.contains("Permission denied"), "\(statistics.0)")
+        #expect(second.received().isEmpty)
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        // At the stop, the queue is counted as undeliverable, never described as sent.
+        let final = try #require(live.standardError.matches(of: /syslog unix:\S+: (\d+) sent, (\d+) queued, (\d+) lost \(\d+ queue full, \d+ rejected, (\d+) undeliverable\)/).last,
+                                 "\(live.standardError)")
+        #expect(Int(final.2)! == 0 && Int(final.4)! >= Int(statistics.2)!, "\(final.0)")
+        #expect(Int(final.1)! == before.count, "sent counts only what reached the first socket: \(final.0)")
     }
 
     @Test("a missing interface is refused with libpcap's reason")
