@@ -193,7 +193,7 @@ public final class LiveSensor {
             return
         }
         do {
-            let site = try SiteLoader.load(path: path)
+            let site = try LiveSensor.loadSiteForReload(path: path)
             pipeline.replaceSite(site)
             reloads += 1
             log("received SIGHUP: reloaded \(path)")
@@ -201,6 +201,45 @@ public final class LiveSensor {
             failedReloads += 1
             log("received SIGHUP: \(path) has problems; keeping the site file loaded before\n\(error.description)")
         }
+    }
+
+    /// The site file for a reload, opened so that the analysis thread cannot hang on it: with O_NONBLOCK (a FIFO
+    /// put in its place opens at once instead of waiting for a writer) and refused unless it is a regular file (a
+    /// FIFO, a device or a socket could make the read wait for ever, and a site file is never one of them).
+    static func loadSiteForReload(path: String) throws(SiteFileError) -> Site {
+        func problem(_ message: String) -> SiteFileError {
+            SiteFileError(problems: [.init(file: path, line: 0, column: 0, key: "", message: message)])
+        }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard descriptor >= 0 else { throw problem("cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw problem("cannot stat: \(String(cString: strerror(errno)))") }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            let kind = type == S_IFIFO ? "a FIFO" : type == S_IFDIR ? "a directory" : type == S_IFSOCK ? "a socket"
+                : type == S_IFCHR || type == S_IFBLK ? "a device" : "not a file"
+            throw problem("\(kind), not a regular file: refused (reading it could block the sensor)")
+        }
+        guard info.st_size <= SiteLoader.maximumFileSize else {
+            throw problem("larger than \(SiteLoader.maximumFileSize >> 20) MiB; not a site file")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw problem("cannot read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            bytes += chunk[0..<count]
+            if bytes.count > SiteLoader.maximumFileSize {
+                throw problem("larger than \(SiteLoader.maximumFileSize >> 20) MiB; not a site file")
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw problem("not valid UTF-8 text") }
+        return try SiteLoader.parse(text, path: path)
     }
 
     /// `statistics`: the reader thread's latest reading of the kernel's counters (nil before its first).
@@ -271,7 +310,7 @@ final class LiveReader: @unchecked Sendable {
     }
 
     func run() {
-        var decoder = BatchingDecoder(ring: ring, source: nil)
+        let decoder = BatchingDecoder(ring: ring, source: nil)
         var batchStarted = 0.0
         var nextStatistics = 0.0
         defer { decoder.finish() }

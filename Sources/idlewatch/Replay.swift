@@ -108,7 +108,10 @@ struct Replay: ParsableCommand {
         // SIGINT and SIGTERM stop the reading, not the process: what was read is analysed, alerts are written,
         // the state is saved, and the exit status (128 + the signal, as a shell reports it) says the replay is
         // incomplete.
-        let signals = SignalWatcher([SIGINT, SIGTERM])
+        let signals = SignalLatch(SignalWatcher([SIGINT, SIGTERM]))
+        // Reads of standard input, pipes and FIFOs wait in poll(2) and end when a signal has come, even before the
+        // first packet or on a FIFO nobody writes to (PacketCapture/StreamInput.swift).
+        StreamReads.stopCheck = { signals.check() }
         let (paths, filter) = try splitArguments()
         if let filter {
             do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
@@ -143,12 +146,7 @@ struct Replay: ParsableCommand {
             }
         }
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
-        final class Interruption { var signal: Int32? }
-        let interruption = Interruption()
-        let interrupted = {
-            if let signal = signals.pending().first, interruption.signal == nil { interruption.signal = signal }
-            return interruption.signal != nil
-        }
+        let interrupted = { signals.check() }
         output.interrupted = interrupted
         let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: interrupted, progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
@@ -164,7 +162,7 @@ struct Replay: ParsableCommand {
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
-        if let signal = interruption.signal {
+        if let signal = signals.signal {
             FileOutput.standardError.write("idlewatch: interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after "
                 + "\(pipeline.decode.packets) packets: their alerts are written\(pipeline.state == nil ? "" : " and the state saved"); "
                 + "the rest of the input was not read\n")

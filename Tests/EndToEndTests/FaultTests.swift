@@ -228,6 +228,76 @@ struct InterruptedReplayTests {
         #expect(try Self.text("stdout", in: first) + Self.text("stdout", in: second) == once.standardOutput)
     }
 
+    /// Waits up to `seconds` for `process` to end; kills it if it does not. Returns whether it ended by itself.
+    static func waitForExit(_ process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let ended = !process.isRunning
+        if !ended { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return ended
+    }
+
+    @Test("replay - from a pipe that stays open: the alerts of the packets written so far appear before the pipe closes")
+    func quietPipeAlertsEarly() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = TestPaths.captures.appendingPathComponent("site.yaml").path
+        let capture = TestPaths.captures.appendingPathComponent("nat-forgotten-mapping.pcap")
+        let expected = try runIdleWatch(["replay", "--site", site, capture.path])
+        #expect(expected.outputLines.count == 3, "\(expected.standardOutput)")
+        let pipe = Pipe()
+        let process = try Self.start(["replay", "--site", site, "-"], input: pipe.fileHandleForReading, in: directory)
+        // The whole capture (24 packets, far fewer than a batch), then the writer stays: a capture still coming.
+        try pipe.fileHandleForWriting.write(contentsOf: Data(contentsOf: capture))
+        let deadline = Date().addingTimeInterval(10)
+        var early: [String] = []
+        while early.count < 3 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            early = try Self.text("stdout", in: directory).split(separator: "\n").map(String.init)
+        }
+        #expect(process.isRunning, "the replay waits for the rest of the input")
+        #expect(early == expected.outputLines, "the alerts came while the pipe was open")
+        try pipe.fileHandleForWriting.close()
+        #expect(Self.waitForExit(process, seconds: 10))
+        let errors = try Self.text("stderr", in: directory)
+        #expect(process.terminationStatus == 0, "\(errors)")
+        #expect(try Self.text("stdout", in: directory) == expected.standardOutput)
+    }
+
+    @Test("SIGTERM before the first packet (a pipe that brings nothing): the replay ends at once, exit 143")
+    func interruptedBeforeFirstPacket() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pipe = Pipe()
+        let process = try Self.start(["replay", "-"], input: pipe.fileHandleForReading, in: directory)
+        Thread.sleep(forTimeInterval: 1)
+        process.terminate()
+        let ended = Self.waitForExit(process, seconds: 5)
+        try pipe.fileHandleForWriting.close()
+        let errors = try Self.text("stderr", in: directory)
+        #expect(ended, "SIGTERM must end a replay still waiting for its first byte")
+        #expect(process.terminationStatus == 143, "\(errors)")
+        #expect(errors.contains("interrupted by SIGTERM after 0 packets"), "\(errors)")
+        #expect(!errors.contains("error:"), "a stop is not a damaged input: \(errors)")
+    }
+
+    @Test("a FIFO nobody writes to, then SIGINT or SIGTERM: the replay ends at once with 128 + the signal",
+          arguments: [SIGINT, SIGTERM])
+    func interruptedOnFIFOWithoutWriter(signal: Int32) throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("capture.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let process = try Self.start(["replay", fifo], in: directory)
+        Thread.sleep(forTimeInterval: 1)
+        kill(process.processIdentifier, signal)
+        let ended = Self.waitForExit(process, seconds: 5)
+        let errors = try Self.text("stderr", in: directory)
+        #expect(ended, "the signal must end a replay waiting for a FIFO's writer")
+        #expect(process.terminationStatus == 128 + signal, "\(errors)")
+    }
+
     @Test("SIGTERM while standard input stalls mid-capture: the replay still ends, with what it analysed")
     func interruptedOnStalledPipe() throws {
         let directory = TestPaths.temporaryDirectory()
@@ -247,6 +317,14 @@ struct InterruptedReplayTests {
         process.waitUntilExit()
         #expect(ended, "the replay must not wait for ever on a stalled pipe")
         #expect(process.terminationStatus == 143)
-        #expect(try Self.text("stderr", in: directory).contains("interrupted by SIGTERM"))
+        let errors = try Self.text("stderr", in: directory)
+        #expect(errors.contains("interrupted by SIGTERM"))
+        // Every packet that came through the pipe was analysed: none held back in a batch the reader never handed
+        // over. The packets in the half written are those a reader of exactly that half counts.
+        let half = directory.appendingPathComponent("half.pcap")
+        try whole.prefix(whole.count / 2).write(to: half)
+        let reference = try runIdleWatch(["replay", "--flows", half.path])
+        let packets = try #require(reference.standardError.firstMatch(of: /idlewatch: 1 file, (\d+) packets/)).1
+        #expect(errors.contains("interrupted by SIGTERM after \(packets) packets"), "\(errors)")
     }
 }
