@@ -387,6 +387,33 @@ struct LiveCommandTests {
         #expect(Int(final.1)! == before.count, "sent counts only what reached the first socket: \(final.0)")
     }
 
+    @Test("SIGHUP with the site path replaced by a FIFO: the reload is refused with a message, the sensor goes on and stops on SIGTERM")
+    func reloadRefusesFIFO() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = directory.appendingPathComponent("site.yaml").path
+        try "local_networks: [10.197.0.0/16]\n".write(toFile: site, atomically: true, encoding: .utf8)
+        let live = try LiveProcess(["-i", link.local, "--site", site, "--format", "json", "--immediate-mode",
+                                    "--stats-interval", "0", "--user", "root"])
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        // The site file becomes a FIFO nobody writes to: opening it for reading would wait for a writer for ever.
+        unlink(site)
+        #expect(mkfifo(site, 0o644) == 0)
+        live.signal(SIGHUP)
+        #expect(live.waitForError("not a regular file"), "\(live.standardError)")
+        #expect(live.standardError.contains("keeping the site file loaded before"), "\(live.standardError)")
+        // Still analysing and answering signals.
+        link.connectToClosedPorts(6000...6015)
+        live.signal(SIGUSR1)
+        #expect(live.waitForError("statistics: \(link.local):"), "\(live.standardError)")
+        live.signal(SIGTERM)
+        #expect(live.waitForExit(seconds: 10) == 0, "\(live.standardError)")
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["alert"] as? [String: Any])?["rule"] as? String == "host-scan" },
+                "\(live.standardOutput)")
+    }
+
     @Test("a missing interface is refused with libpcap's reason")
     func missingInterface() throws {
         let result = try runIdleWatch(["live", "-i", "iwnosuch9"])
