@@ -414,6 +414,31 @@ struct LiveCommandTests {
                 "\(live.standardOutput)")
     }
 
+    @Test("live | head -1: standard output closed by its reader, no other output: the sensor says so and stops, exit 1, as tcpdump")
+    func standardOutputClosedStops() throws {
+        let link = try TestLink()
+        let pipe = Pipe()
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--user", "root", "tcp"], standardOutput: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        link.connectToClosedPorts(4000...4015)  // a host-scan: the first line
+        var first = Data()
+        while !first.contains(0x0a), let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty {
+            first.append(byte)
+        }
+        try pipe.fileHandleForReading.close()  // as head -1 does
+        #expect(first.count > 10)
+        // More alerts: the peer scans this side; the first write after the close fails with EPIPE.
+        _ = try? sh("ip netns exec \(link.namespace) bash -c 'for p in $(seq 5000 5020); do (echo > /dev/tcp/\(link.localAddress)/$p) 2>/dev/null; done'")
+        let status = live.waitForExit(seconds: 10)
+        #expect(status == 1, "the sensor stops by itself: \(live.standardError)")
+        #expect(live.standardError.contains("standard output closed by its reader: no other output for alerts, stopping"),
+                "\(live.standardError)")
+        #expect(live.standardError.contains("final statistics"), "\(live.standardError)")
+        #expect(live.standardError.contains(/standard output closed by its reader: \d+ alerts? not written/), "\(live.standardError)")
+    }
+
     @Test("a missing interface is refused with libpcap's reason")
     func missingInterface() throws {
         let result = try runIdleWatch(["live", "-i", "iwnosuch9"])
