@@ -88,7 +88,7 @@ public final class BufferedOutput: @unchecked Sendable {
             }
             var parts: [String] = []
             if dropped.total > 0 { parts.append("\(dropped.description) dropped from the full queue") }
-            if notWritten.total > 0 { parts.append("\(notWritten.description) given up on at the end") }
+            if notWritten.total > 0 { parts.append("\(notWritten.description) given up on") }
             return "standard output did not keep up (its reader stopped reading): \(lost.description) not written ("
                 + parts.joined(separator: ", ") + ")"
         }

@@ -9,8 +9,8 @@
 // `StreamReads.quietDelay`, the read calls the source's `quiet` handler first: the replay's reader hands over the
 // packets it holds then, so alerts do not wait for a batch to fill (or for the pipe to close).
 //
-// stdio calls the read function only when its own buffer is empty, so a busy pipe costs one poll(2) per 4 KiB
-// buffer refill, not per packet; regular files named on the command line never come here.
+// stdio calls the read function only when its own buffer is empty, so a busy pipe costs one poll(2) per buffer
+// refill (up to 64 KiB), not per packet; regular files named on the command line never come here.
 
 import CPcap
 import Glibc
@@ -122,6 +122,8 @@ enum StreamInput {
             if cookie.closesDescriptor { Glibc.close(cookie.descriptor) }
             throw PcapError(source: path, message: message)
         }
+        // A pipe's worth per refill (a read returns what is there, so a bigger buffer delays nothing).
+        setvbuf(file, nil, _IOFBF, 1 << 16)
         return (file, cookie)
     }
 }

@@ -265,6 +265,40 @@ struct InterruptedReplayTests {
         #expect(try Self.text("stdout", in: directory) == expected.standardOutput)
     }
 
+    @Test("standard output nobody reads: the replay waits for it (drops nothing), yet SIGTERM ends it within seconds, counting what it could not write")
+    func stalledStandardOutputReplay() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let capture = TestPaths.corpusFile("mercury/capture2.pcap")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.executable)
+        process.arguments = ["replay", "--flows", capture]
+        let output = Pipe()
+        _ = fcntl(output.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let errURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        try output.fileHandleForWriting.close()
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(process.isRunning, "a replay waits for its reader rather than drop records")
+        process.terminate()
+        let ended = Self.waitForExit(process, seconds: 10)
+        let errors = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(ended, "SIGTERM must end a replay whose standard output is stuck")
+        #expect(process.terminationStatus == 143, "\(errors)")
+        let reached = try output.fileHandleForReading.readToEnd() ?? Data()
+        let lost = try #require(errors.firstMatch(of: /standard output did not keep up \(its reader stopped reading\): (.*) not written/),
+                                "\(errors)")
+        let notWritten = lost.1.matches(of: /\d+/).compactMap { Int($0.0) }.reduce(0, +)
+        // Every flow record is in the pipe or counted: together, the records of a run with a reader.
+        let whole = try runIdleWatch(["replay", "--flows", capture])
+        let newlines = reached.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) }
+        #expect(notWritten > 0 && newlines + notWritten == whole.outputLines.count,
+                "\(newlines) in the pipe, \(notWritten) not written, \(whole.outputLines.count) in all")
+    }
+
     @Test("SIGTERM before the first packet (a pipe that brings nothing): the replay ends at once, exit 143")
     func interruptedBeforeFirstPacket() throws {
         let directory = TestPaths.temporaryDirectory()
