@@ -122,6 +122,8 @@ struct Live: ParsableCommand {
     static let defaultStatePath = "/var/lib/idlewatch/state.db"
 
     func run() throws {
+        // Every message queued for standard error is written (within 2 s) before the process ends.
+        defer { Live.messages.close(waitingUpTo: 2) }
         signal(SIGPIPE, SIG_IGN)
         // Before anything can block: signals wait for the capture loop instead of killing the process.
         let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
@@ -212,7 +214,8 @@ struct Live: ParsableCommand {
         // As tcpdump ("Unable to write output: Broken pipe", non-zero status): alerts that did not reach standard
         // output, whatever the reason (closed, full disk, dropped from the full queue), make the status non-zero.
         if let loss = (sensor.outputStatistics ?? output.statistics).lossMessage {
-            throw CommandFailure(loss)
+            log(loss)
+            throw ExitCode(1)
         }
     }
 
@@ -275,8 +278,14 @@ struct Live: ParsableCommand {
         log("dropped privileges to \(name) (uid \(uid), gid \(gid))")
     }
 
+    /// The sensor's messages on standard error go through a writer thread, like standard output: a reader of
+    /// standard error that stops reading must not stall the capture or a stop either. At most 1,000 messages wait;
+    /// beyond that the oldest are dropped.
+    static let messages = BufferedOutput(descriptor: STDERR_FILENO, mode: .dropping(capacity: 1000))
+
     func log(_ message: String) {
-        FileOutput.standardError.write("idlewatch: \(message)\n")
+        Live.messages.writeLine("idlewatch: \(message)", kind: .record)
+        Live.messages.flush()
     }
 }
 

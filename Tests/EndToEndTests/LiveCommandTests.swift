@@ -130,14 +130,14 @@ final class LiveProcess {
     var stderrURL: URL { directory.appendingPathComponent("stderr") }
 
     /// `standardOutput`: where standard output goes instead of a file (a pipe the test reads, or does not).
-    init(_ arguments: [String], standardOutput: FileHandle? = nil) throws {
+    init(_ arguments: [String], standardOutput: FileHandle? = nil, standardError: FileHandle? = nil) throws {
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: TestPaths.executable)
         // No state file unless the test names one: the default (/var/lib/idlewatch) is the machine's, not the test's.
         process.arguments = ["live"] + (arguments.contains("--state") ? [] : ["--no-state"]) + arguments
         process.standardOutput = try standardOutput ?? FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardError = try standardError ?? FileHandle(forWritingTo: stderrURL)
         try process.run()
     }
 
@@ -437,6 +437,33 @@ struct LiveCommandTests {
                 "\(live.standardError)")
         #expect(live.standardError.contains("final statistics"), "\(live.standardError)")
         #expect(live.standardError.contains(/standard output closed by its reader: \d+ alerts? not written/), "\(live.standardError)")
+    }
+
+    @Test("standard error that nobody reads: statistics on SIGUSR1 cannot stall the sensor, SIGTERM still ends it within 10 s")
+    func stalledStandardError() throws {
+        let link = try TestLink()
+        let pipe = Pipe()
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--user", "root", "tcp"], standardError: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        usleep(1_000_000)
+        // Statistics lines until the pipe is long full (a line is about 400 bytes; the pipe holds 4 KiB).
+        for _ in 0..<60 {
+            live.signal(SIGUSR1)
+            usleep(50_000)
+        }
+        link.connectToClosedPorts(4000...4015)  // a host-scan, analysed while standard error is stuck
+        usleep(500_000)
+        live.signal(SIGTERM)
+        let stopped = Date()
+        let status = live.waitForExit(seconds: 30)
+        if status == nil { live.signal(SIGKILL) }
+        #expect(status != nil && Date().timeIntervalSince(stopped) < 10, "SIGTERM must end the process within 10 s")
+        #expect(status == 0)
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["alert"] as? [String: Any])?["rule"] as? String == "host-scan" },
+                "\(live.standardOutput)")
     }
 
     @Test("a missing interface is refused with libpcap's reason")
