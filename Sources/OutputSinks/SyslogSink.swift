@@ -351,6 +351,12 @@ public final class SyslogSink {
             queue.prepend(messages)
             counters.sent &-= UInt64(count)
             counters.resent &+= UInt64(count)
+            // The queue's bound holds for them too: beyond it the oldest go, counted.
+            while queue.count > queueCapacity {
+                queue.removeFirst()
+                counters.droppedQueueFull &+= 1
+                counters.lastError = "queue full (\(queueCapacity) messages): oldest dropped"
+            }
         }
         unacknowledged.removeAll()
         unacknowledgedLengths.removeAll(keepingCapacity: true)
