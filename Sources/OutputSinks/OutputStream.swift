@@ -153,7 +153,12 @@ public final class BufferedOutput: @unchecked Sendable {
         isPipe = descriptor >= 0 && fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO
         buffer.reserveCapacity(bufferSize + 1024)
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
+        // Timed waits measure against the monotonic clock (waitLocked), not the settable wall clock.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(changed, &attributes)
+        pthread_condattr_destroy(&attributes)
         if self.mode != .direct { startWriter() }
     }
 
