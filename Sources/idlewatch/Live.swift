@@ -18,7 +18,7 @@ struct Live: ParsableCommand {
         abstract: "Capture from an interface and raise alerts as traffic comes.",
         discussion: """
             Signals: SIGINT or SIGTERM stop the capture, flush every output (each within 5 s) and exit 0, or 1 when \
-            an output lost lines; SIGHUP reloads the site file (checked first: with problems, or not a regular file, \
+            standard output lost lines; SIGHUP reloads the site file (checked first: with problems, or not a regular file, \
             the old one stays); SIGUSR1 prints statistics, with every output's counts, on standard error.
             Example: idlewatch live -i span0 --site /etc/idlewatch/site.yaml --format json not port 22
             """

@@ -299,23 +299,26 @@ struct LiveCommandTests {
                                    standardOutput: pipe.fileHandleForWriting)
         try pipe.fileHandleForWriting.close()
         #expect(live.waitForError("capturing on"), "\(live.standardError)")
-        // 6,000 refused connections (each ends 10 s of packet time after its RST), then, 11 s later, 6,000 UDP flows:
-        // their packets end the first 6,000 flows, whose records fill the pipe while the capture goes on; at the
-        // stop the UDP flows' 6,000 records come on top, more than the queue holds.
-        let sent = 6_000
+        // 7,000 refused connections (each ends 10 s of packet time after its RST), then, 11 s later, 7,000 UDP flows:
+        // their packets end the first 7,000 flows, whose records fill the pipe while the capture goes on; at the
+        // stop the UDP flows' records come on top, more than the queue's 10,000 lines.
+        let sent = 7_000
         link.connectToClosedPorts(20_000...(20_000 + sent - 1))
         usleep(11_000_000)
         link.sendUDP(toPorts: 20_000...(20_000 + sent - 1))
-        // The analysis goes on while standard output is stuck: SIGUSR1 is answered and every packet analysed
-        // (a SYN and a RST per connection, one datagram per UDP flow).
-        var decoded = 0
+        // The analysis goes on while standard output is stuck: SIGUSR1 is answered, and every packet the filter
+        // passed is analysed: a SYN and a RST per connection, then UDP datagrams (all of them, unless the kernel
+        // lost some of the burst before the capture saw them).
+        var (decoded, received) = (0, -1)
         let deadline = Date().addingTimeInterval(20)
-        while decoded < 3 * sent && Date() < deadline {
+        while !(decoded == received && decoded > 2 * sent) && Date() < deadline {
             live.signal(SIGUSR1)
             usleep(500_000)
-            decoded = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded/).compactMap { Int($0.1) }.max() ?? 0
+            if let last = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded, (\d+) received by the filter/).last {
+                (decoded, received) = (Int(last.1)!, Int(last.2)!)
+            }
         }
-        #expect(decoded >= 3 * sent, "\(live.standardError)")
+        #expect(decoded == received && decoded > 2 * sent, "\(live.standardError)")
 
         live.signal(SIGTERM)
         let stopped = Date()
@@ -333,15 +336,16 @@ struct LiveCommandTests {
         let written = line.1.matches(of: /\d+/).compactMap { Int($0.0) }.reduce(0, +)
         let (queued, lost, full, notWritten) = (Int(line.2)!, Int(line.3)!, Int(line.4)!, Int(line.5)!)
         #expect(newlines == written, "\(line.0)")
-        #expect(queued == 0 && lost == full + notWritten && full > 0, "\(line.0)")
-        // Every line the sensor produced is accounted for: at least one alert and one record per flow.
-        #expect(written + lost >= 2 * sent, "\(line.0)")
+        #expect(queued == 0 && lost == full + notWritten && full > 0, "\(line.0)\n\(errors)")
+        let packets = try #require(numbers(in: errors, /final statistics: \S+: (\d+) packets decoded, (\d+) received by the filter \(\+\d+\), (\d+) dropped by the kernel, \d+ by the interface, (\d+) left unread/),
+                                   "\(errors)")
+        // Every line the sensor produced is accounted for: a record per flow (a connection is two packets, a
+        // datagram one), so at least decoded - 7,000 lines.
+        #expect(written + lost >= packets[0] - sent, "\(line.0); \(packets)")
         #expect(written < sent, "a one-page pipe holds a few lines, not thousands: \(line.0)")
         #expect(errors.contains("not written"), "\(errors)")
         // Every packet the filter passed was analysed, dropped by the kernel or left unread, and says which.
-        let packets = try #require(numbers(in: errors, /final statistics: \S+: (\d+) packets decoded, (\d+) received by the filter \(\+\d+\), (\d+) dropped by the kernel, \d+ by the interface, (\d+) left unread/),
-                                   "\(errors)")
-        #expect(packets[0] >= 3 * sent)
+        #expect(packets[0] > 2 * sent, "\(packets)")
         #expect(packets[0] + packets[2] + packets[3] == packets[1], "\(packets)")
     }
 
