@@ -123,7 +123,11 @@ struct Live: ParsableCommand {
 
     func run() throws {
         // Every message queued for standard error is written (within 2 s) before the process ends.
-        defer { Live.messages.close(waitingUpTo: 2) }
+        defer {
+            Live.messagesLock.lock()
+            Live.messages.close(waitingUpTo: 2)
+            Live.messagesLock.unlock()
+        }
         signal(SIGPIPE, SIG_IGN)
         // Before anything can block: signals wait for the capture loop instead of killing the process.
         let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
@@ -282,8 +286,12 @@ struct Live: ParsableCommand {
     /// standard error that stops reading must not stall the capture or a stop either. At most 1,000 messages wait;
     /// beyond that the oldest are dropped.
     static let messages = BufferedOutput(descriptor: STDERR_FILENO, mode: .dropping(capacity: 1000))
+    /// A BufferedOutput has one producer at a time; messages may come from any thread.
+    static let messagesLock = NSLock()
 
     func log(_ message: String) {
+        Live.messagesLock.lock()
+        defer { Live.messagesLock.unlock() }
         Live.messages.writeLine("idlewatch: \(message)", kind: .record)
         Live.messages.flush()
     }
