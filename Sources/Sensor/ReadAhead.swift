@@ -317,8 +317,9 @@ public enum ReadAhead {
                 ring.release()
                 if partial { pipeline.output?.flush() }
             case .idle:
-                // A reader stalled on a pipe that brings nothing cannot see the stop: give it two seconds, then
-                // leave it blocked (the process is about to end) with the packets of its unfinished batch.
+                // Stream reads end on a signal (StreamInput.swift), so the reader normally sees the stop at once;
+                // should it still be blocked (a read no poll(2) covers), give it two seconds, then leave it behind
+                // (the process is about to end) with the packets of its unfinished batch.
                 if let asked = stopAsked, WallClock.monotonic() - asked > 2 { return false }
             case .finished:
                 break loop

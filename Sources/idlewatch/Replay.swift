@@ -148,7 +148,8 @@ struct Replay: ParsableCommand {
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
         let interrupted = { signals.check() }
         output.interrupted = interrupted
-        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: interrupted, progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
+        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: interrupted,
+                                           progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
         // A reader left blocked on a stalled pipe may still touch the source: its errors are not read then.
