@@ -20,4 +20,15 @@ typedef struct {
 } idlewatch_cookie_functions;
 extern FILE *idlewatch_fopencookie(void *cookie, const char *mode, idlewatch_cookie_functions functions)
     __asm__("fopencookie");
+
+/* glibc's fopencookie (declared only under _GNU_SOURCE, which Swift's Glibc module is built without), under a name
+   of our own and with the same layout as cookie_io_functions_t: a FILE whose reads call back into Swift, so a read
+   of a pipe or FIFO can wait in poll(2) and notice a signal or a quiet input (PacketCapture/StreamInput.swift). */
+typedef struct {
+    long (*read)(void *cookie, char *buffer, unsigned long size);
+    long (*write)(void *cookie, const char *buffer, unsigned long size);
+    int (*seek)(void *cookie, long long *offset, int whence);
+    int (*close)(void *cookie);
+} idlewatch_cookie_io;
+extern FILE *idlewatch_fopencookie_io(void *cookie, const char *mode, idlewatch_cookie_io io) __asm__("fopencookie");
 #endif

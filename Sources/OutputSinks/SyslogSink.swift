@@ -12,8 +12,16 @@ public struct SyslogStatistics: Sendable, Equatable, CustomStringConvertible {
     /// Alerts given to `send`.
     public var accepted: UInt64 = 0
     /// Messages handed to the kernel in full. For UDP that is all anyone can know; for TCP the bytes are in the
-    /// connection, and `close` waits for the collector to acknowledge them.
+    /// connection: a message the collector's TCP had not acknowledged when the connection broke is taken back
+    /// (no longer counted here) and queued again, and `close` waits for the collector to acknowledge the rest.
     public var sent: UInt64 = 0
+    /// TCP: messages queued again because the connection broke before the collector's TCP acknowledged all of
+    /// their bytes (SIOCOUTQ), and so sent again on the next connection. The collector may have received some of
+    /// them (the acknowledgment lost with the connection): a resent message may arrive twice.
+    public var resent: UInt64 = 0
+    /// TCP: messages sent whose bytes the collector had not acknowledged when `close` gave up waiting. The kernel
+    /// still tries to deliver them after the close; they may be lost.
+    public var unacknowledgedAtClose: UInt64 = 0
     /// Messages waiting now.
     public var queued: Int = 0
     /// The oldest messages, dropped to make room when the queue was full.
@@ -39,6 +47,10 @@ public struct SyslogStatistics: Sendable, Equatable, CustomStringConvertible {
         var line = "syslog \(destination): \(sent) sent, \(queued) queued, \(lost) lost (\(droppedQueueFull) queue full, "
         line += "\(rejected) rejected, \(undeliverable) undeliverable), \(reconnects) reconnect"
         if reconnects != 1 { line += "s" }
+        if resent > 0 { line += ", \(resent) resent after a broken connection (possible duplicates)" }
+        if unacknowledgedAtClose > 0 {
+            line += ", \(unacknowledgedAtClose) not acknowledged by the collector at close (at risk)"
+        }
         if let lastError { line += ", last error: " + lastError }
         return line
     }
@@ -55,8 +67,12 @@ public struct SyslogStatistics: Sendable, Equatable, CustomStringConvertible {
 /// through one resends it whole on the next connection (at worst the collector also logs the cut frame of the
 /// old connection: a message may arrive twice, never not at all). Before each TCP write the sink checks whether the collector has closed its side, because the
 /// kernel accepts a write after the peer's FIN and then throws it away: a collector that stops or restarts loses
-/// nothing. What plain TCP syslog cannot tell (RFC 6587 has no acknowledgements) is a collector that dies with
-/// bytes in flight; RELP exists for that.
+/// nothing. RFC 6587 has no acknowledgements, but TCP's are visible: the messages written on a connection are kept
+/// until the kernel says the collector's TCP acknowledged their last byte (SIOCOUTQ, bytes not yet acknowledged),
+/// and when the connection breaks (a collector killed with bytes in flight or in our send buffer) the ones not
+/// acknowledged go back to the front of the queue and are sent again (possible duplicates). Still at risk: what
+/// the collector's TCP acknowledged but its process had not read when it died (at most its receive buffer);
+/// RELP exists for that.
 public final class SyslogSink {
     public static let defaultQueueCapacity = 10_000
     /// Reconnection backoff: the first retry after a lost connection is immediate, then 0.5 s doubling to 30 s.
@@ -89,6 +105,16 @@ public final class SyslogSink {
     /// The head message's frame and how much of it this connection has taken (stream sockets).
     private var headFrame: [UInt8] = []
     private var headWritten = 0
+    /// TCP: messages written whole on this connection whose last byte the collector's TCP has not acknowledged
+    /// (as far as the last look at SIOCOUTQ knows), oldest first, with their frame lengths; and the bytes of
+    /// this connection before the first of them.
+    private var unacknowledged = SyslogQueue()
+    private var unacknowledgedLengths: [Int] = []
+    private var unacknowledgedLengthsHead = 0
+    /// TCP: bytes written on this connection, whole frames and the head's part.
+    private var connectionBytes = 0
+    /// TCP: bytes of this connection before the first message in `unacknowledged`.
+    private var acknowledgedBytes = 0
     private var counters: SyslogStatistics
     private var isClosed = false
 
@@ -172,6 +198,10 @@ public final class SyslogSink {
             if queue.isEmpty && inKernel == 0 { break }
             now = monotonicSeconds()
             if now >= deadline {
+                if inKernel > 0 {
+                    if isConnected { trimAcknowledged() }
+                    counters.unacknowledgedAtClose = UInt64(unacknowledged.count)
+                }
                 if queue.isEmpty {
                     counters.lastError = "\(inKernel) bytes not yet acknowledged by the collector at close"
                 }
@@ -269,14 +299,70 @@ public final class SyslogSink {
         hasConnected = true
         deliveredOnConnection = false
         headWritten = 0
+        connectionBytes = 0
+        acknowledgedBytes = 0
     }
 
     /// A whole message is out: the connection works, so the backoff starts again from the beginning.
     private func delivered() {
+        if case .tcp = destination, let message = queue.first {
+            // Kept until the collector's TCP acknowledges it (`trimAcknowledged`).
+            unacknowledged.append(message)
+            unacknowledgedLengths.append(headFrame.count)
+        }
         queue.removeFirst()
         counters.sent &+= 1
         deliveredOnConnection = true
         retryDelay = SyslogSink.initialRetryDelay
+    }
+
+    /// TCP: forgets the messages whose every byte the collector's TCP has acknowledged. SIOCOUTQ counts the bytes
+    /// written but not acknowledged (sent or not), so the acknowledged ones are the first `connectionBytes - outq`.
+    private func trimAcknowledged() {
+        guard let outstanding = socket?.unacknowledgedBytes() else { return }
+        let acknowledged = connectionBytes - min(outstanding, connectionBytes)
+        while unacknowledgedLengthsHead < unacknowledgedLengths.count,
+              acknowledgedBytes + unacknowledgedLengths[unacknowledgedLengthsHead] <= acknowledged {
+            acknowledgedBytes += unacknowledgedLengths[unacknowledgedLengthsHead]
+            unacknowledgedLengthsHead += 1
+            unacknowledged.removeFirst()
+        }
+        if unacknowledgedLengthsHead == unacknowledgedLengths.count {
+            unacknowledgedLengths.removeAll(keepingCapacity: true)
+            unacknowledgedLengthsHead = 0
+        } else if unacknowledgedLengthsHead >= 1024 && unacknowledgedLengthsHead * 2 >= unacknowledgedLengths.count {
+            unacknowledgedLengths.removeFirst(unacknowledgedLengthsHead)
+            unacknowledgedLengthsHead = 0
+        }
+    }
+
+    /// TCP, the connection broke: the messages the collector's TCP never acknowledged go back to the front of the
+    /// queue, in order, to be sent again (taken back from `sent`, counted as `resent`).
+    private func requeueUnacknowledged() {
+        trimAcknowledged()
+        let count = unacknowledged.count
+        if count > 0 {
+            var messages: [[UInt8]] = []
+            messages.reserveCapacity(count)
+            while let message = unacknowledged.first {
+                messages.append(message)
+                unacknowledged.removeFirst()
+            }
+            queue.prepend(messages)
+            counters.sent &-= UInt64(count)
+            counters.resent &+= UInt64(count)
+            // The queue's bound holds for them too: beyond it the oldest go, counted.
+            while queue.count > queueCapacity {
+                queue.removeFirst()
+                counters.droppedQueueFull &+= 1
+                counters.lastError = "queue full (\(queueCapacity) messages): oldest dropped"
+            }
+        }
+        unacknowledged.removeAll()
+        unacknowledgedLengths.removeAll(keepingCapacity: true)
+        unacknowledgedLengthsHead = 0
+        connectionBytes = 0
+        acknowledgedBytes = 0
     }
 
     /// A connect that failed: try the next address after the backoff delay, which doubles up to the maximum.
@@ -292,6 +378,8 @@ public final class SyslogSink {
     /// delivered, reconnect at once (a restarted collector is usually back); after one that did not, back off, so
     /// a collector that accepts and then refuses every message is not hammered.
     private func lost(_ reason: String, now: Double) {
+        // Before the socket goes: SIOCOUTQ still tells, after a reset, what the collector never acknowledged.
+        if case .tcp = destination { requeueUnacknowledged() }
         socket = nil
         counters.lastError = "\(destination): \(reason)"
         headWritten = 0
@@ -310,6 +398,7 @@ public final class SyslogSink {
             // the next alert needs it.
             if let reason = socket?.peerGone() { return lost(reason, now: now) }
             writeStream(now: now)
+            if case .tcp = destination, !unacknowledged.isEmpty { trimAcknowledged() }
         } else {
             writeDatagrams(now: now)
         }
@@ -322,6 +411,7 @@ public final class SyslogSink {
             switch result {
             case .success(let count):
                 headWritten += count
+                connectionBytes += count
                 if headWritten == headFrame.count {
                     headWritten = 0
                     delivered()

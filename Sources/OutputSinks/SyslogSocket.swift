@@ -211,4 +211,11 @@ struct SyslogQueue {
         storage.removeAll()
         head = 0
     }
+
+    /// Puts `messages` before the others, in their order (messages taken back after a broken connection).
+    mutating func prepend(_ messages: [[UInt8]]) {
+        guard !messages.isEmpty else { return }
+        storage.replaceSubrange(0..<head, with: messages)
+        head = 0
+    }
 }

@@ -26,6 +26,8 @@ public final class OfflineSource {
     public private(set) var packetsRead = 0
     /// The packet most recently read; its bytes stay valid until the next `advance()`.
     public private(set) var current: CapturedPacket?
+    /// Standard input, a pipe or a FIFO: read through a FILE whose reads wait in poll(2) (StreamInput.swift).
+    let stream: StreamCookie?
     /// A pcap (not pcapng) file: its record seconds are unsigned 32-bit.
     let isPcapFormat: Bool
     /// The file's link type (pcap) or its first interface's (pcapng), read once rather than per packet; a pcapng
@@ -39,7 +41,9 @@ public final class OfflineSource {
         self.path = path
         self.filter = filter
         let pointer: OpaquePointer
-        switch try OfflineSource.open(path: path, filter: filter) {
+        let (opened, stream) = try OfflineSource.open(path: path, filter: filter)
+        self.stream = stream
+        switch opened {
         case .pcapng(let pcapng):
             reader = .pcapng(pcapng)
             isPcapFormat = false
@@ -71,14 +75,15 @@ public final class OfflineSource {
     }
 
     /// Opens `path` with libpcap, or with PcapngReader where libpcap cannot be used (see the top of the file).
-    private static func open(path: String, filter: String?) throws(PcapError) -> Opened {
+    /// Streams come with the cookie their FILE reads through.
+    private static func open(path: String, filter: String?) throws(PcapError) -> (Opened, StreamCookie?) {
         let nano = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path == "-" || isStream(path) else {
             let (pointer, message) = withErrorBuffer { buffer in pcap_open_offline_with_tstamp_precision(path, nano, buffer) }
-            if let pointer { return .libpcap(pointer) }
+            if let pointer { return (.libpcap(pointer), nil) }
             // libpcap reads to the end looking for an interface; Wireshark reads such a file as empty, so do we.
             if message == noInterfaceMessage, CaptureFileKind.sniff(path: path) == .pcapng {
-                return .pcapng(try PcapngReader(path: path, filter: filter))
+                return (.pcapng(try PcapngReader(path: path, filter: filter)), nil)
             }
             // A pcap minor version after 2.4 has 2.4's layout: libpcap reads it with the header shown as 2.4.
             if PcapMinorVersion.isNewerMinor(message) {
@@ -91,39 +96,43 @@ public final class OfflineSource {
                     fclose(file)
                     throw PcapError(source: path, message: explain(patchedMessage, path: path))
                 }
-                return .libpcap(pointer)
+                return (.libpcap(pointer), nil)
             }
             throw PcapError(source: path, message: explain(message, path: path))
         }
+        // A FILE whose reads wait in poll(2), so a signal ends them (StreamInput.swift); it closes the descriptor
+        // (never standard input's) when libpcap or PcapngReader closes it.
+        let (file, stream) = try StreamInput.open(path: path)
         // Read once: the first byte decides. ungetc gives it back, so libpcap reads the stream from its start.
-        let file: UnsafeMutablePointer<FILE>
-        if path == "-" {
-            file = idlewatch_stdin()
-        } else {
-            guard let opened = fopen(path, "rb") else {
-                throw PcapError(source: path, message: String(cString: strerror(errno)))
-            }
-            file = opened
-        }
         let first = getc(file)
         if first != EOF { ungetc(first, file) }
+        if stream.stopped {
+            fclose(file)
+            throw PcapError(source: path, message: StreamReads.stoppedMessage)
+        }
         if first == pcapngFirstByte {
-            return .pcapng(try PcapngReader(path: path, file: file, closesFile: path != "-", filter: filter))
+            do {
+                return (.pcapng(try PcapngReader(path: path, file: file, closesFile: true, filter: filter)), stream)
+            } catch {
+                throw stream.stopped ? PcapError(source: path, message: StreamReads.stoppedMessage) : error
+            }
         }
-        let (pointer, message) = withErrorBuffer { buffer in
-            // libpcap's own "-" handling (standard input, binary mode); other streams through the FILE opened here,
-            // which libpcap then owns and closes.
-            path == "-" ? pcap_open_offline_with_tstamp_precision(path, nano, buffer)
-                : pcap_fopen_offline_with_tstamp_precision(file, nano, buffer)
-        }
+        let (pointer, message) = withErrorBuffer { buffer in pcap_fopen_offline_with_tstamp_precision(file, nano, buffer) }
         guard let pointer else {
-            if path != "-" { fclose(file) }
+            fclose(file)
             // The header is consumed: a stream cannot be reread with the version shown as 2.4.
             let hint = PcapMinorVersion.isNewerMinor(message)
                 ? " (IdleWatch reads pcap 2.5 and later from a file, not from a pipe: save it to a file first)" : ""
-            throw PcapError(source: path, message: explain(message, path: path) + hint)
+            throw PcapError(source: path, message: stream.stopped ? StreamReads.stoppedMessage
+                                : explain(message, path: path) + hint)
         }
-        return .libpcap(pointer)
+        return (.libpcap(pointer), stream)
+    }
+
+    /// The input's quiet handler (streams only): called inside a read once the input has brought nothing for
+    /// `StreamReads.quietDelay`, on the reading thread.
+    public func setQuietHandler(_ handler: (() -> Void)?) {
+        stream?.quiet = handler
     }
 
     /// The first byte of a Section Header Block (0x0A0D0D0A in either byte order); no pcap magic starts with it.
@@ -203,10 +212,20 @@ public final class OfflineSource {
                                              packetsRead: packetsRead) { byteOffset }
                 if case .packet(let packet) = result { next = packet } else { next = nil }
             } catch {
-                next = try takeOver(after: error, packetsRead: packetsRead).next(packetsRead: packetsRead)
+                // A stream stopped by a signal may end inside a record: that is the stop, not damage.
+                if stream?.stopped == true {
+                    next = nil
+                } else {
+                    next = try takeOver(after: error, packetsRead: packetsRead).next(packetsRead: packetsRead)
+                }
             }
         case .pcapng(let pcapng):
-            next = try pcapng.next(packetsRead: packetsRead)
+            do {
+                next = try pcapng.next(packetsRead: packetsRead)
+            } catch {
+                guard stream?.stopped == true else { throw error }
+                next = nil
+            }
         }
         if next != nil { packetsRead += 1 }
         current = next
@@ -227,13 +246,18 @@ public final class OfflineSource {
                 try drain(handle, count: &count, &handler)
                 return
             } catch {
+                if stream?.stopped == true { return }  // the stop, not damage (see advance)
                 _ = try takeOver(after: error, packetsRead: count)
             }
         }
         guard case .pcapng(let pcapng) = reader else { return }
-        while !handler.isDone, let packet = try pcapng.next(packetsRead: count) {
-            count += 1
-            handler.handle(packet)
+        do {
+            while !handler.isDone, let packet = try pcapng.next(packetsRead: count) {
+                count += 1
+                handler.handle(packet)
+            }
+        } catch {
+            guard stream?.stopped == true else { throw error }
         }
     }
 

@@ -69,7 +69,9 @@ public final class ReplaySource {
                 scanned.append((path, packet.timestamp, order))
                 if !ReplaySource.canReopen(path) { keptOpen[path] = source }
             } catch {
-                errors.append(error)
+                // A stream stopped by a signal before its first packet is not a damaged file (the replay reports
+                // the interruption).
+                if error.message != StreamReads.stoppedMessage { errors.append(error) }
             }
         }
         scanned.sort { ($0.first, $0.order) < ($1.first, $1.order) }
@@ -105,6 +107,14 @@ public final class ReplaySource {
                 finishTop()
             }
         }
+    }
+
+    /// Sets the quiet handler of every stream input (standard input, pipes, FIFOs): called on the reading thread,
+    /// inside a read, when the input has brought nothing for `StreamReads.quietDelay` (the replay's reader hands
+    /// over what it holds). nil removes it.
+    public func setQuietHandler(_ handler: (() -> Void)?) {
+        for source in keptOpen.values { source.setQuietHandler(handler) }
+        for open in active { open.source.setQuietHandler(handler) }
     }
 
     /// Bytes read so far and in all, over the files being replayed (standard input counts as 0).

@@ -15,6 +15,8 @@ public protocol AlertDelivery: AnyObject {
     func tick()
     /// Delivers what it can within `seconds` and returns a one-line account of what was sent and lost.
     func close(waitingUpTo seconds: Double) -> String
+    /// A one-line account of what was sent, queued and lost so far, for the statistics lines.
+    var statusLine: String { get }
 }
 
 public struct LiveSettings: Sendable {
@@ -47,6 +49,13 @@ public final class LiveSensor {
     var silentRaised = false
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
+    /// Standard output as the sensor last reported it: its failure, and whether lines were being dropped.
+    var reportedOutputFailure = false
+    var reportedOutputDrops: UInt64 = 0
+    /// Standard output's final account, once `run` has closed it.
+    public private(set) var outputStatistics: BufferedOutput.Statistics?
+    /// How long each output may take at the stop to deliver what it holds.
+    public static let closeWait = 5.0
 
     public init(source: LiveSource, pipeline: Pipeline, output: BufferedOutput, deliveries: [AlertDelivery],
                 settings: LiveSettings, signals: SignalWatcher, log: @escaping (String) -> Void) {
@@ -127,7 +136,13 @@ public final class LiveSensor {
                     break
                 }
             }
+            // Hands the lines over to the writer thread: never waits for the reader (BufferedOutput.dropping).
             output.flush()
+            if checkOutput() && !stopping {
+                stopping = true
+                ring.requestStop()
+                source.breakLoop()
+            }
             for sink in deliveries { sink.tick() }
             if saveInterval > 0 && now >= nextSave {
                 nextSave = now + saveInterval
@@ -149,8 +164,12 @@ public final class LiveSensor {
         }
         pthread_join(thread, nil)
         pipeline.finish()
-        output.flush()
-        for sink in deliveries { log(sink.close(waitingUpTo: 5)) }
+        // Each output gets a bounded time to deliver what it holds, so a reader or collector that stopped reading
+        // cannot keep the process from ending; what is left is counted.
+        let written = output.close(waitingUpTo: LiveSensor.closeWait)
+        outputStatistics = written
+        if output.descriptor >= 0 { log(written.description) }
+        for sink in deliveries { log(sink.close(waitingUpTo: LiveSensor.closeWait)) }
         logStatistics((try? source.statistics()) ?? lastStatistics, final: true)
         if pipeline.timeOutliers > 0 {
             log("timestamps: \(pipeline.timeOutliers) packets stamped more than \(PacketClock.aheadLimitText) ahead of the wall clock, not analysed "
@@ -163,13 +182,37 @@ public final class LiveSensor {
         if let failure = reader.failure { throw failure }
     }
 
+    /// Reports a change in standard output's fortunes once: its reader went away (or a write failed), or it began
+    /// dropping lines because its reader does not keep up. Returns true when the sensor should stop: standard output
+    /// failed and there is no other output, so every alert from now on would be lost (tcpdump stops too).
+    func checkOutput() -> Bool {
+        guard output.descriptor >= 0 else { return false }
+        let statistics = output.statistics
+        if statistics.dropped.total > reportedOutputDrops {
+            if reportedOutputDrops == 0 {
+                log("standard output does not keep up (its reader stopped reading?): its queue is full, the oldest "
+                    + "lines are dropped and counted (see the statistics lines)")
+            }
+            reportedOutputDrops = statistics.dropped.total
+        }
+        guard let failure = statistics.failure, !reportedOutputFailure else { return false }
+        reportedOutputFailure = true
+        let what = failure == EPIPE ? "standard output closed by its reader" : "standard output: \(String(cString: strerror(failure)))"
+        if deliveries.isEmpty {
+            log("\(what): no other output for alerts, stopping")
+            return true
+        }
+        log("\(what): alerts go on to syslog only; those for standard output are counted as not written")
+        return false
+    }
+
     func reloadSite() {
         guard let path = settings.sitePath else {
             log("received SIGHUP: no site file to reload")
             return
         }
         do {
-            let site = try SiteLoader.load(path: path)
+            let site = try LiveSensor.loadSiteForReload(path: path)
             pipeline.replaceSite(site)
             reloads += 1
             log("received SIGHUP: reloaded \(path)")
@@ -177,6 +220,45 @@ public final class LiveSensor {
             failedReloads += 1
             log("received SIGHUP: \(path) has problems; keeping the site file loaded before\n\(error.description)")
         }
+    }
+
+    /// The site file for a reload, opened so that the analysis thread cannot hang on it: with O_NONBLOCK (a FIFO
+    /// put in its place opens at once instead of waiting for a writer) and refused unless it is a regular file (a
+    /// FIFO, a device or a socket could make the read wait for ever, and a site file is never one of them).
+    static func loadSiteForReload(path: String) throws(SiteFileError) -> Site {
+        func problem(_ message: String) -> SiteFileError {
+            SiteFileError(problems: [.init(file: path, line: 0, column: 0, key: "", message: message)])
+        }
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+        guard descriptor >= 0 else { throw problem("cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw problem("cannot stat: \(String(cString: strerror(errno)))") }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            let kind = type == S_IFIFO ? "a FIFO" : type == S_IFDIR ? "a directory" : type == S_IFSOCK ? "a socket"
+                : type == S_IFCHR || type == S_IFBLK ? "a device" : "not a file"
+            throw problem("\(kind), not a regular file: refused (reading it could block the sensor)")
+        }
+        guard info.st_size <= SiteLoader.maximumFileSize else {
+            throw problem("larger than \(SiteLoader.maximumFileSize >> 20) MiB; not a site file")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw problem("cannot read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            bytes += chunk[0..<count]
+            if bytes.count > SiteLoader.maximumFileSize {
+                throw problem("larger than \(SiteLoader.maximumFileSize >> 20) MiB; not a site file")
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw problem("not valid UTF-8 text") }
+        return try SiteLoader.parse(text, path: path)
     }
 
     /// `statistics`: the reader thread's latest reading of the kernel's counters (nil before its first).
@@ -208,12 +290,23 @@ public final class LiveSensor {
         let delta = statistics.received &- lastStatistics.received
         lastStatistics = statistics
         let engine = pipeline.analyzer.engine
-        log("\(final ? "final statistics" : "statistics"): \(source.interface): \(pipeline.decode.packets) packets decoded, "
+        // The reader waits for the analysis when the ring is full (the kernel's buffer holds what comes meanwhile),
+        // so every packet the filter passed was analysed, dropped by the kernel (counted there), or still in the
+        // kernel's buffer when the capture stopped.
+        let analysed = pipeline.decode.packets
+        let unread = statistics.received > statistics.dropped &+ analysed ? statistics.received &- statistics.dropped &- analysed : 0
+        var line = "\(final ? "final statistics" : "statistics"): \(source.interface): \(analysed) packets decoded, "
             + "\(statistics.received) received by the filter (+\(delta)), \(statistics.dropped) dropped by the kernel, "
-            + "\(statistics.interfaceDropped) by the interface; \(pipeline.flows.activeCount) flows open, "
+            + "\(statistics.interfaceDropped) by the interface"
+        if final { line += ", \(unread) left unread in the kernel's buffer at the stop" }
+        line += "; \(pipeline.flows.activeCount) flows open, "
             + "\(engine.hosts.count) hosts, \(engine.ledger.raised) alerts (\(engine.ledger.suppressed) held back); "
             + "evicted to stay within the caps: \(pipeline.flows.counters.evicted) flows, "
-            + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts")
+            + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts"
+        // Every output's account, so a loss is visible while the sensor runs, not only at exit.
+        if output.descriptor >= 0 { line += "\n  " + (outputStatistics ?? output.statistics).description }
+        for sink in deliveries { line += "\n  " + sink.statusLine }
+        log(line)
     }
 }
 
@@ -236,7 +329,7 @@ final class LiveReader: @unchecked Sendable {
     }
 
     func run() {
-        var decoder = BatchingDecoder(ring: ring, source: nil)
+        let decoder = BatchingDecoder(ring: ring, source: nil)
         var batchStarted = 0.0
         var nextStatistics = 0.0
         defer { decoder.finish() }

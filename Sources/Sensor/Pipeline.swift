@@ -53,7 +53,7 @@ public struct FlowRecordSink: FlowEventHandler {
 
     public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
         guard event == .ended, let output else { return }
-        output.writeLine(format == .json ? FlowRecordFormatter.json(flow) : FlowRecordFormatter.text(flow))
+        output.writeLine(format == .json ? FlowRecordFormatter.json(flow) : FlowRecordFormatter.text(flow), kind: .record)
     }
 }
 

@@ -175,44 +175,61 @@ final class DecodedBatches: @unchecked Sendable {
 }
 
 /// The reader thread's packet handler: decodes into the batch being filled and publishes it when full.
+///
+/// The batch and its count live behind a pointer, not in the struct: a stream input's quiet handler (a pipe that
+/// brought nothing for a moment, StreamInput.swift) publishes them from inside a read, on this same thread, while
+/// the struct itself is out of reach. One more load per packet, from a line the packet's write touches anyway.
 struct BatchingDecoder: PacketHandler {
     let ring: DecodedBatches
     /// The replay being read, for the progress line (nil for a live capture).
     let source: ReplaySource?
-    var batch: UnsafeMutableBufferPointer<DecodedPacket>
-    var count = 0
-    /// Whether the consumer asked for a stop (seen at the last publish).
-    var stopRequested = false
+    let fill: UnsafeMutablePointer<Fill>
+
+    struct Fill {
+        var batch: UnsafeMutableBufferPointer<DecodedPacket>
+        var count = 0
+        /// Whether the consumer asked for a stop (seen at the last publish).
+        var stopRequested = false
+    }
 
     init(ring: DecodedBatches, source: ReplaySource?) {
         self.ring = ring
         self.source = source
-        batch = ring.batchToFill()
+        fill = .allocate(capacity: 1)
+        fill.initialize(to: Fill(batch: ring.batchToFill()))
     }
 
-    var isDone: Bool { stopRequested }
+    var count: Int { fill.pointee.count }
+    var stopRequested: Bool { fill.pointee.stopRequested }
+    var isDone: Bool { fill.pointee.stopRequested }
 
-    mutating func handle(_ packet: CapturedPacket) {
+    func handle(_ packet: CapturedPacket) {
+        let batch = fill.pointee.batch
+        let count = fill.pointee.count
         batch[count].timestamp = packet.timestamp
         batch[count].wireLength = packet.wireLength
         PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType,
                              into: &batch[count].summary)
-        count += 1
-        if count == batch.count { publish() }
+        fill.pointee.count = count + 1
+        if count + 1 == batch.count { publish() }
     }
 
     /// Hands over what the batch holds (possibly nothing, to pass on `statistics`) and takes the next one.
-    mutating func publish(statistics: CaptureStatistics? = nil) {
-        let filled = count
-        stopRequested = ring.publish(count: filled, progress: source?.progress ?? (0, 0), statistics: statistics)
+    func publish(statistics: CaptureStatistics? = nil) {
+        let filled = fill.pointee.count
+        fill.pointee.stopRequested = ring.publish(count: filled, progress: source?.progress ?? (0, 0),
+                                                  statistics: statistics)
         guard filled > 0 else { return }
-        count = 0
-        batch = ring.batchToFill()
+        fill.pointee.count = 0
+        fill.pointee.batch = ring.batchToFill()
     }
 
-    mutating func finish() {
+    /// Publishes the last batch, tells the consumer there is no more and frees the fill state (no publish after).
+    func finish() {
         publish()
         ring.finish()
+        fill.deinitialize(count: 1)
+        fill.deallocate()
     }
 }
 
@@ -267,7 +284,11 @@ public enum ReadAhead {
         let ring = DecodedBatches(batches: batches, batchSize: batchSize)
         let reader = startThread {
             var decoder = BatchingDecoder(ring: ring, source: source)
+            // A pipe or FIFO that goes quiet: hand over what was read, so its alerts do not wait for a full batch
+            // or for the writer to close (publishing empty hands over nothing).
+            source.setQuietHandler { [decoder] in decoder.publish() }
             source.run(&decoder)
+            source.setQuietHandler(nil)
             decoder.finish()
         }
         guard let reader else {
@@ -291,10 +312,15 @@ public enum ReadAhead {
                     let analysed = pipeline.decode.packets
                     if let progress, analysed / interval != before / interval { progress(analysed, read) }
                 }
+                // A batch handed over before it was full comes from a quiet stream (or is the last): its alerts
+                // go out now, not when a later batch fills the output's buffer.
+                let partial = packets.count < batchSize
                 ring.release()
+                if partial { pipeline.output?.flush() }
             case .idle:
-                // A reader stalled on a pipe that brings nothing cannot see the stop: give it two seconds, then
-                // leave it blocked (the process is about to end) with the packets of its unfinished batch.
+                // Stream reads end on a signal (StreamInput.swift), so the reader normally sees the stop at once;
+                // should it still be blocked (a read no poll(2) covers), give it two seconds, then leave it behind
+                // (the process is about to end) with the packets of its unfinished batch.
                 if let asked = stopAsked, WallClock.monotonic() - asked > 2 { return false }
             case .finished:
                 break loop

@@ -32,6 +32,40 @@ public final class SignalWatcher {
     }
 }
 
+/// The first watched signal to arrive, asked from any thread: a replay's analysing thread, its reading thread
+/// (inside a stream read, StreamInput.swift) and its output's wait all ask, and whichever takes the signal keeps
+/// it here for the others.
+public final class SignalLatch: @unchecked Sendable {
+    let watcher: SignalWatcher
+    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    var taken: Int32?
+
+    public init(_ watcher: SignalWatcher) {
+        self.watcher = watcher
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Takes what arrived; true once a signal has.
+    public func check() -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if taken == nil { taken = watcher.pending().first }
+        return taken != nil
+    }
+
+    /// The signal that arrived first, if any.
+    public var signal: Int32? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return taken
+    }
+}
+
 /// Wall-clock and monotonic time for operational matters only (statistics intervals, capture-health alerts);
 /// the analysis never reads them.
 public enum WallClock {

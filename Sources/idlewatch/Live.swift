@@ -17,8 +17,9 @@ struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Capture from an interface and raise alerts as traffic comes.",
         discussion: """
-            Signals: SIGINT or SIGTERM stop the capture, flush every output and exit 0; SIGHUP reloads the site file \
-            (checked first: with problems, the old one stays); SIGUSR1 prints statistics on standard error.
+            Signals: SIGINT or SIGTERM stop the capture, flush every output (each within 5 s) and exit 0, or 1 when \
+            standard output lost lines; SIGHUP reloads the site file (checked first: with problems, or not a regular file, \
+            the old one stays); SIGUSR1 prints statistics, with every output's counts, on standard error.
             Example: idlewatch live -i span0 --site /etc/idlewatch/site.yaml --format json not port 22
             """
     )
@@ -121,6 +122,12 @@ struct Live: ParsableCommand {
     static let defaultStatePath = "/var/lib/idlewatch/state.db"
 
     func run() throws {
+        // Every message queued for standard error is written (within 2 s) before the process ends.
+        defer {
+            Live.messagesLock.lock()
+            Live.messages.close(waitingUpTo: 2)
+            Live.messagesLock.unlock()
+        }
         signal(SIGPIPE, SIG_IGN)
         // Before anything can block: signals wait for the capture loop instead of killing the process.
         let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
@@ -140,7 +147,10 @@ struct Live: ParsableCommand {
         configuration.hosts.localCapacity = hostCapacity
         configuration.hosts.externalCapacity = hostCapacity
 
-        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO)
+        // Standard output is written by a thread of its own and never makes the capture wait: a reader that stops
+        // reading fills a bounded queue, then the oldest lines are dropped and counted.
+        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO,
+                                    mode: .dropping(capacity: BufferedOutput.defaultQueueCapacity))
         var options = LiveOptions()
         options.snapshotLength = snaplen
         options.promiscuous = !noPromiscuous
@@ -206,8 +216,11 @@ struct Live: ParsableCommand {
         } catch {
             throw CommandFailure(error.description)
         }
-        if let failure = output.failureDescription, output.failure != EPIPE {
-            throw CommandFailure("standard output: \(failure); \(output.linesLost) lines not written")
+        // As tcpdump ("Unable to write output: Broken pipe", non-zero status): alerts that did not reach standard
+        // output, whatever the reason (closed, full disk, dropped from the full queue), make the status non-zero.
+        if let loss = (sensor.outputStatistics ?? output.statistics).lossMessage {
+            log(loss)
+            throw ExitCode(1)
         }
     }
 
@@ -270,8 +283,18 @@ struct Live: ParsableCommand {
         log("dropped privileges to \(name) (uid \(uid), gid \(gid))")
     }
 
+    /// The sensor's messages on standard error go through a writer thread, like standard output: a reader of
+    /// standard error that stops reading must not stall the capture or a stop either. At most 1,000 messages wait;
+    /// beyond that the oldest are dropped.
+    static let messages = BufferedOutput(descriptor: STDERR_FILENO, mode: .dropping(capacity: 1000))
+    /// A BufferedOutput has one producer at a time; messages may come from any thread.
+    static let messagesLock = NSLock()
+
     func log(_ message: String) {
-        FileOutput.standardError.write("idlewatch: \(message)\n")
+        Live.messagesLock.lock()
+        defer { Live.messagesLock.unlock() }
+        Live.messages.writeLine("idlewatch: \(message)", kind: .record)
+        Live.messages.flush()
     }
 }
 
@@ -286,4 +309,5 @@ final class SyslogDelivery: AlertDelivery {
     func send(_ alert: Alert) { sink.send(alert) }
     func tick() { sink.tick() }
     func close(waitingUpTo seconds: Double) -> String { sink.close(waitingUpTo: seconds).description }
+    var statusLine: String { sink.statistics.description }
 }

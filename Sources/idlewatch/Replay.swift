@@ -108,7 +108,10 @@ struct Replay: ParsableCommand {
         // SIGINT and SIGTERM stop the reading, not the process: what was read is analysed, alerts are written,
         // the state is saved, and the exit status (128 + the signal, as a shell reports it) says the replay is
         // incomplete.
-        let signals = SignalWatcher([SIGINT, SIGTERM])
+        let signals = SignalLatch(SignalWatcher([SIGINT, SIGTERM]))
+        // Reads of standard input, pipes and FIFOs wait in poll(2) and end when a signal has come, even before the
+        // first packet or on a FIFO nobody writes to (PacketCapture/StreamInput.swift).
+        StreamReads.stopCheck = { signals.check() }
         let (paths, filter) = try splitArguments()
         if let filter {
             do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
@@ -130,7 +133,9 @@ struct Replay: ParsableCommand {
         configuration.flows.capacity = flowCapacity
         configuration.hosts.localCapacity = hostCapacity
         configuration.hosts.externalCapacity = hostCapacity
-        let output = BufferedOutput(descriptor: STDOUT_FILENO)
+        // Written by a thread of its own: a reader that stops reading makes the analysis wait (a forensic replay
+        // drops nothing), but a signal still ends the wait (BufferedOutput.interruptGrace).
+        let output = BufferedOutput(descriptor: STDOUT_FILENO, mode: .waiting(capacity: BufferedOutput.defaultQueueCapacity))
         let source = ReplaySource(paths: paths, filter: filter)
         var pipeline = Pipeline(configuration: configuration, output: output)
         if let state {
@@ -142,17 +147,15 @@ struct Replay: ParsableCommand {
             }
         }
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
-        final class Interruption { var signal: Int32? }
-        let interruption = Interruption()
-        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: {
-            if let signal = signals.pending().first { interruption.signal = signal }
-            return interruption.signal != nil
-        }, progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
+        let interrupted = { signals.check() }
+        output.interrupted = interrupted
+        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: interrupted,
+                                           progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
         // A reader left blocked on a stalled pipe may still touch the source: its errors are not read then.
-        let errors = (readerEnded ? source.errors.map(\.description) : [])
-            + (output.failureDescription.map { ["standard output: \($0); \(output.linesLost) records not written"] } ?? [])
+        let written = output.close(waitingUpTo: 0)
+        let errors = (readerEnded ? source.errors.map(\.description) : []) + (written.lossMessage.map { [$0] } ?? [])
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
             skippedFiles: source.skippedFiles.count, errors: errors,
@@ -162,7 +165,7 @@ struct Replay: ParsableCommand {
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
-        if let signal = interruption.signal {
+        if let signal = signals.signal {
             FileOutput.standardError.write("idlewatch: interrupted by \(signal == SIGINT ? "SIGINT" : "SIGTERM") after "
                 + "\(pipeline.decode.packets) packets: their alerts are written"
                 + "\(pipeline.state.map { $0.latestSaveFailed ? " but the state NOT saved (see above)" : " and the state saved" } ?? ""); "
@@ -172,7 +175,9 @@ struct Replay: ParsableCommand {
         if (readerEnded && !source.errors.isEmpty) || (pipeline.state?.failures ?? 0) > 0 {
             throw ExitCode(1)
         }
-        if output.failure != nil && output.failure != EPIPE {
+        // As tcpdump ("Unable to write output: Broken pipe", non-zero status): output that did not all reach its
+        // reader, whatever the reason, is a failure the exit status shows.
+        if written.lost.total > 0 {
             throw ExitCode(1)
         }
     }

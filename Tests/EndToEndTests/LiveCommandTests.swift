@@ -52,6 +52,74 @@ final class TestLink {
             close(fd)
         }
     }
+
+    /// One UDP datagram from here to each of `ports` of the peer, as fast as the socket takes them.
+    func sendUDP(toPorts ports: ClosedRange<Int>) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        let payload = Array("idlewatch live test".utf8)
+        for port in ports {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, peerAddress, &address.sin_addr)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+}
+
+/// A unix datagram socket bound at `path` with `mode` (a stand-in for /dev/log); closed and unlinked by `close()`.
+final class UnixDatagramCollector {
+    let path: String
+    let descriptor: Int32
+
+    init(path: String, mode: mode_t) throws {
+        self.path = path
+        unlink(path)
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard descriptor >= 0, bound == 0, chmod(path, mode) == 0 else {
+            throw ShellError(output: "unix socket \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Datagrams waiting, each as text.
+    func received() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            guard count > 0 else { return messages }
+            messages.append(String(decoding: buffer[..<count], as: UTF8.self))
+        }
+    }
+
+    func close() {
+        Glibc.close(descriptor)
+        unlink(path)
+    }
+}
+
+/// Numbers out of a line such as the final statistics: the integers matched by `pattern`'s captures.
+func numbers<Output>(in text: String, _ pattern: Regex<Output>) -> [Int]? {
+    guard let match = text.firstMatch(of: pattern) else { return nil }
+    let output = match.output
+    return Mirror(reflecting: output).children.dropFirst().compactMap { child in
+        (child.value as? Substring).flatMap { Int($0) }
+    }
 }
 
 /// A running `idlewatch live` with its output in files.
@@ -61,14 +129,15 @@ final class LiveProcess {
     var stdoutURL: URL { directory.appendingPathComponent("stdout") }
     var stderrURL: URL { directory.appendingPathComponent("stderr") }
 
-    init(_ arguments: [String]) throws {
+    /// `standardOutput`: where standard output goes instead of a file (a pipe the test reads, or does not).
+    init(_ arguments: [String], standardOutput: FileHandle? = nil, standardError: FileHandle? = nil) throws {
         FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
         FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: TestPaths.executable)
         // No state file unless the test names one: the default (/var/lib/idlewatch) is the machine's, not the test's.
         process.arguments = ["live"] + (arguments.contains("--state") ? [] : ["--no-state"]) + arguments
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
-        process.standardError = try FileHandle(forWritingTo: stderrURL)
+        process.standardOutput = try standardOutput ?? FileHandle(forWritingTo: stdoutURL)
+        process.standardError = try standardError ?? FileHandle(forWritingTo: stderrURL)
         try process.run()
     }
 
@@ -213,6 +282,192 @@ struct LiveCommandTests {
         let silent = alerts.filter { ($0["alert"] as? [String: Any])?["rule"] as? String == "capture-silent" }
         #expect(silent.count == 1, "\(live.standardOutput)")
         #expect((silent.first?["sensor"] as? [String: Any])?["interface"] as? String == link.local)
+    }
+
+    @Test("standard output that nobody reads: capture and signals go on, SIGTERM ends the process within 10 s, every line and packet not delivered is counted")
+    func stalledStandardOutput() throws {
+        let link = try TestLink()
+        let site = TestPaths.temporaryDirectory().appendingPathComponent("site.yaml")
+        // This side is a decommissioned host: every flow it starts (one per destination port) is an alert.
+        try "local_networks: [10.197.0.0/16]\nhosts: [{ address: \(link.localAddress), name: retired, state: decommissioned }]\n"
+            .write(to: site, atomically: true, encoding: .utf8)
+        let pipe = Pipe()
+        // A one-page pipe that the test never reads until the sensor has gone.
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let live = try LiveProcess(["-i", link.local, "--site", site.path, "--flows", "--format", "json",
+                                    "--immediate-mode", "--stats-interval", "0", "--user", "root", "tcp or udp"],
+                                   standardOutput: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        // 7,000 refused connections (each ends 10 s of packet time after its RST), then, 11 s later, 7,000 UDP flows:
+        // their packets end the first 7,000 flows, whose records fill the pipe while the capture goes on; at the
+        // stop the UDP flows' records come on top, more than the queue's 10,000 lines.
+        let sent = 7_000
+        link.connectToClosedPorts(20_000...(20_000 + sent - 1))
+        usleep(11_000_000)
+        link.sendUDP(toPorts: 20_000...(20_000 + sent - 1))
+        // The analysis goes on while standard output is stuck: SIGUSR1 is answered, and every packet the filter
+        // passed is analysed: a SYN and a RST per connection, then UDP datagrams (all of them, unless the kernel
+        // lost some of the burst before the capture saw them).
+        var (decoded, received) = (0, -1)
+        let deadline = Date().addingTimeInterval(20)
+        while !(decoded == received && decoded > 2 * sent) && Date() < deadline {
+            live.signal(SIGUSR1)
+            usleep(500_000)
+            if let last = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded, (\d+) received by the filter/).last {
+                (decoded, received) = (Int(last.1)!, Int(last.2)!)
+            }
+        }
+        #expect(decoded == received && decoded > 2 * sent, "\(live.standardError)")
+
+        live.signal(SIGTERM)
+        let stopped = Date()
+        let status = live.waitForExit(seconds: 30)
+        #expect(status != nil && Date().timeIntervalSince(stopped) < 10, "SIGTERM must end the process within 10 s")
+        if status == nil { live.signal(SIGKILL) }
+        let errors = live.standardError
+        #expect(status == 1, "lines were lost: the status says so\n\(errors)")
+        // What reached the pipe is exactly what the sensor says it wrote.
+        let reached = try pipe.fileHandleForReading.readToEnd() ?? Data()
+        let newlines = reached.reduce(0) { $0 + ($1 == 0x0a ? 1 : 0) }
+        // The last account of standard output (the one at the stop).
+        let line = try #require(errors.matches(of: /standard output: (.*) written, (\d+) queued, (\d+) lost \((\d+) queue full, (\d+) not written\)/).last,
+                                "\(errors)")
+        let written = line.1.matches(of: /\d+/).compactMap { Int($0.0) }.reduce(0, +)
+        let (queued, lost, full, notWritten) = (Int(line.2)!, Int(line.3)!, Int(line.4)!, Int(line.5)!)
+        #expect(newlines == written, "\(line.0)")
+        #expect(queued == 0 && lost == full + notWritten && full > 0, "\(line.0)\n\(errors)")
+        let packets = try #require(numbers(in: errors, /final statistics: \S+: (\d+) packets decoded, (\d+) received by the filter \(\+\d+\), (\d+) dropped by the kernel, \d+ by the interface, (\d+) left unread/),
+                                   "\(errors)")
+        // Every line the sensor produced is accounted for: a record per flow (a connection is two packets, a
+        // datagram one), so at least decoded - 7,000 lines.
+        #expect(written + lost >= packets[0] - sent, "\(line.0); \(packets)")
+        #expect(written < sent, "a one-page pipe holds a few lines, not thousands: \(line.0)")
+        #expect(errors.contains("not written"), "\(errors)")
+        // Every packet the filter passed was analysed, dropped by the kernel or left unread, and says which.
+        #expect(packets[0] > 2 * sent, "\(packets)")
+        #expect(packets[0] + packets[2] + packets[3] == packets[1], "\(packets)")
+    }
+
+    @Test("a unix syslog socket recreated root-only after the privilege drop: the failed reconnects are counted and shown in the statistics, the queue kept, the loss counted at exit")
+    func unixSocketRecreatedRootOnly() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        chmod(directory.path, 0o755)
+        let path = directory.appendingPathComponent("log").path
+        let first = try UnixDatagramCollector(path: path, mode: 0o666)
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--syslog", "unix:\(path)", "tcp"])
+        #expect(live.waitForError("dropped privileges to nobody"), "\(live.standardError)")
+        link.connectToClosedPorts(4000...4015)  // a host-scan
+        let deadline = Date().addingTimeInterval(5)
+        var before: [String] = []
+        while before.isEmpty && Date() < deadline {
+            usleep(100_000)
+            before = first.received()
+        }
+        #expect(!before.isEmpty, "the collector got the alerts before it was recreated")
+        // The collector restarts with a root-only socket: the sensor, now nobody, cannot connect to it.
+        first.close()
+        let second = try UnixDatagramCollector(path: path, mode: 0o600)
+        defer { second.close() }
+        // A new alert: the peer scans this side's closed ports.
+        _ = try? sh("ip netns exec \(link.namespace) bash -c 'for p in $(seq 5000 5020); do (echo > /dev/tcp/\(link.localAddress)/$p) 2>/dev/null; done'")
+        usleep(500_000)
+        live.signal(SIGUSR1)
+        #expect(live.waitForError("Permission denied"), "\(live.standardError)")
+        let statistics = try #require(live.standardError.firstMatch(of: /syslog unix:\S+: (\d+) sent, (\d+) queued, (\d+) lost .*last error: (.*)/),
+                                      "\(live.standardError)")
+        #expect(Int(statistics.2)! > 0, "the alerts wait in the queue: \(statistics.0)")
+        #expect(statistics.4.contains("Permission denied"), "\(statistics.0)")
+        #expect(second.received().isEmpty)
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0)
+        // At the stop, the queue is counted as undeliverable, never described as sent.
+        let final = try #require(live.standardError.matches(of: /syslog unix:\S+: (\d+) sent, (\d+) queued, (\d+) lost \(\d+ queue full, \d+ rejected, (\d+) undeliverable\)/).last,
+                                 "\(live.standardError)")
+        #expect(Int(final.2)! == 0 && Int(final.4)! >= Int(statistics.2)!, "\(final.0)")
+        #expect(Int(final.1)! == before.count, "sent counts only what reached the first socket: \(final.0)")
+    }
+
+    @Test("SIGHUP with the site path replaced by a FIFO: the reload is refused with a message, the sensor goes on and stops on SIGTERM")
+    func reloadRefusesFIFO() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = directory.appendingPathComponent("site.yaml").path
+        try "local_networks: [10.197.0.0/16]\n".write(toFile: site, atomically: true, encoding: .utf8)
+        let live = try LiveProcess(["-i", link.local, "--site", site, "--format", "json", "--immediate-mode",
+                                    "--stats-interval", "0", "--user", "root"])
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        // The site file becomes a FIFO nobody writes to: opening it for reading would wait for a writer for ever.
+        unlink(site)
+        #expect(mkfifo(site, 0o644) == 0)
+        live.signal(SIGHUP)
+        #expect(live.waitForError("not a regular file"), "\(live.standardError)")
+        #expect(live.standardError.contains("keeping the site file loaded before"), "\(live.standardError)")
+        // Still analysing and answering signals.
+        link.connectToClosedPorts(6000...6015)
+        live.signal(SIGUSR1)
+        #expect(live.waitForError("statistics: \(link.local):"), "\(live.standardError)")
+        live.signal(SIGTERM)
+        #expect(live.waitForExit(seconds: 10) == 0, "\(live.standardError)")
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["alert"] as? [String: Any])?["rule"] as? String == "host-scan" },
+                "\(live.standardOutput)")
+    }
+
+    @Test("live | head -1: standard output closed by its reader, no other output: the sensor says so and stops, exit 1, as tcpdump")
+    func standardOutputClosedStops() throws {
+        let link = try TestLink()
+        let pipe = Pipe()
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--user", "root", "tcp"], standardOutput: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        link.connectToClosedPorts(4000...4015)  // a host-scan: the first line
+        var first = Data()
+        while !first.contains(0x0a), let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty {
+            first.append(byte)
+        }
+        try pipe.fileHandleForReading.close()  // as head -1 does
+        #expect(first.count > 10)
+        // More alerts: the peer scans this side; the first write after the close fails with EPIPE.
+        _ = try? sh("ip netns exec \(link.namespace) bash -c 'for p in $(seq 5000 5020); do (echo > /dev/tcp/\(link.localAddress)/$p) 2>/dev/null; done'")
+        let status = live.waitForExit(seconds: 10)
+        #expect(status == 1, "the sensor stops by itself: \(live.standardError)")
+        #expect(live.standardError.contains("standard output closed by its reader: no other output for alerts, stopping"),
+                "\(live.standardError)")
+        #expect(live.standardError.contains("final statistics"), "\(live.standardError)")
+        #expect(live.standardError.contains(/standard output closed by its reader: \d+ alerts? not written/), "\(live.standardError)")
+    }
+
+    @Test("standard error that nobody reads: statistics on SIGUSR1 cannot stall the sensor, SIGTERM still ends it within 10 s")
+    func stalledStandardError() throws {
+        let link = try TestLink()
+        let pipe = Pipe()
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, 1031 /* F_SETPIPE_SZ */, 4096)
+        let live = try LiveProcess(["-i", link.local, "--format", "json", "--immediate-mode", "--stats-interval", "0",
+                                    "--user", "root", "tcp"], standardError: pipe.fileHandleForWriting)
+        try pipe.fileHandleForWriting.close()
+        usleep(1_000_000)
+        // Statistics lines until the pipe is long full (a line is about 400 bytes; the pipe holds 4 KiB).
+        for _ in 0..<60 {
+            live.signal(SIGUSR1)
+            usleep(50_000)
+        }
+        link.connectToClosedPorts(4000...4015)  // a host-scan, analysed while standard error is stuck
+        usleep(500_000)
+        live.signal(SIGTERM)
+        let stopped = Date()
+        let status = live.waitForExit(seconds: 30)
+        if status == nil { live.signal(SIGKILL) }
+        #expect(status != nil && Date().timeIntervalSince(stopped) < 10, "SIGTERM must end the process within 10 s")
+        #expect(status == 0)
+        let alerts = try parseJSONLines(live.standardOutput)
+        #expect(alerts.contains { ($0["alert"] as? [String: Any])?["rule"] as? String == "host-scan" },
+                "\(live.standardOutput)")
     }
 
     @Test("a missing interface is refused with libpcap's reason")

@@ -241,6 +241,76 @@ struct SyslogSinkOfflineTests {
         #expect(statistics.sent == count && statistics.lost == 0 && statistics.reconnects == 0, "\(statistics)")
     }
 
+    @Test("A TCP collector that dies with our bytes unacknowledged: those messages go back to the queue and reach the next collector; only what its kernel acknowledged and it never read is lost")
+    func tcpCollectorKilled() throws {
+        let first = try listenOnLoopback(receiveBuffer: 4096)
+        let formatter = try SyslogFormatter(format: .rfc5424, hostname: "sensor1", processID: 4242)
+        let sink = try SyslogSink(destination: .tcp(host: "127.0.0.1", port: first.port), formatter: formatter)
+        let connection = accept(first.descriptor, nil, nil)
+        try #require(connection >= 0)
+        // The collector reads nothing: its small receive buffer fills, the rest stays in our send buffer,
+        // written (counted as sent) but never acknowledged.
+        let count: UInt64 = 300
+        for n in 1...count {
+            sink.send(SyslogSamples.numbered(n))
+            sink.tick()
+        }
+        usleep(200_000)
+        sink.tick()
+        let before = sink.statistics
+        #expect(before.sent > 50, "\(before)")
+        // What the dying collector's kernel acknowledged and holds unread: lost with it (the documented risk).
+        var unread: Int32 = 0
+        _ = ioctl(connection, UInt(0x541B) /* FIONREAD */, &unread)
+        // Killed as by SIGKILL: its sockets close with unread data, so the kernel resets the connection.
+        close(connection)
+        close(first.descriptor)
+        let second = try listenOnLoopback(receiveBuffer: 1 << 20, port: first.port)
+        defer { close(second.descriptor) }
+
+        var stream: [UInt8] = []
+        var ids: [Int] = []
+        var accepted: Int32 = -1
+        let deadline = Date().addingTimeInterval(8)
+        while ids.last != Int(count) && Date() < deadline {
+            sink.tick()
+            if accepted < 0 {
+                var entry = pollfd(fd: second.descriptor, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, 20) > 0 { accepted = accept(second.descriptor, nil, nil) }
+                continue
+            }
+            var entry = pollfd(fd: accepted, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 20) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let got = read(accepted, &buffer, buffer.count)
+            guard got > 0 else { break }
+            stream += buffer[..<got]
+            while let space = stream.firstIndex(of: UInt8(ascii: " ")),
+                  let length = Int(String(decoding: stream[..<space], as: UTF8.self)),
+                  stream.count > space + length
+            {
+                let message = try parseRFC5424(String(decoding: stream[(space + 1)...(space + length)], as: UTF8.self))
+                ids.append(Int(message.structuredData.first?["alert"] ?? "") ?? -1)
+                stream.removeFirst(space + 1 + length)
+            }
+        }
+        if accepted >= 0 { close(accepted) }
+        // The messages wholly in the dead collector's receive buffer are the ones lost; every later one arrives, in
+        // order, once.
+        var wholeUnread = 0, offset = 0
+        for n in 1...count {
+            let frame = "\(formatter.message(SyslogSamples.numbered(n)).count) ".utf8.count + formatter.message(SyslogSamples.numbered(n)).count
+            if offset + frame > Int(unread) { break }
+            offset += frame
+            wholeUnread += 1
+        }
+        #expect(ids == Array((wholeUnread + 1)...Int(count)), "unread \(unread) bytes: \(wholeUnread) whole messages; got \(ids.first ?? 0)...\(ids.last ?? 0) (\(ids.count))")
+        let statistics = sink.close(waitingUpTo: 1)
+        #expect(statistics.resent > 0 && statistics.reconnects == 1, "\(statistics)")
+        #expect(statistics.accepted == statistics.sent + UInt64(statistics.queued) + statistics.lost, "\(statistics)")
+        #expect(statistics.description.contains("resent after a broken connection (possible duplicates)"), "\(statistics)")
+    }
+
     @Test("UDP to an IPv6 literal: one message per datagram, exactly the formatter's bytes",
           .enabled(if: FileManager.default.fileExists(atPath: "/proc/net/if_inet6"), "no IPv6"))
     func udpIPv6() throws {
@@ -321,14 +391,17 @@ struct SyslogSinkOfflineTests {
     }
 }
 
-/// A TCP listener on 127.0.0.1 at a free port; `receiveBuffer` is inherited by accepted connections.
-func listenOnLoopback(receiveBuffer: Int32) throws -> (descriptor: Int32, port: UInt16) {
+/// A TCP listener on 127.0.0.1 at a free port (or `port`); `receiveBuffer` is inherited by accepted connections.
+func listenOnLoopback(receiveBuffer: Int32, port: UInt16 = 0) throws -> (descriptor: Int32, port: UInt16) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else { throw CollectorError.setup("socket: \(String(cString: strerror(errno)))") }
     var size = receiveBuffer
     setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    var reuse: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
     address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) {
