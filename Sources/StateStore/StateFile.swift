@@ -71,6 +71,7 @@ public final class StateFile {
 
     /// Opens an existing state file for reading only (a report), alongside a sensor that may be writing it.
     public static func openForReading(path: String) throws -> StateFile {
+        try StateFileClaim.refuseUnlessReadable(path)
         guard FileManager.default.fileExists(atPath: path) else {
             throw StateFileError(path, "no such state file (a replay or live run with --state creates it)")
         }

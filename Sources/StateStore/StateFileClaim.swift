@@ -225,6 +225,19 @@ final class StateFileClaim: @unchecked Sendable {  // every property is a consta
         throw StateFileError(label, "keeps changing while being opened; refused")
     }
 
+    /// For a report (which only reads): a FIFO or a device where the state file should be is refused rather than
+    /// opened (a FIFO would block the report forever). Links are followed: reading through them harms nothing.
+    static func refuseUnlessReadable(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }  // missing: the caller says so
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFIFO: throw StateFileError(path, "is a FIFO, not a regular file; refused")
+        case S_IFDIR: throw StateFileError(path, "is a directory, not a state file")
+        default: throw StateFileError(path, "is not a regular file; refused")
+        }
+    }
+
     static func refuseUnlessPlain(_ info: stat, directory: Int32, name: String, label: String) throws {
         switch info.st_mode & S_IFMT {
         case S_IFREG:

@@ -195,7 +195,7 @@ struct Live: ParsableCommand {
         if !noState {
             let path = state ?? Live.defaultStatePath
             do {
-                if state == nil { try createDefaultStateDirectory() }
+                if state == nil || state == Live.defaultStatePath { try createDefaultStateDirectory() }
                 let owner = targetUser().map { StateFileOwner(name: $0.name, uid: $0.uid, gid: $0.gid) }
                 let file = try StateFile.openForWriting(path: path, handTo: owner)
                 try pipeline.attachState(file, interval: .seconds(Int64(saveInterval)), resume: false)

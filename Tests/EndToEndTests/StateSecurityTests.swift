@@ -135,6 +135,17 @@ struct StateSecurityTests {
         #expect(statLine(output, "/var/lib/secret/preload")?.hasPrefix("0 644 ") == true, "\(output)")
     }
 
+    @Test("the hosts report refuses a FIFO instead of waiting on it forever")
+    func reportRefusesFIFO() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("state.db").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let report = try runIdleWatch(["hosts", "--state", fifo])  // before: blocked in open(2) for a writer
+        #expect(report.status == 2, "\(report.standardError)")
+        #expect(report.standardError.contains("state.db: is a FIFO, not a regular file; refused"), "\(report.standardError)")
+    }
+
     @Test("a state file made by a replay is 0600")
     func createdPrivate() throws {
         let directory = TestPaths.temporaryDirectory()
