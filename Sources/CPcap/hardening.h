@@ -24,6 +24,9 @@ static inline long idlewatch_seccomp_install(const struct sock_filter *filter, u
     return syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &program);
 }
 
+/* unshare(2) through syscall(2) (glibc declares it only with _GNU_SOURCE); for the confinement self-check. */
+static inline int idlewatch_unshare(int flags) { return (int)syscall(__NR_unshare, flags); }
+
 /* The AUDIT_ARCH_* value of the architecture this is built for (the macros are expressions Swift cannot import);
    0 where no filter is written for it. */
 static inline unsigned int idlewatch_audit_arch(void) {

@@ -186,6 +186,19 @@ public enum ProcessHardening {
         return program
     }
 
+    /// For the tests (`idlewatch live --check-confinement`): makes calls the filter must refuse and reports each
+    /// outcome. Each fails differently without the filter (mount: ENOENT for the missing directory, even as root;
+    /// unshare of a user namespace: EINVAL with threads running, or success), so EPERM is the filter's answer.
+    /// The execve comes last: should it go through, the process becomes /bin/true.
+    public static func checkRefusals(_ report: (String) -> Void) {
+        func outcome(_ result: Int32) -> String { result == 0 ? "allowed" : "refused: \(String(cString: strerror(errno)))" }
+        report("mount " + outcome(mount("iwcheck", "/nonexistent/idlewatch-check", "tmpfs", 0, nil)))
+        report("unshare(CLONE_NEWUSER) " + outcome(idlewatch_unshare(0x1000_0000)))  // would hand out capabilities
+        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        execv("/bin/true", arguments)
+        report("execve(/bin/true) refused: \(String(cString: strerror(errno)))")
+    }
+
     /// What /proc/self/status says of this process's confinement (for the log and the tests): NoNewPrivs,
     /// Seccomp, CapBnd, CapAmb.
     public static func status() -> String {

@@ -313,9 +313,7 @@ struct Live: ParsableCommand {
             : "confined: no new privileges, \(ProcessHardening.allowedCount) kinds of system call allowed (others fail with EPERM)")
         if checkConfinement {
             log("confinement: \(ProcessHardening.status())")
-            let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-            execv("/bin/true", arguments)
-            log("confinement check: execve(/bin/true) refused: \(String(cString: strerror(errno)))")
+            ProcessHardening.checkRefusals { log("confinement check: \($0)") }
         }
     }
 
