@@ -89,7 +89,7 @@ public enum ProcessHardening {
             (SYS_mmap, "mmap"), (SYS_munmap, "munmap"), (SYS_mremap, "mremap"), (SYS_mprotect, "mprotect"),
             (SYS_madvise, "madvise"), (SYS_brk, "brk"), (SYS_membarrier, "membarrier"),
             // Syslog over TCP reconnects after the drop: a new socket each time.
-            (SYS_socket, "socket"), (SYS_connect, "connect"), (SYS_setsockopt, "setsockopt"),
+            (SYS_connect, "connect"), (SYS_setsockopt, "setsockopt"),
             (SYS_getsockopt, "getsockopt"), (SYS_getsockname, "getsockname"), (SYS_getpeername, "getpeername"),
             (SYS_shutdown, "shutdown"),
             // Signals (sigtimedwait for SIGINT/SIGTERM/SIGHUP/SIGUSR1), threads, the process's end.
@@ -128,6 +128,8 @@ public enum ProcessHardening {
             // The TCP syslog sink waits at exit until the kernel sent what it queued (TIOCOUTQ is SIOCOUTQ);
             // FIONREAD. Not TIOCSTI and the other terminal requests.
             (SYS_ioctl, "ioctl", 1, [0x5411 /* TIOCOUTQ */, 0x541B /* FIONREAD */]),
+            // New syslog sockets (TCP reconnection): unix, IPv4, IPv6; not netlink, packet or the other families.
+            (SYS_socket, "socket", 0, [UInt32(AF_UNIX), UInt32(AF_INET), UInt32(AF_INET6)]),
         ]
     }
 
@@ -188,12 +190,16 @@ public enum ProcessHardening {
 
     /// For the tests (`idlewatch live --check-confinement`): makes calls the filter must refuse and reports each
     /// outcome. Each fails differently without the filter (mount: ENOENT for the missing directory, even as root;
-    /// unshare of a user namespace: EINVAL with threads running, or success), so EPERM is the filter's answer.
+    /// unshare of a user namespace: EINVAL with threads running, or success; a netlink socket: success), so EPERM
+    /// is the filter's answer.
     /// The execve comes last: should it go through, the process becomes /bin/true.
     public static func checkRefusals(_ report: (String) -> Void) {
         func outcome(_ result: Int32) -> String { result == 0 ? "allowed" : "refused: \(String(cString: strerror(errno)))" }
         report("mount " + outcome(mount("iwcheck", "/nonexistent/idlewatch-check", "tmpfs", 0, nil)))
         report("unshare(CLONE_NEWUSER) " + outcome(idlewatch_unshare(0x1000_0000)))  // would hand out capabilities
+        let netlink = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue), 0)  // any user may open one without the filter
+        report("socket(AF_NETLINK) " + outcome(netlink >= 0 ? 0 : -1))
+        if netlink >= 0 { close(netlink) }
         let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
         execv("/bin/true", arguments)
         report("execve(/bin/true) refused: \(String(cString: strerror(errno)))")

@@ -113,6 +113,7 @@ struct ConfinementTests {
                 "\(live.standardError)")
         #expect(live.standardError.contains("confinement check: mount refused: Operation not permitted"))
         #expect(live.standardError.contains("confinement check: unshare(CLONE_NEWUSER) refused: Operation not permitted"))
+        #expect(live.standardError.contains("confinement check: socket(AF_NETLINK) refused: Operation not permitted"))
         let threads = confinement(live.process.processIdentifier)
         #expect(!threads.isEmpty)
         for fields in threads {
@@ -143,8 +144,8 @@ struct ConfinementTests {
         live.signal(SIGTERM)
         #expect(live.waitForExit() == 0, "\(live.standardError)")
         #expect(!live.standardError.contains("state not saved"), "\(live.standardError)")
-        // The test's own three refusals only. Anything else the filter refused would show as an error here.
-        #expect(live.standardError.components(separatedBy: "Operation not permitted").count == 4, "\(live.standardError)")
+        // The test's own four refusals only. Anything else the filter refused would show as an error here.
+        #expect(live.standardError.components(separatedBy: "Operation not permitted").count == 5, "\(live.standardError)")
         let report = try runIdleWatch(["hosts", "--state", state])
         #expect(report.status == 0, "\(report.standardError)")
         #expect(report.standardOutput.contains(link.peerAddress), "\(report.standardOutput)")
@@ -175,5 +176,6 @@ struct ConfinementTests {
         #expect(live.waitForExit() == 0, "\(live.standardError)")
         #expect(!live.standardError.contains("execve(/bin/true) refused"), "\(live.standardError)")
         #expect(!live.standardError.contains("unshare(CLONE_NEWUSER) refused: Operation not permitted"), "\(live.standardError)")
+        #expect(live.standardError.contains("socket(AF_NETLINK) allowed"), "\(live.standardError)")
     }
 }
