@@ -6,6 +6,7 @@
 // open). Schema changes are GRDB migrations, each bumping `user_version`.
 
 import Foundation
+import Glibc
 import GRDB
 
 public struct StateFileError: Error, CustomStringConvertible, Sendable {
@@ -30,18 +31,33 @@ public final class StateFile {
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
 
-    /// Opens (creating if missing) the state file for writing.
-    public static func openForWriting(path: String) throws -> StateFile {
-        _ = try checkHeader(path: path)
+    /// Opens (creating if missing) the state file for writing, as the only writer (see `StateFileClaim`: links and
+    /// files that are not plain are refused, a second writer is refused naming the first). With `owner`, the file
+    /// and its `-wal` and `-shm` files are handed to that user by descriptor, so the process can drop to it and
+    /// go on saving in a directory that stays root's.
+    public static func openForWriting(path: String, handTo owner: StateFileOwner? = nil) throws -> StateFile {
+        let claim = try StateFileClaim.take(path: path, owner: owner)
+        _ = try checkHeader(descriptor: claim.descriptor, path: path)
+        try claim.prepareCompanions()
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.label = "idlewatch-state"
         // WAL with synchronous=NORMAL: a commit survives the process being killed; a power cut may lose the last
         // commits but never leaves the file inconsistent.
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        // Each connection keeps the claim (its lock and descriptor) alive, so it is released only once the last
+        // connection is closed: closing the descriptor before would drop SQLite's POSIX locks on the file.
+        configuration.prepareDatabase { db in
+            withExtendedLifetime(claim) {}
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         let pool: DatabasePool
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
+            // SQLite opens the file again by its path without links, in the directory the claim checked.
+            pool = try DatabasePool(path: claim.resolvedPath, configuration: configuration)
+            guard claim.stillNamesTheFile() else {
+                try? pool.close()
+                throw StateFileError(path, "was replaced while being opened; refused")
+            }
             // The header could lag behind the write-ahead log: look again through SQLite before migrating.
             try pool.read { db in try checkIdentity(db, path: path) }
             try migrator.migrate(pool)
@@ -55,6 +71,7 @@ public final class StateFile {
 
     /// Opens an existing state file for reading only (a report), alongside a sensor that may be writing it.
     public static func openForReading(path: String) throws -> StateFile {
+        try StateFileClaim.refuseUnlessReadable(path)
         guard FileManager.default.fileExists(atPath: path) else {
             throw StateFileError(path, "no such state file (a replay or live run with --state creates it)")
         }
@@ -102,7 +119,26 @@ public final class StateFile {
             return true
         }
         defer { try? handle.close() }
-        let header = [UInt8]((try? handle.read(upToCount: 100)) ?? Data())
+        return try judgeHeader([UInt8]((try? handle.read(upToCount: 100)) ?? Data()), path: path)
+    }
+
+    /// As `checkHeader(path:)`, from a descriptor already open on the file (read with pread: the offset stays).
+    static func checkHeader(descriptor: Int32, path: String) throws -> Bool {
+        var header = [UInt8](repeating: 0, count: 100)
+        var count = 0
+        while count < header.count {
+            let read = header.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + count, 100 - count, off_t(count)) }
+            if read < 0 && errno == EINTR { continue }
+            guard read >= 0 else { throw StateFileError(path, "cannot read the state file: \(describe(errno))") }
+            if read == 0 { break }
+            count += read
+        }
+        return try judgeHeader(Array(header[0..<count]), path: path)
+    }
+
+    /// The verdict on a file's first 100 bytes (fewer when the file is shorter): whether it is new (empty);
+    /// throws for anything that is not an IdleWatch state file this build can read.
+    static func judgeHeader(_ header: [UInt8], path: String) throws -> Bool {
         if header.isEmpty { return true }
         let magic = Array("SQLite format 3\0".utf8)
         guard header.count == 100, Array(header[0..<16]) == magic else {

@@ -69,6 +69,15 @@ struct Live: ParsableCommand {
     @Option(name: .long, help: "Drop to this user once the capture is open (default nobody when started as root; root keeps root).")
     var user: String?
 
+    @Flag(name: .long, help: ArgumentHelp(
+        "Do not install the system-call filter after the privilege drop (an escape hatch: see README, Security).",
+        discussion: "No-new-privileges and the empty capability bounding set stay."))
+    var noSeccomp = false
+
+    // For the tests: once hardened, try a call the filter forbids (execve of /bin/true) and report the outcome.
+    @Flag(name: .long, help: .hidden)
+    var checkConfinement = false
+
     @Option(name: .long, help: "Seconds between statistics lines on standard error (0: only on SIGUSR1 and at exit).")
     var statsInterval = 300.0
 
@@ -117,6 +126,13 @@ struct Live: ParsableCommand {
             throw ValidationError("--save-interval must be between 1 and 86400 seconds")
         }
         if noState && state != nil { throw ValidationError("--state and --no-state exclude each other") }
+        // Before any side effect (the capture, a state file made as root): the account to drop to must exist.
+        if let user, user != "root", getpwnam(user) == nil {
+            throw ValidationError("--user \(user): no such user")
+        }
+        if user == nil, geteuid() == 0, getpwnam("nobody") == nil {
+            throw ValidationError("no user 'nobody' to drop privileges to: give --user USER (or --user root)")
+        }
     }
 
     static let defaultStatePath = "/var/lib/idlewatch/state.db"
@@ -129,6 +145,12 @@ struct Live: ParsableCommand {
             Live.messagesLock.unlock()
         }
         signal(SIGPIPE, SIG_IGN)
+        // First, while the process has one thread (every thread has its own sets; later ones inherit these): no
+        // capability in the bounding or ambient sets, so nothing exec'd could regain one. Root's own capabilities
+        // stay until the drop (the capture and the state file need them).
+        if geteuid() == 0 {
+            do { try ProcessHardening.clearCapabilityBounds() } catch { throw CommandFailure("cannot harden the process: \(error)") }
+        }
         // Before anything can block: signals wait for the capture loop instead of killing the process.
         let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
         var configuration = PipelineConfiguration()
@@ -184,8 +206,9 @@ struct Live: ParsableCommand {
         if !noState {
             let path = state ?? Live.defaultStatePath
             do {
-                if state == nil { try createDefaultStateDirectory() }
-                let file = try StateFile.openForWriting(path: path)
+                if state == nil || state == Live.defaultStatePath { try createDefaultStateDirectory() }
+                let owner = targetUser().map { StateFileOwner(name: $0.name, uid: $0.uid, gid: $0.gid) }
+                let file = try StateFile.openForWriting(path: path, handTo: owner)
                 try pipeline.attachState(file, interval: .seconds(Int64(saveInterval)), resume: false)
                 if let restored = pipeline.state?.restored {
                     log("state \(path): continuing from \(restored.packets) packets, \(restored.hosts) hosts, "
@@ -193,7 +216,6 @@ struct Live: ParsableCommand {
                 } else {
                     log("state \(path): new")
                 }
-                try giveStateToUser(path)
             } catch let failure as CommandFailure {
                 throw failure
             } catch {
@@ -203,6 +225,7 @@ struct Live: ParsableCommand {
         log("capturing on \(interface) (link type \(source.linkType), snapshot length \(source.snapshotLength)"
             + (options.filter.map { ", filter '\($0)'" } ?? "") + ")")
         try dropPrivileges()
+        try confine()
 
         var settings = LiveSettings()
         settings.statisticsInterval = statsInterval
@@ -232,24 +255,32 @@ struct Live: ParsableCommand {
         return (name, entry.pointee.pw_uid, entry.pointee.pw_gid)
     }
 
-    /// /var/lib/idlewatch, made if missing (as systemd's StateDirectory= would), owned by --user.
+    /// /var/lib/idlewatch, made if missing (as systemd's StateDirectory= would): root's, mode 0755. Only the state
+    /// file inside is handed to --user (by StateFile, by descriptor): a directory the sensor's user could write
+    /// would let that user plant a link for the next start as root to follow. One left to that user by an earlier
+    /// version is taken back.
     func createDefaultStateDirectory() throws {
         let directory = (Live.defaultStatePath as NSString).deletingLastPathComponent
-        var info = stat()
-        if stat(directory, &info) == 0 { return }
-        guard mkdir(directory, 0o750) == 0 || errno == EEXIST else {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw CommandFailure("cannot create \(directory): \(String(cString: strerror(errno))) (or give --state FILE, or --no-state)", exitCode: 2)
         }
-        if let target = targetUser() { _ = chown(directory, target.uid, target.gid) }
-    }
-
-    /// Makes the state file and its write-ahead log and index files writable by --user, so saves keep working
-    /// after privileges are dropped.
-    func giveStateToUser(_ path: String) throws {
-        guard let target = targetUser() else { return }
-        for file in [path, path + "-wal", path + "-shm"] where access(file, F_OK) == 0 {
-            guard chown(file, target.uid, target.gid) == 0 else {
-                throw CommandFailure("cannot hand \(file) to \(target.name): \(String(cString: strerror(errno)))", exitCode: 2)
+        guard geteuid() == 0 else { return }
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CommandFailure("\(directory): \(String(cString: strerror(errno))) (a directory is expected; or give --state FILE, or --no-state)", exitCode: 2)
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return }
+        let mode = info.st_mode & 0o7777
+        // Searchable by all (the sensor's user reopens the file by path), writable by root only.
+        if info.st_uid != 0 || info.st_gid != 0 || mode & 0o022 != 0 || mode & 0o001 == 0 {
+            guard fchown(descriptor, 0, 0) == 0, fchmod(descriptor, 0o755) == 0 else {
+                throw CommandFailure("cannot make \(directory) root's: \(String(cString: strerror(errno)))", exitCode: 2)
+            }
+            if info.st_uid != 0 {
+                log("\(directory) belonged to uid \(info.st_uid): made root's (mode 0755); only the state file "
+                    + "is handed to the sensor's user")
             }
         }
     }
@@ -289,6 +320,23 @@ struct Live: ParsableCommand {
     static let messages = BufferedOutput(descriptor: STDERR_FILENO, mode: .dropping(capacity: 1000))
     /// A BufferedOutput has one producer at a time; messages may come from any thread.
     static let messagesLock = NSLock()
+
+    /// After the drop: no new privileges, and (unless --no-seccomp) only the system calls the sensor needs, on
+    /// every thread. See ProcessHardening for the list.
+    func confine() throws {
+        do {
+            try ProcessHardening.forbidNewPrivileges()
+            if !noSeccomp { try ProcessHardening.installSystemCallFilter() }
+        } catch {
+            throw CommandFailure("cannot harden the process: \(error)" + (noSeccomp ? "" : " (--no-seccomp runs without the system-call filter)"))
+        }
+        log(noSeccomp ? "confined: no new privileges, no system-call filter (--no-seccomp)"
+            : "confined: no new privileges, \(ProcessHardening.allowedCount) kinds of system call allowed (others fail with EPERM)")
+        if checkConfinement {
+            log("confinement: \(ProcessHardening.status())")
+            ProcessHardening.checkRefusals { log("confinement check: \($0)") }
+        }
+    }
 
     func log(_ message: String) {
         Live.messagesLock.lock()
