@@ -216,6 +216,17 @@ public final class BufferedOutput: @unchecked Sendable {
         return failure == nil
     }
 
+    /// Hands over what is buffered and waits at most `seconds` for the writer to write it all, whatever the mode (for
+    /// a process about to replace itself, which would lose what the writer thread still holds). Returns whether
+    /// everything was written.
+    @discardableResult
+    public func drain(waitingUpTo seconds: Double) -> Bool {
+        guard threaded else { writeDirect(); return failure == nil }
+        handOver()
+        waitUntilWritten(deadline: monotonic() + max(0, seconds))
+        return locked { queueHead >= queue.count && !writing && counters.failure == nil }
+    }
+
     /// Hands over what is buffered and waits at most `seconds` (for ever when nil, unless interrupted) for the writer
     /// to write it all; what is still queued then is counted as not written. Later lines are counted as not written.
     /// Returns the final statistics.

@@ -193,7 +193,9 @@ public enum ProcessHardening {
     /// unshare of a user namespace: EINVAL with threads running, or success; a netlink socket: success), so EPERM
     /// is the filter's answer.
     /// The execve comes last: should it go through, the process becomes /bin/true.
-    public static func checkRefusals(_ report: (String) -> Void) {
+    /// `beforeExec` runs just before the execve (to write out what was reported: an execve that goes through ends the
+    /// process without its threads).
+    public static func checkRefusals(_ report: (String) -> Void, beforeExec: () -> Void = {}) {
         func outcome(_ result: Int32) -> String { result == 0 ? "allowed" : "refused: \(String(cString: strerror(errno)))" }
         report("mount " + outcome(mount("iwcheck", "/nonexistent/idlewatch-check", "tmpfs", 0, nil)))
         report("unshare(CLONE_NEWUSER) " + outcome(idlewatch_unshare(0x1000_0000)))  // would hand out capabilities
@@ -201,6 +203,7 @@ public enum ProcessHardening {
         report("socket(AF_NETLINK) " + outcome(netlink >= 0 ? 0 : -1))
         if netlink >= 0 { close(netlink) }
         let arguments: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        beforeExec()
         execv("/bin/true", arguments)
         report("execve(/bin/true) refused: \(String(cString: strerror(errno)))")
     }

@@ -334,7 +334,8 @@ struct Live: ParsableCommand {
             : "confined: no new privileges, \(ProcessHardening.allowedCount) kinds of system call allowed (others fail with EPERM)")
         if checkConfinement {
             log("confinement: \(ProcessHardening.status())")
-            ProcessHardening.checkRefusals { log("confinement check: \($0)") }
+            ProcessHardening.checkRefusals({ log("confinement check: \($0)") },
+                                           beforeExec: { Live.messagesLock.withLock { _ = Live.messages.drain(waitingUpTo: 5) } })
         }
     }
 
