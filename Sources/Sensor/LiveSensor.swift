@@ -1,5 +1,6 @@
 // The live sensor's loop: packets from the interface through the same pipeline as a replay, signals between
-// reads, periodic statistics and capture-health alerts, and a clean stop that loses nothing.
+// reads, periodic statistics and capture-health alerts (on a path of their own: SensorHealth.swift), and a clean
+// stop that loses nothing.
 
 import Detection
 import Glibc
@@ -47,6 +48,8 @@ public final class LiveSensor {
     var lastLossCheck = CaptureStatistics(received: 0, dropped: 0, interfaceDropped: 0)
     var lastPacketClock = WallClock.monotonic()
     var silentRaised = false
+    /// Capture-health alerts' own judgement: repeats and incidents on the monotonic clock (SensorHealth.swift).
+    var health: SensorHealth
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
     /// Standard output as the sensor last reported it: its failure, and whether lines were being dropped.
@@ -66,6 +69,7 @@ public final class LiveSensor {
         self.settings = settings
         self.signals = signals
         self.log = log
+        health = SensorHealth(configuration: pipeline.analyzer.engine.ledger.configuration)
         let sinks = deliveries
         self.pipeline.onAlert = { alert in for sink in sinks { sink.send(alert) } }
         // Packet times are checked against the wall clock, and the state is saved on the monotonic clock: a packet
@@ -154,7 +158,7 @@ public final class LiveSensor {
             }
             if settings.silentAfter > 0 && !silentRaised && now - lastPacketClock >= settings.silentAfter {
                 silentRaised = true
-                raiseHealth(.captureSilent, severity: 2,
+                raiseHealth(.captureSilent, severity: 2, limitRepeats: false,
                             message: "no packet on \(source.interface) for \(Int(now - lastPacketClock)) s: check the SPAN port")
             }
             if settings.statisticsInterval > 0 && now >= nextStatistics {
@@ -270,17 +274,25 @@ public final class LiveSensor {
         guard dropped > 0 else { return }
         let fraction = Double(dropped) / Double(received + dropped)
         guard fraction > settings.lossThreshold else { return }
-        raiseHealth(.captureLoss, severity: fraction > 0.01 ? 1 : 2,
+        raiseHealth(.captureLoss, severity: fraction > 0.01 ? 1 : 2, limitRepeats: true,
                     message: "\(source.interface) lost \(dropped) of \(received + dropped) packets "
                         + "(\(decimalSeconds(Int64((fraction * 1e11).rounded()), digits: 2))%) in the last \(Int(settings.lossCheckInterval)) s: "
                         + "alerts may be missing; raise -B or reduce the mirrored traffic")
     }
 
-    func raiseHealth(_ rule: RuleID, severity: Int, message: String) {
+    /// A capture-health alert, on its own path (SensorHealth.swift): stamped with the wall clock, judged on the
+    /// monotonic one; `limitRepeats`: at most once per suppression interval, the rest counted as held back.
+    func raiseHealth(_ rule: RuleID, severity: Int, limitRepeats: Bool, message: String) {
+        let now = WallClock.monotonic()
+        guard let heldBefore = health.admit(rule, at: now, limitRepeats: limitRepeats) else {
+            pipeline.countSensorAlertHeldBack(rule)
+            return
+        }
         var alert = Alert(timestamp: WallClock.now(), rule: rule, severity: severity, message: message,
                           source: .unspecified, host: AlertHost(address: .unspecified))
         alert.interface = source.interface
-        pipeline.raise(alert, key: SuppressionKey(rule: rule, source: .unspecified, detail: source.interface))
+        let raised = pipeline.raiseSensorAlert(alert, incident: health.incident(at: now), heldBefore: heldBefore)
+        health.noteRaised(raised, at: now)
         output.flush()
     }
 
