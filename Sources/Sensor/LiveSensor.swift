@@ -1,6 +1,7 @@
 // The live sensor's loop: packets from the interface through the same pipeline as a replay, signals between
-// reads, periodic statistics and capture-health alerts (on a path of their own: SensorHealth.swift), and a clean
-// stop that loses nothing.
+// reads, periodic statistics and capture-health alerts, and a clean stop that loses nothing. While no packet comes,
+// packet time goes on by the sensor clock (SensorClock.swift), so flows time out and scans are reported on a quiet
+// link; capture-health alerts take a path of their own (SensorHealth.swift).
 
 import Detection
 import Glibc
@@ -48,6 +49,8 @@ public final class LiveSensor {
     var lastLossCheck = CaptureStatistics(received: 0, dropped: 0, interfaceDropped: 0)
     var lastPacketClock = WallClock.monotonic()
     var silentRaised = false
+    /// Packet time between packets (SensorClock.swift).
+    public private(set) var sensorClock: SensorClock
     /// Capture-health alerts' own judgement: repeats and incidents on the monotonic clock (SensorHealth.swift).
     var health: SensorHealth
     public private(set) var reloads = 0
@@ -69,6 +72,7 @@ public final class LiveSensor {
         self.settings = settings
         self.signals = signals
         self.log = log
+        sensorClock = SensorClock(readTimeout: .milliseconds(Int64(source.timeoutMilliseconds)))
         health = SensorHealth(configuration: pipeline.analyzer.engine.ledger.configuration)
         let sinks = deliveries
         self.pipeline.onAlert = { alert in for sink in sinks { sink.send(alert) } }
@@ -102,11 +106,13 @@ public final class LiveSensor {
             switch ring.next(waitingUpTo: 100) {
             case .batch(let packets, _):
                 pipeline.guardWithWallClock(now: WallClock.now())
+                let clockBefore = pipeline.clock
                 for index in packets.indices {
                     pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
                                      wireLength: packets[index].wireLength)
                 }
                 ring.release()
+                sensorClock.noteBatch(clockBefore: clockBefore, after: pipeline.clock, monotonic: WallClock.monotonic())
                 packetsSinceCheck += packets.count
             case .idle:
                 break
@@ -140,6 +146,9 @@ public final class LiveSensor {
                     break
                 }
             }
+            // A quiet link: packet time goes on, so flows that timed out end now, not with the next packet. On a busy
+            // link the advanced time is behind the latest packet's and this does nothing.
+            if let time = sensorClock.time(at: now) { pipeline.advanceClock(to: time) }
             // Hands the lines over to the writer thread: never waits for the reader (BufferedOutput.dropping).
             output.flush()
             if checkOutput() && !stopping {
