@@ -100,6 +100,29 @@ public struct AlertLedger {
         return true
     }
 
+    /// Raises an alert about the sensor itself (capture health) that its own path has already judged
+    /// (Sources/Sensor/SensorHealth.swift): numbered in the same sequence as every other alert and queued in order
+    /// with them, but neither suppressed by key nor linked by host here, since those follow packet time and the
+    /// sensor's own alerts follow the sensor's monotonic clock. `incident`: the incident it continues (nil: it
+    /// opens one). `heldBefore`: how many the caller held back since the last one of its kind. Returns it as queued.
+    public mutating func raiseJudged(_ alert: Alert, incident: UInt64?, heldBefore: UInt64) -> Alert {
+        var alert = alert
+        alert.id = nextID
+        nextID &+= 1
+        alert.incident = incident ?? alert.id
+        alert.suppressedBefore = heldBefore
+        pending.append(alert)
+        raised &+= 1
+        raisedByRule[alert.rule, default: 0] &+= 1
+        return alert
+    }
+
+    /// Counts an alert the sensor's own path held back, with the ones suppression held back here.
+    public mutating func countHeldBack(_ rule: RuleID) {
+        suppressed &+= 1
+        suppressedByRule[rule, default: 0] &+= 1
+    }
+
     /// The alerts raised since the last call, in order.
     public mutating func drain() -> [Alert] {
         defer { pending.removeAll(keepingCapacity: true) }

@@ -94,7 +94,8 @@ public final class LiveSource {
         timeoutMilliseconds = Int32(clamping: options.timeoutMilliseconds)
     }
 
-    let timeoutMilliseconds: Int32
+    /// The read timeout in use (`LiveOptions.timeoutMilliseconds`).
+    public let timeoutMilliseconds: Int32
     /// The descriptor poll() waits on (-1 where libpcap offers none; then the read timeout is libpcap's).
     var selectableDescriptor: Int32 = -1
 

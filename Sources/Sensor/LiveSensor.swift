@@ -1,5 +1,7 @@
 // The live sensor's loop: packets from the interface through the same pipeline as a replay, signals between
-// reads, periodic statistics and capture-health alerts, and a clean stop that loses nothing.
+// reads, periodic statistics and capture-health alerts, and a clean stop that loses nothing. While no packet comes,
+// packet time goes on by the sensor clock (SensorClock.swift), so flows time out and scans are reported on a quiet
+// link; capture-health alerts take a path of their own (SensorHealth.swift).
 
 import Detection
 import Glibc
@@ -47,6 +49,10 @@ public final class LiveSensor {
     var lastLossCheck = CaptureStatistics(received: 0, dropped: 0, interfaceDropped: 0)
     var lastPacketClock = WallClock.monotonic()
     var silentRaised = false
+    /// Packet time between packets (SensorClock.swift).
+    public private(set) var sensorClock: SensorClock
+    /// Capture-health alerts' own judgement: repeats and incidents on the monotonic clock (SensorHealth.swift).
+    var health: SensorHealth
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
     /// Standard output as the sensor last reported it: its failure, and whether lines were being dropped.
@@ -66,6 +72,8 @@ public final class LiveSensor {
         self.settings = settings
         self.signals = signals
         self.log = log
+        sensorClock = SensorClock(readTimeout: .milliseconds(Int64(source.timeoutMilliseconds)))
+        health = SensorHealth(configuration: pipeline.analyzer.engine.ledger.configuration)
         let sinks = deliveries
         self.pipeline.onAlert = { alert in for sink in sinks { sink.send(alert) } }
         // Packet times are checked against the wall clock, and the state is saved on the monotonic clock: a packet
@@ -98,11 +106,13 @@ public final class LiveSensor {
             switch ring.next(waitingUpTo: 100) {
             case .batch(let packets, _):
                 pipeline.guardWithWallClock(now: WallClock.now())
+                let clockBefore = pipeline.clock
                 for index in packets.indices {
                     pipeline.analyse(packets[index].summary, at: packets[index].timestamp,
                                      wireLength: packets[index].wireLength)
                 }
                 ring.release()
+                sensorClock.noteBatch(clockBefore: clockBefore, after: pipeline.clock, monotonic: WallClock.monotonic())
                 packetsSinceCheck += packets.count
             case .idle:
                 break
@@ -136,6 +146,9 @@ public final class LiveSensor {
                     break
                 }
             }
+            // A quiet link: packet time goes on, so flows that timed out end now, not with the next packet. On a busy
+            // link the advanced time is behind the latest packet's and this does nothing.
+            if let time = sensorClock.time(at: now) { pipeline.advanceClock(to: time) }
             // Hands the lines over to the writer thread: never waits for the reader (BufferedOutput.dropping).
             output.flush()
             if checkOutput() && !stopping {
@@ -154,7 +167,7 @@ public final class LiveSensor {
             }
             if settings.silentAfter > 0 && !silentRaised && now - lastPacketClock >= settings.silentAfter {
                 silentRaised = true
-                raiseHealth(.captureSilent, severity: 2,
+                raiseHealth(.captureSilent, severity: 2, limitRepeats: false,
                             message: "no packet on \(source.interface) for \(Int(now - lastPacketClock)) s: check the SPAN port")
             }
             if settings.statisticsInterval > 0 && now >= nextStatistics {
@@ -270,17 +283,25 @@ public final class LiveSensor {
         guard dropped > 0 else { return }
         let fraction = Double(dropped) / Double(received + dropped)
         guard fraction > settings.lossThreshold else { return }
-        raiseHealth(.captureLoss, severity: fraction > 0.01 ? 1 : 2,
+        raiseHealth(.captureLoss, severity: fraction > 0.01 ? 1 : 2, limitRepeats: true,
                     message: "\(source.interface) lost \(dropped) of \(received + dropped) packets "
                         + "(\(decimalSeconds(Int64((fraction * 1e11).rounded()), digits: 2))%) in the last \(Int(settings.lossCheckInterval)) s: "
                         + "alerts may be missing; raise -B or reduce the mirrored traffic")
     }
 
-    func raiseHealth(_ rule: RuleID, severity: Int, message: String) {
+    /// A capture-health alert, on its own path (SensorHealth.swift): stamped with the wall clock, judged on the
+    /// monotonic one; `limitRepeats`: at most once per suppression interval, the rest counted as held back.
+    func raiseHealth(_ rule: RuleID, severity: Int, limitRepeats: Bool, message: String) {
+        let now = WallClock.monotonic()
+        guard let heldBefore = health.admit(rule, at: now, limitRepeats: limitRepeats) else {
+            pipeline.countSensorAlertHeldBack(rule)
+            return
+        }
         var alert = Alert(timestamp: WallClock.now(), rule: rule, severity: severity, message: message,
                           source: .unspecified, host: AlertHost(address: .unspecified))
         alert.interface = source.interface
-        pipeline.raise(alert, key: SuppressionKey(rule: rule, source: .unspecified, detail: source.interface))
+        let raised = pipeline.raiseSensorAlert(alert, incident: health.incident(at: now), heldBefore: heldBefore)
+        health.noteRaised(raised, at: now)
         output.flush()
     }
 

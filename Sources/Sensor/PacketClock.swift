@@ -29,7 +29,9 @@
 //
 // Live: the kernel stamps packets with the wall clock as they arrive, so a packet more than `aheadLimit` ahead of
 // the wall clock (read once per batch) is an outlier at once, counted and not analysed; a live sensor holds
-// nothing, and saves on the monotonic clock (LiveSensor.swift), whatever the packet times say.
+// nothing, and saves on the monotonic clock (LiveSensor.swift), whatever the packet times say. Between packets the
+// sensor clock moves packet time on (SensorClock.swift): from a packet this screen believed, at the monotonic
+// clock's rate, so it cannot carry the clock ahead by itself.
 
 import PacketDecoding
 

@@ -166,18 +166,12 @@ public struct Pipeline: PacketHandler {
         }
     }
 
-    /// Raises an alert that does not come from traffic (capture health) through the same ledger and sinks.
-    public mutating func raise(_ alert: Alert, key: SuppressionKey) {
-        analyzer.engine.ledger.raise(alert, key: key)
-        writeAlerts()
-    }
-
     /// Swaps in a reloaded site model; what was learned stays.
     public mutating func replaceSite(_ site: Site) {
         analyzer.engine.replaceSite(site)
     }
 
-    /// Writes what the ledger raised. With detections off it holds only capture-health alerts, if any.
+    /// Writes what the ledger raised. With detections off it holds only capture-health alerts (SensorHealth.swift).
     mutating func writeAlerts() {
         for alert in analyzer.engine.ledger.drain() {
             onAlert?(alert)

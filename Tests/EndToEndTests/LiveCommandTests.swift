@@ -299,26 +299,29 @@ struct LiveCommandTests {
                                    standardOutput: pipe.fileHandleForWriting)
         try pipe.fileHandleForWriting.close()
         #expect(live.waitForError("capturing on"), "\(live.standardError)")
-        // 7,000 refused connections (each ends 10 s of packet time after its RST), then, 11 s later, 7,000 UDP flows:
-        // their packets end the first 7,000 flows, whose records fill the pipe while the capture goes on; at the
-        // stop the UDP flows' records come on top, more than the queue's 10,000 lines.
+        // 7,000 refused connections (each ends 10 s of packet time after its RST, by the sensor clock while the link
+        // is quiet, or by the packets after it), then, 11 s later, 7,000 UDP flows: the first 7,000 flows' records
+        // fill the pipe while the capture goes on; at the stop the UDP flows' records come on top, more than the
+        // queue's 10,000 lines.
         let sent = 7_000
         link.connectToClosedPorts(20_000...(20_000 + sent - 1))
         usleep(11_000_000)
         link.sendUDP(toPorts: 20_000...(20_000 + sent - 1))
         // The analysis goes on while standard output is stuck: SIGUSR1 is answered, and every packet the filter
         // passed is analysed: a SYN and a RST per connection, then UDP datagrams (all of them, unless the kernel
-        // lost some of the burst before the capture saw them).
-        var (decoded, received) = (0, -1)
+        // lost some of the burst before the capture saw them: then those are counted as dropped by the kernel; in
+        // immediate mode its ring holds a few hundred packets of this snapshot length, and the flows ending in
+        // the same seconds compete with the reader for this machine's two cores).
+        var (decoded, received, dropped) = (0, -1, 0)
         let deadline = Date().addingTimeInterval(20)
-        while !(decoded == received && decoded > 2 * sent) && Date() < deadline {
+        while !(decoded + dropped == received && decoded > 2 * sent) && Date() < deadline {
             live.signal(SIGUSR1)
             usleep(500_000)
-            if let last = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded, (\d+) received by the filter/).last {
-                (decoded, received) = (Int(last.1)!, Int(last.2)!)
+            if let last = live.standardError.matches(of: /statistics: \S+: (\d+) packets decoded, (\d+) received by the filter \(\+\d+\), (\d+) dropped by the kernel/).last {
+                (decoded, received, dropped) = (Int(last.1)!, Int(last.2)!, Int(last.3)!)
             }
         }
-        #expect(decoded == received && decoded > 2 * sent, "\(live.standardError)")
+        #expect(decoded + dropped == received && decoded > 2 * sent, "\(live.standardError)")
 
         live.signal(SIGTERM)
         let stopped = Date()
