@@ -15,19 +15,14 @@ struct FlowAnnotation {
     var responder = HostReference.none
     var originatorIsLocal = false
     var responderIsLocal = false
-    /// Which maintenance port the flow reaches: index into `site.maintenancePorts`, `undeclaredPort`, or `none`.
-    var maintenance: Int32 = FlowAnnotation.none
-    /// The declared maintenance port the flow goes to, expected use or not (index into `site.maintenancePorts`,
-    /// or `none`): the exposure ledger records expected uses too.
-    var declaredPort: Int32 = FlowAnnotation.none
+    /// What the maintenance rule found the flow to be. Never a position in the site file's list of ports (a reload
+    /// reorders or shortens it): the port itself is found again from the flow, in the site file loaded now.
+    var maintenance = MaintenanceMatch.none
     var maintenanceReason = MaintenanceReason.undeclared
     /// Stages already raised for this flow (bit per `Stage.rawValue`).
     var raisedStages: UInt8 = 0
     /// The furthest stage noted in the maintenance-exposure ledger (-1: none yet).
     var exposureStage: Int8 = -1
-
-    static let none: Int32 = -1
-    static let undeclaredPort: Int32 = -2
 }
 
 /// Everything a detection may read about one flow event.
@@ -118,11 +113,15 @@ public struct DetectionEngine: FlowEventHandler {
         annotations.reserveCapacity(min(flowCapacity, 1 << 22))
     }
 
-    /// Replaces the site model (a reloaded site file); learned state stays, and every known host is matched
-    /// against the new inventory.
-    public mutating func replaceSite(_ newSite: Site) {
+    /// Replaces the site model (a reloaded site file, or the one a restored state is used with); learned state
+    /// stays, every known host is matched against the new inventory, and every open flow's maintenance port is
+    /// looked up again in the new file (see `MaintenancePortInbound.siteReplaced`).
+    public mutating func replaceSite(_ newSite: Site, openFlows: FlowTable) {
         site = newSite
         hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
+        for slot in openFlows.openFlowSlots where Int(slot) < annotations.count {
+            maintenance.siteReplaced(openFlows.flow(at: slot), annotation: &annotations[Int(slot)], site: newSite)
+        }
     }
 
     var learningEnds: Timestamp { (start ?? .zero) + site.learning.period }
@@ -267,7 +266,7 @@ public struct DetectionEngine: FlowEventHandler {
         dormant.flow(context, ledger: &ledger)
         maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
         exposure.flow(context, annotation: &annotations[slot], site: site)
-        newService.flow(context, declaredPort: annotations[slot].declaredPort != FlowAnnotation.none, hosts: &hosts,
+        newService.flow(context, declaredPort: annotations[slot].maintenance.isDeclared, hosts: &hosts,
                         ledger: &ledger)
         scans.flow(context, ledger: &ledger)
     }

@@ -11,12 +11,16 @@ extension DetectionEngine {
     /// When learning began (the first packet ever analysed into this state).
     public var learningStart: Timestamp? { start }
 
-    public func encodeWindows(openFlowSlots: [Int32], into writer: inout StateWriter) {
+    /// Open flows are saved with their table positions (the flow table restores them there). Their maintenance
+    /// ports are saved as positions in the list of port names written before them (the layout of schema 2); the
+    /// position is found from the flow in the site loaded now, never kept between events.
+    public func encodeWindows(openFlows: FlowTable, into writer: inout StateWriter) {
         writer.put(start)
         writer.putCount(site.maintenancePorts.count)
         for port in site.maintenancePorts { writer.put(port.name) }
-        writer.putCount(openFlowSlots.count)
-        for slot in openFlowSlots {
+        let slots = openFlows.openFlowSlots
+        writer.putCount(slots.count)
+        for slot in slots {
             let a = annotations[Int(slot)]
             writer.put(slot)
             for reference in [a.originator, a.responder] {
@@ -25,8 +29,18 @@ extension DetectionEngine {
             }
             writer.put(a.originatorIsLocal)
             writer.put(a.responderIsLocal)
-            writer.put(a.maintenance)
-            writer.put(a.declaredPort)
+            let flow = openFlows.flow(at: slot)
+            let position = a.maintenance.isDeclared
+                ? site.maintenancePortIndex(reachedBy: openFlows.flow(at: slot)).map(Int32.init) ?? Self.noPort
+                : Self.noPort
+            // `maintenance`: the port when its use is unexpected, -2 for an undeclared one, -1 for none or expected
+            // use; `declaredPort`: the port, expected use or not, or -1.
+            switch a.maintenance {
+            case .unexpected where position >= 0: writer.put(position)
+            case .undeclared, .unexpected: writer.put(Self.undeclaredPort)
+            case .none, .expected: writer.put(Self.noPort)
+            }
+            writer.put(position)
             writer.put(a.maintenanceReason.code)
             writer.put(a.raisedStages)
             writer.put(UInt8(bitPattern: a.exposureStage))
@@ -37,17 +51,18 @@ extension DetectionEngine {
         ledger.encode(into: &writer)
     }
 
-    /// Restores what `encodeWindows` wrote. Call after the host table is restored (flows refer to its slots) and
-    /// with the site the state will be used with: annotations naming a maintenance port the site no longer has
-    /// are treated as undeclared.
+    /// Saved port positions: none, and a remote-administration port nobody declared.
+    static let noPort: Int32 = -1
+    static let undeclaredPort: Int32 = -2
+
+    /// Restores what `encodeWindows` wrote. Call after the host table is restored (flows refer to its slots), then
+    /// `replaceSite` with the site the state will be used with and the restored flow table: it finds each flow's
+    /// maintenance port again in that site, and classifies again the flows whose port it no longer declares.
     public mutating func restoreWindows(from reader: inout StateReader) throws {
         start = try reader.optionalTimestamp()
-        // Flows point at maintenance ports by position in the site's list: follow each by name to the current
-        // site (a port removed from the site file since the save is no longer declared).
-        var savedPorts: [String] = []
-        for _ in 0..<(try reader.count(minimumItemSize: 4)) { savedPorts.append(try reader.string()) }
-        let currentPosition = Dictionary(site.maintenancePorts.enumerated().map { ($0.element.name, Int32($0.offset)) },
-                                         uniquingKeysWith: { first, _ in first })
+        // The port names are the saved positions' meaning; which port a flow reaches is found again from the flow.
+        let savedPorts = try reader.count(minimumItemSize: 4)
+        for _ in 0..<savedPorts { _ = try reader.string() }
         let count = try reader.count(minimumItemSize: 24)
         for _ in 0..<count {
             let slot = Int(try reader.int32())
@@ -59,20 +74,18 @@ extension DetectionEngine {
             a.responder = HostReference(index: try reader.int32(), generation: try reader.uint32())
             a.originatorIsLocal = try reader.bool()
             a.responderIsLocal = try reader.bool()
-            a.maintenance = try reader.int32()
-            a.declaredPort = try reader.int32()
+            let maintenance = try reader.int32()
+            let declaredPort = try reader.int32()
             a.maintenanceReason = try MaintenanceReason(code: reader.uint8())
             a.raisedStages = try reader.uint8()
             a.exposureStage = Int8(bitPattern: try reader.uint8())
-            func follow(_ position: Int32, orElse missing: Int32) throws -> Int32 {
-                guard position >= 0 else { return position }
-                guard Int(position) < savedPorts.count else {
-                    throw StateDecodingError("a saved flow names maintenance port \(position) of \(savedPorts.count)")
-                }
-                return currentPosition[savedPorts[Int(position)]] ?? missing
+            for position in [maintenance, declaredPort] where Int(position) >= savedPorts {
+                throw StateDecodingError("a saved flow names maintenance port \(position) of \(savedPorts)")
             }
-            a.maintenance = try follow(a.maintenance, orElse: FlowAnnotation.undeclaredPort)
-            a.declaredPort = try follow(a.declaredPort, orElse: FlowAnnotation.none)
+            // As schema 2 read them: a port whose use is unexpected, else any other mark (-2) undeclared, else a
+            // declared port used as expected.
+            a.maintenance = maintenance >= 0 ? .unexpected : maintenance != Self.noPort ? .undeclared
+                : declaredPort >= 0 ? .expected : .none
             annotate(slot, a)
         }
         try idle.restore(from: &reader)

@@ -75,10 +75,10 @@ struct MaintenanceExposure {
         else { return }
         // The maintenance rule matched the flow against the site's ports when it started: a declared port, used as
         // expected (`maintenance` unmarked) or not, or an undeclared remote-administration port.
-        let declared = annotation.declaredPort
-        guard declared >= 0 || annotation.maintenance == FlowAnnotation.undeclaredPort else { return }
-        let name = declared >= 0 ? site.maintenancePorts[Int(declared)].name : ""
-        let expected = declared >= 0 && annotation.maintenance == FlowAnnotation.none
+        guard annotation.maintenance != .none else { return }
+        let declared = annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil
+        let name = declared?.name ?? ""
+        let expected = annotation.maintenance == .expected
         let isNewFlow = annotation.exposureStage < 0
         annotation.exposureStage = Int8(stage.rawValue)
         let key = ExposureKey(host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
@@ -88,6 +88,7 @@ struct MaintenanceExposure {
             record.lastSeen = max(record.lastSeen, context.time)
             record.stage = max(record.stage, stage)
             record.expected = record.expected && expected
+            record.name = name  // as the site file loaded now names the port (a reload may rename it)
             entries[key] = record
         } else {
             forgotten &+= UInt64(entries.makeRoom(capacity: capacity, now: context.time, window: staleAfter) {

@@ -45,11 +45,11 @@ struct MaintenancePortInbound {
     mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site, ledger: inout AlertLedger) {
         let flow = context.flow
         if context.event == .started {
-            classify(context, annotation: &annotation, site: site)
-            if annotation.maintenance >= 0 { raise(.probe, context, &annotation, site: site, ledger: &ledger) }
+            classify(flow, annotation: &annotation, site: site)
+            if annotation.maintenance == .unexpected { raise(.probe, context, &annotation, site: site, ledger: &ledger) }
             return
         }
-        guard annotation.maintenance != FlowAnnotation.none else { return }
+        guard annotation.maintenance.isWatched else { return }
         switch context.event {
         case .established:
             raise(.open, context, &annotation, site: site, ledger: &ledger)
@@ -83,19 +83,12 @@ struct MaintenancePortInbound {
     }
 
     /// Decides at the flow's start whether it is an inbound use of a maintenance port, and why it is unexpected.
-    func classify(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
-        annotation.maintenance = FlowAnnotation.none
-        annotation.declaredPort = FlowAnnotation.none
-        let flow = context.flow
-        guard !context.originatorIsLocal, context.responderIsLocal,
+    func classify(_ flow: Flow, annotation: inout FlowAnnotation, site: Site) {
+        annotation.maintenance = .none
+        guard !annotation.originatorIsLocal, annotation.responderIsLocal,
             flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
         else { return }
-        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
-        for (index, port) in site.maintenancePorts.enumerated() where port.transport == transport {
-            let inside = flow.responder == port.host && flow.responderPort == port.port
-            let external = port.externalAddress == flow.responder && port.externalPort == flow.responderPort
-            guard inside || external else { continue }
-            annotation.declaredPort = Int32(index)
+        if let port = site.maintenancePort(reachedBy: flow) {
             let time = flow.firstSeen
             var reason: MaintenanceReason?
             if port.closed {
@@ -107,16 +100,28 @@ struct MaintenancePortInbound {
             } else if !port.windows.isEmpty && !port.windows.contains(where: { $0.contains(time) }) {
                 reason = .outsideWindow
             }
-            if let reason {
-                annotation.maintenance = Int32(index)
-                annotation.maintenanceReason = reason
-            }
+            annotation.maintenance = reason == nil ? .expected : .unexpected
+            if let reason { annotation.maintenanceReason = reason }
             return  // a declared port is never also "undeclared", expected or not
         }
+        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
         if site.remoteAdminPorts.contains(PortSpec(port: flow.responderPort, transport: transport)) {
-            annotation.maintenance = FlowAnnotation.undeclaredPort
+            annotation.maintenance = .undeclared
             annotation.maintenanceReason = .undeclared
         }
+    }
+
+    /// The site file was replaced (SIGHUP, or a state restored under another file) while `flow` is open. A flow to a
+    /// port the new file still declares (the same host, port and protocol, or the same external mapping) keeps the
+    /// verdict it got when it started, and its later alerts carry the port's name as the new file spells it: a
+    /// rename or a new order changes no judgement. A flow whose port the new file no longer declares, or that went
+    /// to no declared port, is classified again by the new file, as if it had started under it: an operator who
+    /// removes a port's declaration means that port is no longer expected maintenance access, so an open session to
+    /// a remote-administration port goes on as an undeclared use (any other port is no longer watched), and a port
+    /// declared by the reload applies to the sessions already open to it. Stages already raised are not raised again.
+    func siteReplaced(_ flow: Flow, annotation: inout FlowAnnotation, site: Site) {
+        if annotation.maintenance.isDeclared && site.maintenancePort(reachedBy: flow) != nil { return }
+        classify(flow, annotation: &annotation, site: site)
     }
 
     mutating func raise(_ stage: Stage, _ context: FlowContext, _ annotation: inout FlowAnnotation, site: Site,
@@ -126,7 +131,7 @@ struct MaintenancePortInbound {
         guard stage == .guessing || annotation.raisedStages & bit == 0 else { return }
         let reason = annotation.maintenanceReason
         let severity = stage >= .session || reason == .closed ? 1 : (stage == .open ? 2 : 3)
-        let declared = annotation.maintenance >= 0 ? site.maintenancePorts[Int(annotation.maintenance)] : nil
+        let declared = annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil
         var alert = Alert(flow: flow, at: context.time, rule: .maintenancePortInbound, severity: severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         alert.stage = stage
@@ -154,6 +159,44 @@ struct MaintenancePortInbound {
                                  port: flow.responderPort, detail: stage.description)
         annotation.raisedStages |= bit
         ledger.raise(alert, key: key)
+    }
+}
+
+/// What an inbound flow is to the maintenance rule. Which declared port it reaches is not kept: the flow's responder
+/// address, port and protocol (or the external mapping they match) name it, and `Site.maintenancePort(reachedBy:)`
+/// finds it in whichever site file is loaded now.
+enum MaintenanceMatch: UInt8 {
+    /// Not an inbound use of a maintenance port.
+    case none
+    /// A remote-administration port nobody declared.
+    case undeclared
+    /// A declared port, used as declared (silent; the exposure ledger still notes it).
+    case expected
+    /// A declared port, used against its declaration (`FlowAnnotation.maintenanceReason` says how).
+    case unexpected
+
+    var isDeclared: Bool { self == .expected || self == .unexpected }
+    /// Raises alerts at its stages.
+    var isWatched: Bool { self == .undeclared || self == .unexpected }
+}
+
+extension Site {
+    /// The declared maintenance port `flow` goes to, by its internal host and port or by the external address and
+    /// port of its mapping (the sensor may see traffic before NAT); the first in the file's order. Host, port and
+    /// protocol are unique in a site file, and so are mappings.
+    func maintenancePort(reachedBy flow: Flow) -> MaintenancePort? {
+        maintenancePortIndex(reachedBy: flow).map { maintenancePorts[$0] }
+    }
+
+    /// Where that port stands in the file's list now (for the state file's layout; never kept with the flow).
+    func maintenancePortIndex(reachedBy flow: Flow) -> Int? {
+        guard flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp else { return nil }
+        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
+        return maintenancePorts.firstIndex { port in
+            port.transport == transport
+                && (flow.responder == port.host && flow.responderPort == port.port
+                    || port.externalAddress == flow.responder && port.externalPort == flow.responderPort)
+        }
     }
 }
 

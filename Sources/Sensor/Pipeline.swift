@@ -172,9 +172,9 @@ public struct Pipeline: PacketHandler {
         writeAlerts()
     }
 
-    /// Swaps in a reloaded site model; what was learned stays.
+    /// Swaps in a reloaded site model; what was learned stays, and open flows follow the new file.
     public mutating func replaceSite(_ site: Site) {
-        analyzer.engine.replaceSite(site)
+        analyzer.engine.replaceSite(site, openFlows: flows)
     }
 
     /// Writes what the ledger raised. With detections off it holds only capture-health alerts, if any.
