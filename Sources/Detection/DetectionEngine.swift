@@ -1,5 +1,8 @@
-// The hosts and detections stages: flow events and ARP frames come in, the host table is kept up to date, each
-// detection (one per file) reads the event with the host state and the site model, and alerts go to the ledger.
+// The hosts stage and the dispatcher of the detections: flow events and ARP frames come in, the host table is kept
+// up to date, the facts about the flow are gathered (its hosts' inventory entries, whether its originator woke from
+// silence, its hosts' rates, what it is to the site's maintenance ports, whether its service was known), and each
+// detection of the registry (Detection.swift) that reacts to the event gets them, read-only, in the registry's order.
+// Detections raise alerts into the ledger; they never write host state or each other's state.
 //
 // Per packet, only the sending host's counters are touched, through the host references each flow keeps; host
 // lookups happen when a flow starts or an ARP frame arrives.
@@ -15,14 +18,12 @@ struct FlowAnnotation {
     var responder = HostReference.none
     var originatorIsLocal = false
     var responderIsLocal = false
-    /// What the maintenance rule found the flow to be. Never a position in the site file's list of ports (a reload
-    /// reorders or shortens it): the port itself is found again from the flow, in the site file loaded now.
+    /// What the flow is to the site's maintenance ports. Never a position in the site file's list of ports (a
+    /// reload reorders or shortens it): the port itself is found again from the flow, in the site file loaded now.
     var maintenance = MaintenanceMatch.none
     var maintenanceReason = MaintenanceReason.undeclared
-    /// Stages already raised for this flow (bit per `Stage.rawValue`).
-    var raisedStages: UInt8 = 0
-    /// The furthest stage noted in the maintenance-exposure ledger (-1: none yet).
-    var exposureStage: Int8 = -1
+    /// Each detection's own byte for this flow.
+    var marks = FlowMarks()
 }
 
 /// Everything a detection may read about one flow event.
@@ -43,6 +44,15 @@ public struct FlowContext {
     public var originatorLearnedRate = 0.0
     public var responderRecentRate = 0.0
     public var responderLearnedRate = 0.0
+    /// What the flow is to the site's maintenance ports (judged when it started, and again when the site file changed
+    /// under it: see `siteReplaced`), why its use is unexpected, and the declared port it reaches as the site file
+    /// loaded now describes it.
+    public var maintenance = MaintenanceMatch.none
+    public var maintenanceReason = MaintenanceReason.undeclared
+    public var declaredPort: MaintenancePort?
+    /// For a service answering (TCP established, a UDP reply, by a local host): whether the host had served that port
+    /// and protocol before this flow (the ledger of services is the hosts stage's).
+    public var serviceKnownBefore = false
 }
 
 /// What the detections had to forget to stay within their bounds, and hosts found again for open flows.
@@ -78,32 +88,61 @@ public struct DetectionEngine: FlowEventHandler {
     /// Flows whose host record was evicted while they were open and found again (a run counter, not saved).
     var hostsReattached: UInt64 = 0
 
-    var decommissioned = DecommissionedHostActive()
-    var idle = IdleHostActive()
-    var dormant = DormantHostActive()
-    var maintenance = MaintenancePortInbound()
-    var newService = NewInboundService()
-    var scans = ScanDetection()
-    var exposure = MaintenanceExposure()
+    /// The detections, in the registry's order, and for each event the positions of those that react to it.
+    var detections: [any Detection]
+    let reacting: [[Int]]
+    /// The waking frame (often the ARP before the connection) and the first flow the host starts must be this close
+    /// to count as one waking (dormant-host-active reads the silence only through `FlowContext.originatorSilence`).
+    let wakeWindow = Duration.seconds(600)
 
     /// Who reached which maintenance port from outside (for the hosts report).
-    public var exposures: [ExposureKey: ExposureRecord] { exposure.entries }
+    public var exposures: [ExposureKey: ExposureRecord] { detection(MaintenanceExposure.self)?.entries ?? [:] }
+
+    /// The detection of type `type`, if the engine runs it.
+    public func detection<D: Detection>(_ type: D.Type) -> D? {
+        for detection in detections { if let found = detection as? D { return found } }
+        return nil
+    }
+
+    /// The registry's detections by type, for tests and the state store.
+    var idle: IdleHostActive { detection(IdleHostActive.self)! }
+    var scans: ScanDetection { detection(ScanDetection.self)! }
+
+    /// The position of the detection of type `type` in the engine's list, if it runs it.
+    func position<D: Detection>(of type: D.Type) -> Int? {
+        detections.firstIndex { $0 is D }
+    }
+
+    /// A run counter of the detections, by name (0 when no detection keeps it).
+    public func counter(_ name: String) -> UInt64 {
+        detections.reduce(0) { sum, detection in
+            sum &+ (detection.counters.first { $0.name == name }?.value ?? 0)
+        }
+    }
 
     /// Bounded state forgotten, and hosts found again (for the run summary).
     public var counters: DetectionCounters {
         var c = DetectionCounters()
-        c.scanWindowsForgotten = scans.scannersForgotten
-        c.firstFailuresForgotten = scans.firstFailuresForgotten
-        c.arpWindowsForgotten = scans.arpRequestersForgotten
-        c.guessingHistoriesForgotten = maintenance.historiesForgotten
-        c.exposuresForgotten = exposure.forgotten
-        c.idlePeersNotKept = idle.peersNotKept
+        c.scanWindowsForgotten = counter("scanWindowsForgotten")
+        c.firstFailuresForgotten = counter("firstFailuresForgotten")
+        c.arpWindowsForgotten = counter("arpWindowsForgotten")
+        c.guessingHistoriesForgotten = counter("guessingHistoriesForgotten")
+        c.exposuresForgotten = counter("exposuresForgotten")
+        c.idlePeersNotKept = counter("idlePeersNotKept")
         c.hostsReattached = hostsReattached
         return c
     }
 
+    /// `detections`: the registry's, unless a test runs others.
     public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
-                ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
+                ledger: AlertLedgerConfiguration = AlertLedgerConfiguration(),
+                detections: [any Detection.Type] = DetectionRegistry.all) {
+        precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
+        precondition(Set(detections.map { $0.name }).count == detections.count, "detection names must differ")
+        self.detections = detections.map { $0.init() }
+        reacting = (0..<7).map { bit in
+            detections.indices.filter { detections[$0].events.contains(DetectionEvents(rawValue: 1 << UInt16(bit))) }
+        }
         self.site = site
         self.hosts = HostTable(configuration: hosts)
         self.ledger = AlertLedger(configuration: ledger)
@@ -120,7 +159,7 @@ public struct DetectionEngine: FlowEventHandler {
         site = newSite
         hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
         for slot in openFlows.openFlowSlots where Int(slot) < annotations.count {
-            maintenance.siteReplaced(openFlows.flow(at: slot), annotation: &annotations[Int(slot)], site: newSite)
+            Self.siteReplaced(openFlows.flow(at: slot), annotation: &annotations[Int(slot)], site: newSite)
         }
     }
 
@@ -170,11 +209,9 @@ public struct DetectionEngine: FlowEventHandler {
         let reference = host(sender, at: time)
         touch(reference, at: time)
         hosts[reference].arpFrames &+= 1
-        let entry = inventory(of: reference)
-        decommissioned.arp(sender: sender, target: packet.destination, entry: entry, at: time, ledger: &ledger)
-        idle.arp(sender: sender, entry: entry, at: time, ledger: &ledger)
-        scans.arp(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2, senderEntry: entry,
-                  at: time, ledger: &ledger)
+        let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
+                                 senderEntry: inventory(of: reference), time: time)
+        for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
     }
 
     /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.
@@ -213,6 +250,7 @@ public struct DetectionEngine: FlowEventHandler {
             annotation.responder = host(flow.responder, at: time, sparing: annotation.originator)
             annotation.originatorIsLocal = hosts[annotation.originator].isLocal
             annotation.responderIsLocal = hosts[annotation.responder].isLocal
+            Self.classify(flow, annotation: &annotation, site: site)
             annotate(slot, annotation)
             touch(annotation.originator, at: time)
             hosts[annotation.originator].lastActiveAsClient = time
@@ -241,7 +279,7 @@ public struct DetectionEngine: FlowEventHandler {
         var silence: Duration?
         if event == .started, let woke = hosts[annotation.originator].wokeAt {
             silence = hosts[annotation.originator].silenceBeforeWaking
-            if time - woke > dormant.wakeWindow { silence = nil }
+            if time - woke > wakeWindow { silence = nil }
             hosts[annotation.originator].wokeAt = nil
         }
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
@@ -251,6 +289,15 @@ public struct DetectionEngine: FlowEventHandler {
             (rates.originatorRecent, rates.originatorLearned) = foldedRates(annotation.originator, at: time)
             (rates.responderRecent, rates.responderLearned) = foldedRates(annotation.responder, at: time)
         }
+        // The ledger of services: every answered service teaches it, inside clients and outside alike.
+        var serviceKnownBefore = false
+        let serves = event == .established && flow.ipProtocol == IPProtocol.tcp
+            || event == .answered && flow.ipProtocol == IPProtocol.udp
+        if serves && annotation.responderIsLocal {
+            serviceKnownBefore = hosts.recordService(
+                host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
+                clientIsLocal: annotation.originatorIsLocal, during: time < learningEnds, at: time) != nil
+        }
         // One immutable context, borrowed by every detection (a `var` would be copied for each call).
         let context = FlowContext(
             event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
@@ -259,16 +306,14 @@ public struct DetectionEngine: FlowEventHandler {
             responderEntry: inventory(of: annotation.responder, address: flow.responder), originatorSilence: silence,
             learningEnds: learningEnds,
             originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
-            responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned)
-
-        decommissioned.flow(context, ledger: &ledger)
-        idle.flow(context, ledger: &ledger)
-        dormant.flow(context, ledger: &ledger)
-        maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
-        exposure.flow(context, annotation: &annotations[slot], site: site)
-        newService.flow(context, declaredPort: annotations[slot].maintenance.isDeclared, hosts: &hosts,
-                        ledger: &ledger)
-        scans.flow(context, ledger: &ledger)
+            responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,
+            maintenance: annotation.maintenance, maintenanceReason: annotation.maintenanceReason,
+            declaredPort: annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil,
+            serviceKnownBefore: serviceKnownBefore)
+        let bit = DetectionEvents(event).rawValue.trailingZeroBitCount
+        for position in reacting[bit] {
+            detections[position].flow(context, site: site, mark: &annotations[slot].marks[position], ledger: &ledger)
+        }
     }
 
     /// Sets the annotation of flow slot `slot`, adding slots up to it the first time the table uses it.

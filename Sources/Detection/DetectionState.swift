@@ -1,7 +1,13 @@
 // Saving and restoring what the detections remember between packets, for the state file: when learning began,
-// what each open flow was found to be, the idle hosts' learned peers, the scan and guessing windows, and the
-// ledger's suppression and incidents. Run counters (alerts raised in this run) are not state and start at zero.
-// The host table and the exposure ledger are saved by the state store in tables of their own.
+// what each open flow was found to be, each detection's saved section (the idle hosts' learned peers, the scan and
+// guessing windows), and the ledger's suppression and incidents. Run counters (alerts raised in this run) are not
+// state and start at zero. The host table and the exposure ledger are saved by the state store in tables of their own.
+//
+// Layout: the schema 2 layout first, unchanged (so files of schema 2 load): when learning began, the maintenance
+// ports' names, the open flows (with the bytes of maintenance-port-inbound and maintenance-exposure at their old
+// places), the sections of the detections that existed then in the registry's order, the ledger. Then the detections
+// added since: a count, and for each its name, its section and its byte for each open flow in the order above, each
+// as a length-prefixed byte string. A schema 2 file ends before the count: those detections start empty.
 
 import FlowTracking
 import HostBaselines
@@ -42,14 +48,26 @@ extension DetectionEngine {
             }
             writer.put(position)
             writer.put(a.maintenanceReason.code)
-            writer.put(a.raisedStages)
-            writer.put(UInt8(bitPattern: a.exposureStage))
+            writer.put(maintenancePosition.map { a.marks[$0] } ?? 0)
+            // The furthest stage noted, or -1 (the exposure ledger's byte is that plus one).
+            writer.put(UInt8(bitPattern: Int8(truncatingIfNeeded: Int(exposurePosition.map { a.marks[$0] } ?? 0) - 1)))
         }
-        idle.encode(into: &writer)
-        maintenance.encode(into: &writer)
-        scans.encode(into: &writer)
+        for detection in detections where type(of: detection).savedInSchema2Layout { detection.encode(into: &writer) }
         ledger.encode(into: &writer)
+        let added = detections.indices.filter { !type(of: detections[$0]).savedInSchema2Layout }
+        writer.putCount(added.count)
+        for position in added {
+            writer.put(type(of: detections[position]).name)
+            var section = StateWriter()
+            detections[position].encode(into: &section)
+            writer.put(byteString: section.bytes)
+            writer.put(byteString: slots.map { annotations[Int($0)].marks[position] })
+        }
     }
+
+    /// Where the two detections whose per-flow bytes schema 2 saved stand in this engine's list.
+    var maintenancePosition: Int? { position(of: MaintenancePortInbound.self) }
+    var exposurePosition: Int? { position(of: MaintenanceExposure.self) }
 
     /// Saved port positions: none, and a remote-administration port nobody declared.
     static let noPort: Int32 = -1
@@ -64,6 +82,7 @@ extension DetectionEngine {
         let savedPorts = try reader.count(minimumItemSize: 4)
         for _ in 0..<savedPorts { _ = try reader.string() }
         let count = try reader.count(minimumItemSize: 24)
+        var slots: [Int] = []
         for _ in 0..<count {
             let slot = Int(try reader.int32())
             guard slot >= 0 && slot < flowCapacity else {
@@ -77,8 +96,10 @@ extension DetectionEngine {
             let maintenance = try reader.int32()
             let declaredPort = try reader.int32()
             a.maintenanceReason = try MaintenanceReason(code: reader.uint8())
-            a.raisedStages = try reader.uint8()
-            a.exposureStage = Int8(bitPattern: try reader.uint8())
+            let raisedStages = try reader.uint8()
+            let exposureStage = Int8(bitPattern: try reader.uint8())
+            if let position = maintenancePosition { a.marks[position] = raisedStages }
+            if let position = exposurePosition, exposureStage >= 0 { a.marks[position] = UInt8(exposureStage) + 1 }
             for position in [maintenance, declaredPort] where Int(position) >= savedPorts {
                 throw StateDecodingError("a saved flow names maintenance port \(position) of \(savedPorts)")
             }
@@ -87,11 +108,30 @@ extension DetectionEngine {
             a.maintenance = maintenance >= 0 ? .unexpected : maintenance != Self.noPort ? .undeclared
                 : declaredPort >= 0 ? .expected : .none
             annotate(slot, a)
+            slots.append(slot)
         }
-        try idle.restore(from: &reader)
-        try maintenance.restore(from: &reader)
-        try scans.restore(from: &reader)
+        for position in detections.indices where type(of: detections[position]).savedInSchema2Layout {
+            try detections[position].restore(from: &reader)
+        }
         try ledger.restore(from: &reader)
+        guard !reader.isAtEnd else { return }  // schema 2, before detections were added
+        for _ in 0..<(try reader.count(minimumItemSize: 12)) {
+            let name = try reader.string()
+            var section = StateReader(try reader.byteString())
+            let marks = try reader.byteString()
+            // A section of a detection this build does not run has nothing to go back into.
+            guard let position = detections.firstIndex(where: { type(of: $0).name == name }) else { continue }
+            guard marks.count == slots.count else {
+                throw StateDecodingError("detection \(name) saved \(marks.count) flow marks for \(slots.count) flows")
+            }
+            do {
+                try detections[position].restore(from: &section)
+                guard section.isAtEnd else { throw StateDecodingError("trailing bytes") }
+            } catch let error as StateDecodingError {
+                throw StateDecodingError("detection \(name): \(error.description)")
+            }
+            for (slot, mark) in zip(slots, marks) { annotations[slot].marks[position] = mark }
+        }
         guard reader.isAtEnd else { throw StateDecodingError("saved detection state has trailing bytes") }
     }
 
@@ -99,7 +139,10 @@ extension DetectionEngine {
     public mutating func restoreHosts(layout: [UInt8], hosts saved: [SavedHost], services: [ServiceKey: ServiceRecord],
                                       exposures: [ExposureKey: ExposureRecord]) throws {
         try hosts.restore(layout: layout, hosts: saved, services: services)
-        exposure.entries = exposures
+        if let position = exposurePosition, var ledger = detections[position] as? MaintenanceExposure {
+            ledger.entries = exposures
+            detections[position] = ledger
+        }
     }
 }
 

@@ -13,12 +13,19 @@
 //
 // Severity: 1 from session on (someone got in) and for `closed`; 2 at open; 3 for a probe.
 // Suppression: one alert per source, host, port and stage per interval; repeats are counted.
+// Reads: `FlowContext.maintenance` (what the flow is to the site's ports, judged by the engine: see
+// MaintenanceClassification.swift). Its own byte per flow: the stages raised for it. Saved: the short-session
+// histories (DetectionState.swift).
 
 import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct MaintenancePortInbound {
+struct MaintenancePortInbound: Detection {
+    static let name = "maintenance-port-inbound"
+    static let events = DetectionEvents.allFlowEvents
+    static let savedInSchema2Layout = true
+
     /// Short sessions from one source to one service that make it password guessing (Zeek's SSH bruteforcing
     /// script uses 30 failed logins in 30 minutes; a session here is one TCP connection carrying data both ways,
     /// and SSH clients try 3 to 6 passwords per connection, so 5 connections in 10 minutes is a comparable rate).
@@ -42,24 +49,26 @@ struct MaintenancePortInbound {
     /// Histories dropped to stay within `historyCapacity` while still inside the window (a run counter).
     var historiesForgotten: UInt64 = 0
 
-    mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site, ledger: inout AlertLedger) {
+    var counters: [(name: String, value: UInt64)] { [("guessingHistoriesForgotten", historiesForgotten)] }
+
+    /// `raisedStages`: this detection's byte for the flow, one bit per `Stage.rawValue` already raised.
+    mutating func flow(_ context: FlowContext, site: Site, mark raisedStages: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         if context.event == .started {
-            classify(flow, annotation: &annotation, site: site)
-            if annotation.maintenance == .unexpected { raise(.probe, context, &annotation, site: site, ledger: &ledger) }
+            if context.maintenance == .unexpected { raise(.probe, context, &raisedStages, ledger: &ledger) }
             return
         }
-        guard annotation.maintenance.isWatched else { return }
+        guard context.maintenance.isWatched else { return }
         switch context.event {
         case .established:
-            raise(.open, context, &annotation, site: site, ledger: &ledger)
+            raise(.open, context, &raisedStages, ledger: &ledger)
         case .answered where flow.ipProtocol != IPProtocol.tcp:
-            raise(.open, context, &annotation, site: site, ledger: &ledger)
+            raise(.open, context, &raisedStages, ledger: &ledger)
         case .dataBothWays:
-            raise(.session, context, &annotation, site: site, ledger: &ledger)
+            raise(.session, context, &raisedStages, ledger: &ledger)
         case .longLived:
             if flow.originatorSentData && flow.responderPayload > 0 {
-                raise(.interactive, context, &annotation, site: site, ledger: &ledger)
+                raise(.interactive, context, &raisedStages, ledger: &ledger)
             }
         case .ended:
             guard flow.originatorSentData, flow.responderPayload > 0, flow.duration < shortSession else { return }
@@ -75,63 +84,21 @@ struct MaintenancePortInbound {
             times.append(context.time)
             shortSessions[key] = times
             if times.count >= guessingSessions {
-                raise(.guessing, context, &annotation, site: site, ledger: &ledger, sessions: times.count)
+                raise(.guessing, context, &raisedStages, ledger: &ledger, sessions: times.count)
             }
         default:
             return
         }
     }
 
-    /// Decides at the flow's start whether it is an inbound use of a maintenance port, and why it is unexpected.
-    func classify(_ flow: Flow, annotation: inout FlowAnnotation, site: Site) {
-        annotation.maintenance = .none
-        guard !annotation.originatorIsLocal, annotation.responderIsLocal,
-            flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
-        else { return }
-        if let port = site.maintenancePort(reachedBy: flow) {
-            let time = flow.firstSeen
-            var reason: MaintenanceReason?
-            if port.closed {
-                reason = .closed
-            } else if let expiry = port.expiresAt, time >= expiry {
-                reason = .expired
-            } else if !port.allowedSources.contains(where: { $0.contains(flow.originator) }) {
-                reason = .sourceNotAllowed
-            } else if !port.windows.isEmpty && !port.windows.contains(where: { $0.contains(time) }) {
-                reason = .outsideWindow
-            }
-            annotation.maintenance = reason == nil ? .expected : .unexpected
-            if let reason { annotation.maintenanceReason = reason }
-            return  // a declared port is never also "undeclared", expected or not
-        }
-        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
-        if site.remoteAdminPorts.contains(PortSpec(port: flow.responderPort, transport: transport)) {
-            annotation.maintenance = .undeclared
-            annotation.maintenanceReason = .undeclared
-        }
-    }
-
-    /// The site file was replaced (SIGHUP, or a state restored under another file) while `flow` is open. A flow to a
-    /// port the new file still declares (the same host, port and protocol, or the same external mapping) keeps the
-    /// verdict it got when it started, and its later alerts carry the port's name as the new file spells it: a
-    /// rename or a new order changes no judgement. A flow whose port the new file no longer declares, or that went
-    /// to no declared port, is classified again by the new file, as if it had started under it: an operator who
-    /// removes a port's declaration means that port is no longer expected maintenance access, so an open session to
-    /// a remote-administration port goes on as an undeclared use (any other port is no longer watched), and a port
-    /// declared by the reload applies to the sessions already open to it. Stages already raised are not raised again.
-    func siteReplaced(_ flow: Flow, annotation: inout FlowAnnotation, site: Site) {
-        if annotation.maintenance.isDeclared && site.maintenancePort(reachedBy: flow) != nil { return }
-        classify(flow, annotation: &annotation, site: site)
-    }
-
-    mutating func raise(_ stage: Stage, _ context: FlowContext, _ annotation: inout FlowAnnotation, site: Site,
-                        ledger: inout AlertLedger, sessions: Int = 0) {
+    mutating func raise(_ stage: Stage, _ context: FlowContext, _ raisedStages: inout UInt8, ledger: inout AlertLedger,
+                        sessions: Int = 0) {
         let flow = context.flow
         let bit: UInt8 = 1 << UInt8(stage.rawValue)
-        guard stage == .guessing || annotation.raisedStages & bit == 0 else { return }
-        let reason = annotation.maintenanceReason
+        guard stage == .guessing || raisedStages & bit == 0 else { return }
+        let reason = context.maintenanceReason
         let severity = stage >= .session || reason == .closed ? 1 : (stage == .open ? 2 : 3)
-        let declared = annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil
+        let declared = context.declaredPort
         var alert = Alert(flow: flow, at: context.time, rule: .maintenancePortInbound, severity: severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         alert.stage = stage
@@ -157,51 +124,13 @@ struct MaintenancePortInbound {
         alert.message = "outside host \(flow.originator) reached \(target) \(why): \(how)"
         let key = SuppressionKey(rule: .maintenancePortInbound, source: flow.originator, destination: flow.responder,
                                  port: flow.responderPort, detail: stage.description)
-        annotation.raisedStages |= bit
+        raisedStages |= bit
         ledger.raise(alert, key: key)
     }
 }
 
-/// What an inbound flow is to the maintenance rule. Which declared port it reaches is not kept: the flow's responder
-/// address, port and protocol (or the external mapping they match) name it, and `Site.maintenancePort(reachedBy:)`
-/// finds it in whichever site file is loaded now.
-enum MaintenanceMatch: UInt8 {
-    /// Not an inbound use of a maintenance port.
-    case none
-    /// A remote-administration port nobody declared.
-    case undeclared
-    /// A declared port, used as declared (silent; the exposure ledger still notes it).
-    case expected
-    /// A declared port, used against its declaration (`FlowAnnotation.maintenanceReason` says how).
-    case unexpected
-
-    var isDeclared: Bool { self == .expected || self == .unexpected }
-    /// Raises alerts at its stages.
-    var isWatched: Bool { self == .undeclared || self == .unexpected }
-}
-
-extension Site {
-    /// The declared maintenance port `flow` goes to, by its internal host and port or by the external address and
-    /// port of its mapping (the sensor may see traffic before NAT); the first in the file's order. Host, port and
-    /// protocol are unique in a site file, and so are mappings.
-    func maintenancePort(reachedBy flow: Flow) -> MaintenancePort? {
-        maintenancePortIndex(reachedBy: flow).map { maintenancePorts[$0] }
-    }
-
-    /// Where that port stands in the file's list now (for the state file's layout; never kept with the flow).
-    func maintenancePortIndex(reachedBy flow: Flow) -> Int? {
-        guard flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp else { return nil }
-        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
-        return maintenancePorts.firstIndex { port in
-            port.transport == transport
-                && (flow.responder == port.host && flow.responderPort == port.port
-                    || port.externalAddress == flow.responder && port.externalPort == flow.responderPort)
-        }
-    }
-}
-
 /// Why an inbound use of a maintenance port is unexpected, in the order they are checked.
-enum MaintenanceReason: String {
+public enum MaintenanceReason: String, Sendable {
     case closed
     case expired
     case sourceNotAllowed = "source-not-allowed"
