@@ -11,6 +11,7 @@ import SiteModel
 struct DecommissionedHostActive: Detection {
     static let name = "decommissioned-host-active"
     static let events: DetectionEvents = [.arp, .started, .answered]
+    static let savedInSchema2Layout = true
     static let severity = 1
 
     mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {

@@ -52,8 +52,10 @@ public protocol Detection {
     static var name: String { get }
     /// The events it reacts to.
     static var events: DetectionEvents { get }
-    /// Whether its saved section sits, unnamed, at its place in the layout schema 2 files have (the detections that
-    /// existed then). A detection added since saves a named section after them, which older files simply lack.
+    /// Whether it is one of the detections of schema 2 files: its section (empty for most) sits, unnamed, at its place
+    /// in their layout, and its byte per flow is saved only where that layout has one (maintenance-port-inbound's,
+    /// maintenance-exposure's). A detection added since (the default) saves a named section, with its byte for each
+    /// open flow, after them, which older files simply lack. Keep false for a new detection.
     static var savedInSchema2Layout: Bool { get }
     init()
     /// A flow event. `mark` is this detection's own byte for the flow: 0 when the flow starts, kept with it until

@@ -124,6 +124,7 @@ extension DetectionEngine {
             guard marks.count == slots.count else {
                 throw StateDecodingError("detection \(name) saved \(marks.count) flow marks for \(slots.count) flows")
             }
+            detections[position] = type(of: detections[position]).init()
             do {
                 try detections[position].restore(from: &section)
                 guard section.isAtEnd else { throw StateDecodingError("trailing bytes") }

@@ -13,6 +13,7 @@ import SiteModel
 struct DormantHostActive: Detection {
     static let name = "dormant-host-active"
     static let events = DetectionEvents.started
+    static let savedInSchema2Layout = true
     static let severity = 2
 
     mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {

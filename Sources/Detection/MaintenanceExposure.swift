@@ -52,6 +52,7 @@ public struct ExposureRecord: Sendable, Equatable {
 struct MaintenanceExposure: Detection {
     static let name = "maintenance-exposure"
     static let events: DetectionEvents = [.established, .answered, .data]
+    static let savedInSchema2Layout = true
 
     /// Entries kept; the stalest are forgotten beyond it (a week without use makes an entry forgettable first).
     let capacity = 65_536

@@ -20,6 +20,7 @@ import SiteModel
 struct NewInboundService: Detection {
     static let name = "new-inbound-service"
     static let events: DetectionEvents = [.established, .answered]
+    static let savedInSchema2Layout = true
     static let severity = 2
     let ephemeralStart: UInt16 = 32768
 

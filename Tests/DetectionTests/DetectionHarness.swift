@@ -58,10 +58,11 @@ struct Harness {
     var time = start
 
     init(_ yaml: String = "", hosts: HostTableConfiguration = HostTableConfiguration(),
-         ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) throws {
+         ledger: AlertLedgerConfiguration = AlertLedgerConfiguration(),
+         detections: [any Detection.Type] = DetectionRegistry.all) throws {
         let site = try SiteLoader.parse(yaml, path: "test.yaml")
         engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity, hosts: hosts,
-                                 ledger: ledger)
+                                 ledger: ledger, detections: detections)
     }
 
     /// Feeds packets `spacing` apart, starting at the harness's current time.
