@@ -91,9 +91,6 @@ public struct DetectionEngine: FlowEventHandler {
     /// The detections, in the registry's order, and for each event the positions of those that react to it.
     var detections: [any Detection]
     let reacting: [[Int]]
-    /// The waking frame (often the ARP before the connection) and the first flow the host starts must be this close
-    /// to count as one waking (dormant-host-active reads the silence only through `FlowContext.originatorSilence`).
-    let wakeWindow = Duration.seconds(600)
 
     /// Who reached which maintenance port from outside (for the hosts report).
     public var exposures: [ExposureKey: ExposureRecord] { detection(MaintenanceExposure.self)?.entries ?? [:] }
@@ -192,11 +189,12 @@ public struct DetectionEngine: FlowEventHandler {
     /// never reach `session`), so the flow finds its host again, recreated with no history if it has to be.
     mutating func reattach(slot: Int, _ flow: Flow, at time: Timestamp) {
         if !hosts.isCurrent(annotations[slot].originator) {
-            annotations[slot].originator = host(flow.originator, at: time)
+            annotations[slot].originator = hosts.host(flow.originator, at: time, placement: site)
             hostsReattached &+= 1
         }
         if !hosts.isCurrent(annotations[slot].responder) {
-            annotations[slot].responder = host(flow.responder, at: time, sparing: annotations[slot].originator)
+            annotations[slot].responder = hosts.host(flow.responder, at: time, sparing: annotations[slot].originator,
+                                                     placement: site)
             hostsReattached &+= 1
         }
     }
@@ -206,17 +204,10 @@ public struct DetectionEngine: FlowEventHandler {
         if start == nil { start = time }
         let sender = packet.source
         guard sender != IPAddress(ipv4: 0) else { return }
-        let reference = host(sender, at: time)
-        touch(reference, at: time)
-        hosts[reference].arpFrames &+= 1
+        let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
                                  senderEntry: inventory(of: reference), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
-    }
-
-    /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.
-    mutating func touch(_ reference: HostReference, at time: Timestamp) {
-        hosts.touch(reference, at: time, dormantAfter: site.learning.dormantAfter)
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {
@@ -230,39 +221,22 @@ public struct DetectionEngine: FlowEventHandler {
         return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
 
-    mutating func host(_ address: IPAddress, at time: Timestamp, sparing spared: HostReference? = nil) -> HostReference {
-        let local = site.isLocal(address)
-        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time, sparing: spared)
-        if isNew, let entry = site.inventoryIndex(for: address) {
-            hosts[reference].inventoryIndex = Int32(entry)
-        }
-        return reference
-    }
-
     // MARK: Flow events
 
     public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
         let slot = Int(flow.slot)
         if event == .started {
             if start == nil { start = time }
+            let found = hosts.flowStarted(originator: flow.originator, responder: flow.responder, at: time,
+                                          dormantAfter: site.learning.dormantAfter, duringLearning: time < learningEnds,
+                                          placement: site)
             var annotation = FlowAnnotation()
-            annotation.originator = host(flow.originator, at: time)
-            annotation.responder = host(flow.responder, at: time, sparing: annotation.originator)
-            annotation.originatorIsLocal = hosts[annotation.originator].isLocal
-            annotation.responderIsLocal = hosts[annotation.responder].isLocal
+            annotation.originator = found.originator
+            annotation.responder = found.responder
+            annotation.originatorIsLocal = found.originatorIsLocal
+            annotation.responderIsLocal = found.responderIsLocal
             Self.classify(flow, annotation: &annotation, site: site)
             annotate(slot, annotation)
-            touch(annotation.originator, at: time)
-            hosts[annotation.originator].lastActiveAsClient = time
-            hosts[annotation.originator].flowsOriginated &+= 1
-            hosts[annotation.originator].activity.add(flows: 1)
-            hosts[annotation.originator].activity.fold(at: time)
-            hosts[annotation.originator].peers.insert(flow.responder)
-            hosts[annotation.responder].peers.insert(flow.originator)
-            if time < learningEnds {
-                hosts[annotation.originator].learningFlows &+= 1
-                hosts[annotation.originator].learningPeers.insert(flow.responder)
-            }
         }
         let known = hosts.isCurrent(annotations[slot].originator) && hosts.isCurrent(annotations[slot].responder)
         // A flow's last event needs no host record (its verdicts read addresses, the site and the flow), so an
@@ -272,22 +246,17 @@ public struct DetectionEngine: FlowEventHandler {
         let current = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
-        if event == .answered {
-            hosts[annotation.responder].lastActiveAsServer = time
-            hosts[annotation.responder].flowsAnswered &+= 1
-        }
-        var silence: Duration?
-        if event == .started, let woke = hosts[annotation.originator].wokeAt {
-            silence = hosts[annotation.originator].silenceBeforeWaking
-            if time - woke > wakeWindow { silence = nil }
-            hosts[annotation.originator].wokeAt = nil
-        }
+        if event == .answered { hosts.flowAnswered(by: annotation.responder, at: time) }
+        let silence = event == .started ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).
         var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
         if current && (event == .ended || event == .longLived) {
-            (rates.originatorRecent, rates.originatorLearned) = foldedRates(annotation.originator, at: time)
-            (rates.responderRecent, rates.responderLearned) = foldedRates(annotation.responder, at: time)
+            let period = site.learning.period
+            (rates.originatorRecent, rates.originatorLearned) =
+                hosts.foldedRates(annotation.originator, at: time, learningPeriod: period)
+            (rates.responderRecent, rates.responderLearned) =
+                hosts.foldedRates(annotation.responder, at: time, learningPeriod: period)
         }
         // The ledger of services: every answered service teaches it, inside clients and outside alike.
         var serviceKnownBefore = false
@@ -321,15 +290,10 @@ public struct DetectionEngine: FlowEventHandler {
         while annotations.count <= slot { annotations.append(FlowAnnotation()) }
         annotations[slot] = annotation
     }
-
-    /// Packets per second the host sent over the last minute (decayed, folded up to `time`), and its average
-    /// during learning.
-    mutating func foldedRates(_ reference: HostReference, at time: Timestamp) -> (recent: Double, learned: Double) {
-        hosts[reference].activity.fold(at: time)
-        return (hosts[reference].activity.packetRate(0),
-                Double(hosts[reference].learningPackets) / max(1, site.learning.period.seconds))
-    }
 }
+
+/// The site file says where hosts stand for the hosts stage.
+extension Site: HostPlacement {}
 
 extension AlertHost {
     init(_ address: IPAddress, _ entry: InventoryEntry?) {

@@ -2,9 +2,10 @@
 // breaks a silence of at least `learning.dormant_after` (no frame at all) and starts a flow. A server everyone
 // forgot that suddenly reaches out is the pattern of a machine being used as a foothold.
 //
-// Tunables: severity 2. The waking itself is the hosts stage's (DetectionEngine.swift: `wakeWindow`, 10 min: the waking
-// frame, often the ARP before the connection, and the first flow it starts must be this close to count as one waking),
-// read through `FlowContext.originatorSilence`. One alert per host per suppression interval. No state of its own.
+// Tunables: severity 2. The waking itself is the hosts stage's (HostUpkeep.swift: `HostTable.wakeWindow`, 10 min:
+// the waking frame, often the ARP before the connection, and the first flow it starts must be this close to count as
+// one waking), read through `FlowContext.originatorSilence`. One alert per host per suppression interval. No state
+// of its own.
 
 import FlowTracking
 import PacketDecoding
