@@ -94,7 +94,7 @@ public enum DetectionRegistry {
 }
 
 /// One byte per detection for each open flow, by the detection's place in the engine's list (at most 16).
-public struct FlowMarks: Sendable {
+public struct FlowMarks: Sendable, BitwiseCopyable {
     var low: UInt64 = 0
     var high: UInt64 = 0
     static let capacity = 16

@@ -12,8 +12,8 @@ import HostBaselines
 import PacketDecoding
 import SiteModel
 
-/// What the engine keeps per open flow, in an array parallel to the flow table's slots.
-struct FlowAnnotation {
+/// What the engine keeps per open flow, in the flow's `FlowStorage` (the flow table's, beside the flow).
+struct FlowAnnotation: BitwiseCopyable {
     var originator = HostReference.none
     var responder = HostReference.none
     var originatorIsLocal = false
@@ -79,10 +79,6 @@ public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
     public var ledger: AlertLedger
-    /// Indexed by flow table slot; as long as the highest slot used so far.
-    var annotations: [FlowAnnotation]
-    /// The flow table's capacity: the most slots `annotations` may grow to.
-    let flowCapacity: Int
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
     /// Flows whose host record was evicted while they were open and found again (a run counter, not saved).
@@ -131,7 +127,7 @@ public struct DetectionEngine: FlowEventHandler {
     }
 
     /// `detections`: the registry's, unless a test runs others.
-    public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
+    public init(site: Site, hosts: HostTableConfiguration = HostTableConfiguration(),
                 ledger: AlertLedgerConfiguration = AlertLedgerConfiguration(),
                 detections: [any Detection.Type] = DetectionRegistry.all) {
         precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
@@ -143,21 +139,26 @@ public struct DetectionEngine: FlowEventHandler {
         self.site = site
         self.hosts = HostTable(configuration: hosts)
         self.ledger = AlertLedger(configuration: ledger)
-        // Grown with the flow table's slots (see `annotate`), reserved up front like its entries.
-        self.flowCapacity = flowCapacity
-        annotations = []
-        annotations.reserveCapacity(min(flowCapacity, 1 << 22))
     }
 
     /// Replaces the site model (a reloaded site file, or the one a restored state is used with); learned state
     /// stays, every known host is matched against the new inventory, and every open flow's maintenance port is
     /// looked up again in the new file (see `MaintenancePortInbound.siteReplaced`).
-    public mutating func replaceSite(_ newSite: Site, openFlows: FlowTable) {
+    public mutating func replaceSite(_ newSite: Site, openFlows: inout FlowTable) {
         site = newSite
         hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
-        for slot in openFlows.openFlowSlots where Int(slot) < annotations.count {
-            Self.siteReplaced(openFlows.flow(at: slot), annotation: &annotations[Int(slot)], site: newSite)
+        for slot in openFlows.openFlowSlots {
+            var annotation = openFlows.storage(at: slot).load(FlowAnnotation.self)
+            Self.siteReplaced(openFlows.flow(at: slot), annotation: &annotation, site: newSite)
+            openFlows.setStorage(storage(annotation), at: slot)
         }
+    }
+
+    /// A flow's storage holding `annotation`.
+    func storage(_ annotation: FlowAnnotation) -> FlowStorage {
+        var storage = FlowStorage()
+        storage.store(annotation)
+        return storage
     }
 
     var learningEnds: Timestamp { (start ?? .zero) + site.learning.period }
@@ -167,34 +168,39 @@ public struct DetectionEngine: FlowEventHandler {
     /// Accounts a packet to the host that sent it. Call after the flow table processed the packet. Returns false
     /// when the sender's host record was evicted while its flow was open: then call `reattach` with the flow.
     @inline(__always) @discardableResult
-    public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) -> Bool {
+    public mutating func account(_ disposition: PacketDisposition, flows: FlowTable, at time: Timestamp,
+                                 wireLength: Int) -> Bool {
         guard disposition.outcome == .counted else { return true }
-        let slot = Int(disposition.flowIndex)
-        let sender = disposition.fromOriginator ? annotations[slot].originator : annotations[slot].responder
+        let annotation = flows.storage(at: disposition.flowIndex).load(FlowAnnotation.self)
+        let sender = disposition.fromOriginator ? annotation.originator : annotation.responder
         guard hosts.isCurrent(sender) else { return false }
         hosts.accountPacket(sender, at: time, wireLength: wireLength, dormantAfter: site.learning.dormantAfter,
                             duringLearning: time < learningEnds)
         return true
     }
 
-    /// For a packet `account` could not count: finds the flow's hosts again (see `reattach(slot:)`), then counts it.
-    public mutating func reattach(_ flow: Flow, _ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
-        guard disposition.outcome == .counted, flow.slot == disposition.flowIndex else { return }
-        reattach(slot: Int(flow.slot), flow, at: time)
-        account(disposition, at: time, wireLength: wireLength)
+    /// For a packet `account` could not count: finds the flow's hosts again (see `reattach(_:_:at:)`), then counts
+    /// it.
+    public mutating func reattach(_ disposition: PacketDisposition, flows: inout FlowTable, at time: Timestamp,
+                                  wireLength: Int) {
+        guard disposition.outcome == .counted else { return }
+        let slot = disposition.flowIndex
+        var annotation = flows.storage(at: slot).load(FlowAnnotation.self)
+        reattach(&annotation, flows.flow(at: slot), at: time)
+        flows.setStorage(storage(annotation), at: slot)
+        account(disposition, flows: flows, at: time, wireLength: wireLength)
     }
 
     /// A flood of new addresses can fill a side of the host table and evict a host while one of its flows is open.
     /// Dropping that flow's later events would lose its alerts (a remote-desktop session hidden in a flood would
     /// never reach `session`), so the flow finds its host again, recreated with no history if it has to be.
-    mutating func reattach(slot: Int, _ flow: Flow, at time: Timestamp) {
-        if !hosts.isCurrent(annotations[slot].originator) {
-            annotations[slot].originator = hosts.host(flow.originator, at: time, placement: site)
+    mutating func reattach(_ annotation: inout FlowAnnotation, _ flow: Flow, at time: Timestamp) {
+        if !hosts.isCurrent(annotation.originator) {
+            annotation.originator = hosts.host(flow.originator, at: time, placement: site)
             hostsReattached &+= 1
         }
-        if !hosts.isCurrent(annotations[slot].responder) {
-            annotations[slot].responder = hosts.host(flow.responder, at: time, sparing: annotations[slot].originator,
-                                                     placement: site)
+        if !hosts.isCurrent(annotation.responder) {
+            annotation.responder = hosts.host(flow.responder, at: time, sparing: annotation.originator, placement: site)
             hostsReattached &+= 1
         }
     }
@@ -223,26 +229,25 @@ public struct DetectionEngine: FlowEventHandler {
 
     // MARK: Flow events
 
-    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
-        let slot = Int(flow.slot)
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, storage: inout FlowStorage, at time: Timestamp) {
+        var annotation = storage.load(FlowAnnotation.self)
+        defer { storage.store(annotation) }
         if event == .started {
             if start == nil { start = time }
             let found = hosts.flowStarted(originator: flow.originator, responder: flow.responder, at: time,
                                           dormantAfter: site.learning.dormantAfter, duringLearning: time < learningEnds,
                                           placement: site)
-            var annotation = FlowAnnotation()
+            annotation = FlowAnnotation()
             annotation.originator = found.originator
             annotation.responder = found.responder
             annotation.originatorIsLocal = found.originatorIsLocal
             annotation.responderIsLocal = found.responderIsLocal
             Self.classify(flow, annotation: &annotation, site: site)
-            annotate(slot, annotation)
         }
-        let known = hosts.isCurrent(annotations[slot].originator) && hosts.isCurrent(annotations[slot].responder)
+        let known = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
         // A flow's last event needs no host record (its verdicts read addresses, the site and the flow), so an
         // evicted host is not recreated just to see its flow end: a SYN flood's forged sources stay evicted.
-        if !known && event != .ended { reattach(slot: slot, flow, at: time) }
-        let annotation = annotations[slot]
+        if !known && event != .ended { reattach(&annotation, flow, at: time) }
         let current = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
@@ -281,14 +286,8 @@ public struct DetectionEngine: FlowEventHandler {
             serviceKnownBefore: serviceKnownBefore)
         let bit = DetectionEvents(event).rawValue.trailingZeroBitCount
         for position in reacting[bit] {
-            detections[position].flow(context, site: site, mark: &annotations[slot].marks[position], ledger: &ledger)
+            detections[position].flow(context, site: site, mark: &annotation.marks[position], ledger: &ledger)
         }
-    }
-
-    /// Sets the annotation of flow slot `slot`, adding slots up to it the first time the table uses it.
-    mutating func annotate(_ slot: Int, _ annotation: FlowAnnotation) {
-        while annotations.count <= slot { annotations.append(FlowAnnotation()) }
-        annotations[slot] = annotation
     }
 }
 

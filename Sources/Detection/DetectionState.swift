@@ -17,7 +17,8 @@ extension DetectionEngine {
     /// When learning began (the first packet ever analysed into this state).
     public var learningStart: Timestamp? { start }
 
-    /// Open flows are saved with their table positions (the flow table restores them there). Their maintenance
+    /// Open flows are saved with their table positions (the flow table restores them there, and each flow's storage
+    /// is written back to the flow found there). Their maintenance
     /// ports are saved as positions in the list of port names written before them (the layout of schema 2); the
     /// position is found from the flow in the site loaded now, never kept between events.
     public func encodeWindows(openFlows: FlowTable, into writer: inout StateWriter) {
@@ -27,7 +28,7 @@ extension DetectionEngine {
         let slots = openFlows.openFlowSlots
         writer.putCount(slots.count)
         for slot in slots {
-            let a = annotations[Int(slot)]
+            let a = openFlows.storage(at: slot).load(FlowAnnotation.self)
             writer.put(slot)
             for reference in [a.originator, a.responder] {
                 writer.put(reference.index)
@@ -35,7 +36,6 @@ extension DetectionEngine {
             }
             writer.put(a.originatorIsLocal)
             writer.put(a.responderIsLocal)
-            let flow = openFlows.flow(at: slot)
             let position = a.maintenance.isDeclared
                 ? site.maintenancePortIndex(reachedBy: openFlows.flow(at: slot)).map(Int32.init) ?? Self.noPort
                 : Self.noPort
@@ -61,7 +61,7 @@ extension DetectionEngine {
             var section = StateWriter()
             detections[position].encode(into: &section)
             writer.put(byteString: section.bytes)
-            writer.put(byteString: slots.map { annotations[Int($0)].marks[position] })
+            writer.put(byteString: slots.map { openFlows.storage(at: $0).load(FlowAnnotation.self).marks[position] })
         }
     }
 
@@ -73,20 +73,21 @@ extension DetectionEngine {
     static let noPort: Int32 = -1
     static let undeclaredPort: Int32 = -2
 
-    /// Restores what `encodeWindows` wrote. Call after the host table is restored (flows refer to its slots), then
-    /// `replaceSite` with the site the state will be used with and the restored flow table: it finds each flow's
-    /// maintenance port again in that site, and classifies again the flows whose port it no longer declares.
-    public mutating func restoreWindows(from reader: inout StateReader) throws {
+    /// Restores what `encodeWindows` wrote into the restored flow table's storage. Call after the host table (flows
+    /// refer to its slots) and the flow table are restored, then `replaceSite` with the site the state will be used
+    /// with: it finds each flow's maintenance port again in that site, and classifies again the flows whose port it
+    /// no longer declares.
+    public mutating func restoreWindows(from reader: inout StateReader, openFlows: inout FlowTable) throws {
         start = try reader.optionalTimestamp()
         // The port names are the saved positions' meaning; which port a flow reaches is found again from the flow.
         let savedPorts = try reader.count(minimumItemSize: 4)
         for _ in 0..<savedPorts { _ = try reader.string() }
         let count = try reader.count(minimumItemSize: 24)
-        var slots: [Int] = []
+        var slots: [Int32] = []
         for _ in 0..<count {
-            let slot = Int(try reader.int32())
-            guard slot >= 0 && slot < flowCapacity else {
-                throw StateDecodingError("a saved flow annotation sits at position \(slot) of \(flowCapacity)")
+            let slot = try reader.int32()
+            guard openFlows.isOpen(slot) else {
+                throw StateDecodingError("a saved flow annotation names position \(slot), where no saved flow is")
             }
             var a = FlowAnnotation()
             a.originator = HostReference(index: try reader.int32(), generation: try reader.uint32())
@@ -107,7 +108,7 @@ extension DetectionEngine {
             // declared port used as expected.
             a.maintenance = maintenance >= 0 ? .unexpected : maintenance != Self.noPort ? .undeclared
                 : declaredPort >= 0 ? .expected : .none
-            annotate(slot, a)
+            openFlows.setStorage(storage(a), at: slot)
             slots.append(slot)
         }
         for position in detections.indices where type(of: detections[position]).savedInSchema2Layout {
@@ -131,7 +132,11 @@ extension DetectionEngine {
             } catch let error as StateDecodingError {
                 throw StateDecodingError("detection \(name): \(error.description)")
             }
-            for (slot, mark) in zip(slots, marks) { annotations[slot].marks[position] = mark }
+            for (slot, mark) in zip(slots, marks) {
+                var a = openFlows.storage(at: slot).load(FlowAnnotation.self)
+                a.marks[position] = mark
+                openFlows.setStorage(storage(a), at: slot)
+            }
         }
         guard reader.isAtEnd else { throw StateDecodingError("saved detection state has trailing bytes") }
     }

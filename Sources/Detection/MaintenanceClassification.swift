@@ -56,7 +56,7 @@ extension DetectionEngine {
 /// What an inbound flow is to the maintenance rule. Which declared port it reaches is not kept: the flow's responder
 /// address, port and protocol (or the external mapping they match) name it, and `Site.maintenancePort(reachedBy:)`
 /// finds it in whichever site file is loaded now.
-public enum MaintenanceMatch: UInt8, Sendable {
+public enum MaintenanceMatch: UInt8, Sendable, BitwiseCopyable {
     /// Not an inbound use of a maintenance port.
     case none
     /// A remote-administration port nobody declared.

@@ -130,7 +130,7 @@ struct MaintenancePortInbound: Detection {
 }
 
 /// Why an inbound use of a maintenance port is unexpected, in the order they are checked.
-public enum MaintenanceReason: String, Sendable {
+public enum MaintenanceReason: String, Sendable, BitwiseCopyable {
     case closed
     case expired
     case sourceNotAllowed = "source-not-allowed"

@@ -150,11 +150,11 @@ extension Pipeline {
         }
         try decoding("detection_windows") {
             var windows = StateReader(saved.detectionWindows)
-            try analyzer.engine.restoreWindows(from: &windows)
+            try analyzer.engine.restoreWindows(from: &windows, openFlows: &flows)
         }
         // Hosts point at inventory entries by position, flows at maintenance ports by what they reach: match both
         // against the site file in use now.
-        analyzer.engine.replaceSite(analyzer.engine.site, openFlows: flows)
+        analyzer.engine.replaceSite(analyzer.engine.site, openFlows: &flows)
         if let savedClock = saved.clock {
             clock = savedClock
             packetsAtClock = saved.packetsAtClock

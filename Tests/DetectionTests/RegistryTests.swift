@@ -64,8 +64,8 @@ struct RegistryTests {
         try later.engine.restoreHosts(layout: layout.bytes, hosts: h.engine.hosts.savedHosts,
                                       services: h.engine.hosts.services, exposures: h.engine.exposures)
         try later.flows.restoreOpenFlows(from: &flowReader)
-        try later.engine.restoreWindows(from: &windowReader)
-        later.engine.replaceSite(later.engine.site, openFlows: later.flows)
+        try later.engine.restoreWindows(from: &windowReader, openFlows: &later.flows)
+        later.engine.replaceSite(later.engine.site, openFlows: &later.flows)
         return later
     }
 

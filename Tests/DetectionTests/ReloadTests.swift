@@ -48,11 +48,11 @@ struct ReloadTests {
     /// returns the alerts raised after the reload.
     func run(before: Site, after: Site, port: UInt16 = 22) throws -> (before: [Alert], after: [Alert]) {
         var h = try Harness()
-        h.engine.replaceSite(before, openFlows: h.flows)
+        h.engine.replaceSite(before, openFlows: &h.flows)
         h.feed(Self.opening("192.0.2.66", 40000, "10.0.5.30", port))
         let first = h.alerts
         h.alerts = []
-        h.engine.replaceSite(after, openFlows: h.flows)
+        h.engine.replaceSite(after, openFlows: &h.flows)
         h.feed(Self.rest("192.0.2.66", 40000, "10.0.5.30", port))
         h.finish()
         return (first, h.alerts)
@@ -118,7 +118,7 @@ struct ReloadTests {
         h.engine.replaceSite(try SiteLoader.parse("""
             local_networks: [10.0.0.0/8]
             hosts: [{ address: 10.0.5.31, name: retired-db, state: decommissioned }]
-            """, path: "site.yaml"), openFlows: h.flows)
+            """, path: "site.yaml"), openFlows: &h.flows)
         h.feed([tcp("10.0.5.31", 5432, "10.0.1.1", 40000, [.syn, .ack])])
         #expect(h.alerts.map { "\($0.rule.rawValue) \($0.host.name ?? "-")" } == ["decommissioned-host-active retired-db"])
     }
@@ -126,10 +126,10 @@ struct ReloadTests {
     @Test("the exposure ledger names the port as the reloaded file does, and takes no trap on a removed one")
     func exposureAfterReload() throws {
         var h = try Harness()
-        h.engine.replaceSite(try Self.site(Self.other, Self.vendor), openFlows: h.flows)
+        h.engine.replaceSite(try Self.site(Self.other, Self.vendor), openFlows: &h.flows)
         // Answered, not yet past the handshake: the ledger notes `open` at established, `session` at data.
         h.feed([tcp("192.0.2.66", 40000, "10.0.5.30", 22, .syn), tcp("10.0.5.30", 22, "192.0.2.66", 40000, [.syn, .ack])])
-        h.engine.replaceSite(try Self.site(Self.vendorRenamed), openFlows: h.flows)
+        h.engine.replaceSite(try Self.site(Self.vendorRenamed), openFlows: &h.flows)
         h.feed([tcp("192.0.2.66", 40000, "10.0.5.30", 22, .ack)] + Self.rest("192.0.2.66", 40000, "10.0.5.30", 22))
         let key = ExposureKey(host: ip("10.0.5.30"), port: 22, ipProtocol: IPProtocol.tcp, source: ip("192.0.2.66"))
         #expect(h.engine.exposures[key]?.name == "erp-vendor-ssh", "the entry follows the port's name")
@@ -139,7 +139,7 @@ struct ReloadTests {
     @Test("a state saved with a flow to a maintenance port, restored under a file that moved, renamed or removed it")
     func restoreUnderAnotherSite() throws {
         var h = try Harness()
-        h.engine.replaceSite(try Self.site(Self.vendor, Self.other), openFlows: h.flows)
+        h.engine.replaceSite(try Self.site(Self.vendor, Self.other), openFlows: &h.flows)
         h.feed(Self.opening("192.0.2.66", 40000, "10.0.5.30", 22))
         var writer = StateWriter()
         h.engine.encodeWindows(openFlows: h.flows, into: &writer)
@@ -147,8 +147,8 @@ struct ReloadTests {
             var later = h
             later.alerts = []
             var reader = StateReader(writer.bytes)
-            try later.engine.restoreWindows(from: &reader)
-            later.engine.replaceSite(site, openFlows: later.flows)
+            try later.engine.restoreWindows(from: &reader, openFlows: &later.flows)
+            later.engine.replaceSite(site, openFlows: &later.flows)
             later.feed(Self.rest("192.0.2.66", 40000, "10.0.5.30", 22))
             return later.alerts.map(\.message)
         }
