@@ -1,11 +1,11 @@
-// The hosts stage and the dispatcher of the detections: flow events and ARP frames come in, the host table is kept
-// up to date, the facts about the flow are gathered (its hosts' inventory entries, whether its originator woke from
-// silence, its hosts' rates, what it is to the site's maintenance ports, whether its service was known), and each
-// detection of the registry (Detection.swift) that reacts to the event gets them, read-only, in the registry's order.
-// Detections raise alerts into the ledger; they never write host state or each other's state.
+// The detection engine: flow events and ARP frames come in; the hosts stage (HostBaselines, HostUpkeep.swift) keeps
+// the host table up to date; the facts about the flow are gathered (its hosts' inventory entries, whether its
+// originator woke from silence, its hosts' rates, what it is to the site's maintenance ports, whether its service
+// was known), and each detection of the registry (Detection.swift) that reacts to the event gets them, read-only, in
+// the registry's order. Detections raise alerts into the ledger; they never write host state or each other's state.
 //
-// Per packet, only the sending host's counters are touched, through the host references each flow keeps; host
-// lookups happen when a flow starts or an ARP frame arrives.
+// Per packet, only the sending host's counters are touched, through the host references each flow keeps in its
+// storage; host lookups happen when a flow starts or an ARP frame arrives.
 
 import FlowTracking
 import HostBaselines
@@ -143,7 +143,7 @@ public struct DetectionEngine: FlowEventHandler {
 
     /// Replaces the site model (a reloaded site file, or the one a restored state is used with); learned state
     /// stays, every known host is matched against the new inventory, and every open flow's maintenance port is
-    /// looked up again in the new file (see `MaintenancePortInbound.siteReplaced`).
+    /// looked up again in the new file (see `siteReplaced`, MaintenanceClassification.swift).
     public mutating func replaceSite(_ newSite: Site, openFlows: inout FlowTable) {
         site = newSite
         hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
