@@ -8,12 +8,15 @@ import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct DecommissionedHostActive {
+struct DecommissionedHostActive: Detection {
+    static let name = "decommissioned-host-active"
+    static let events: DetectionEvents = [.arp, .started, .answered]
+    static let savedInSchema2Layout = true
     static let severity = 1
 
-    mutating func arp(sender: IPAddress, target: IPAddress, entry: InventoryEntry?, at time: Timestamp,
-                      ledger: inout AlertLedger) {
-        guard let entry, entry.state == .decommissioned else { return }
+    mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {
+        let (sender, target, time) = (context.sender, context.target, context.time)
+        guard let entry = context.senderEntry, entry.state == .decommissioned else { return }
         let what = sender == target ? "a gratuitous ARP" : "ARP for \(target)"
         raise(entry: entry, address: sender, at: time, reason: "arp",
               message: "decommissioned host \(entry.name) (\(sender)) sent \(what)",
@@ -22,7 +25,7 @@ struct DecommissionedHostActive {
               ledger: &ledger)
     }
 
-    mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
+    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         switch context.event {
         case .started:

@@ -1,33 +1,29 @@
-// The hosts and detections stages: flow events and ARP frames come in, the host table is kept up to date, each
-// detection (one per file) reads the event with the host state and the site model, and alerts go to the ledger.
+// The detection engine: flow events and ARP frames come in; the hosts stage (HostBaselines, HostUpkeep.swift) keeps
+// the host table up to date; the facts about the flow are gathered (its hosts' inventory entries, whether its
+// originator woke from silence, its hosts' rates, what it is to the site's maintenance ports, whether its service
+// was known), and each detection of the registry (Detection.swift) that reacts to the event gets them, read-only, in
+// the registry's order. Detections raise alerts into the ledger; they never write host state or each other's state.
 //
-// Per packet, only the sending host's counters are touched, through the host references each flow keeps; host
-// lookups happen when a flow starts or an ARP frame arrives.
+// Per packet, only the sending host's counters are touched, through the host references each flow keeps in its
+// storage; host lookups happen when a flow starts or an ARP frame arrives.
 
 import FlowTracking
 import HostBaselines
 import PacketDecoding
 import SiteModel
 
-/// What the engine keeps per open flow, in an array parallel to the flow table's slots.
-struct FlowAnnotation {
+/// What the engine keeps per open flow, in the flow's `FlowStorage` (the flow table's, beside the flow).
+struct FlowAnnotation: BitwiseCopyable {
     var originator = HostReference.none
     var responder = HostReference.none
     var originatorIsLocal = false
     var responderIsLocal = false
-    /// Which maintenance port the flow reaches: index into `site.maintenancePorts`, `undeclaredPort`, or `none`.
-    var maintenance: Int32 = FlowAnnotation.none
-    /// The declared maintenance port the flow goes to, expected use or not (index into `site.maintenancePorts`,
-    /// or `none`): the exposure ledger records expected uses too.
-    var declaredPort: Int32 = FlowAnnotation.none
+    /// What the flow is to the site's maintenance ports. Never a position in the site file's list of ports (a
+    /// reload reorders or shortens it): the port itself is found again from the flow, in the site file loaded now.
+    var maintenance = MaintenanceMatch.none
     var maintenanceReason = MaintenanceReason.undeclared
-    /// Stages already raised for this flow (bit per `Stage.rawValue`).
-    var raisedStages: UInt8 = 0
-    /// The furthest stage noted in the maintenance-exposure ledger (-1: none yet).
-    var exposureStage: Int8 = -1
-
-    static let none: Int32 = -1
-    static let undeclaredPort: Int32 = -2
+    /// Each detection's own byte for this flow.
+    var marks = FlowMarks()
 }
 
 /// Everything a detection may read about one flow event.
@@ -48,6 +44,15 @@ public struct FlowContext {
     public var originatorLearnedRate = 0.0
     public var responderRecentRate = 0.0
     public var responderLearnedRate = 0.0
+    /// What the flow is to the site's maintenance ports (judged when it started, and again when the site file changed
+    /// under it: see `siteReplaced`), why its use is unexpected, and the declared port it reaches as the site file
+    /// loaded now describes it.
+    public var maintenance = MaintenanceMatch.none
+    public var maintenanceReason = MaintenanceReason.undeclared
+    public var declaredPort: MaintenancePort?
+    /// For a service answering (TCP established, a UDP reply, by a local host): whether the host had served that port
+    /// and protocol before this flow (the ledger of services is the hosts stage's).
+    public var serviceKnownBefore = false
 }
 
 /// What the detections had to forget to stay within their bounds, and hosts found again for open flows.
@@ -74,55 +79,86 @@ public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
     public var ledger: AlertLedger
-    /// Indexed by flow table slot; as long as the highest slot used so far.
-    var annotations: [FlowAnnotation]
-    /// The flow table's capacity: the most slots `annotations` may grow to.
-    let flowCapacity: Int
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
     /// Flows whose host record was evicted while they were open and found again (a run counter, not saved).
     var hostsReattached: UInt64 = 0
 
-    var decommissioned = DecommissionedHostActive()
-    var idle = IdleHostActive()
-    var dormant = DormantHostActive()
-    var maintenance = MaintenancePortInbound()
-    var newService = NewInboundService()
-    var scans = ScanDetection()
-    var exposure = MaintenanceExposure()
+    /// The detections, in the registry's order, and for each event the positions of those that react to it.
+    var detections: [any Detection]
+    let reacting: [[Int]]
 
     /// Who reached which maintenance port from outside (for the hosts report).
-    public var exposures: [ExposureKey: ExposureRecord] { exposure.entries }
+    public var exposures: [ExposureKey: ExposureRecord] { detection(MaintenanceExposure.self)?.entries ?? [:] }
+
+    /// The detection of type `type`, if the engine runs it.
+    public func detection<D: Detection>(_ type: D.Type) -> D? {
+        for detection in detections { if let found = detection as? D { return found } }
+        return nil
+    }
+
+    /// The registry's detections by type, for tests and the state store.
+    var idle: IdleHostActive { detection(IdleHostActive.self)! }
+    var scans: ScanDetection { detection(ScanDetection.self)! }
+
+    /// The position of the detection of type `type` in the engine's list, if it runs it.
+    func position<D: Detection>(of type: D.Type) -> Int? {
+        detections.firstIndex { $0 is D }
+    }
+
+    /// A run counter of the detections, by name (0 when no detection keeps it).
+    public func counter(_ name: String) -> UInt64 {
+        detections.reduce(0) { sum, detection in
+            sum &+ (detection.counters.first { $0.name == name }?.value ?? 0)
+        }
+    }
 
     /// Bounded state forgotten, and hosts found again (for the run summary).
     public var counters: DetectionCounters {
         var c = DetectionCounters()
-        c.scanWindowsForgotten = scans.scannersForgotten
-        c.firstFailuresForgotten = scans.firstFailuresForgotten
-        c.arpWindowsForgotten = scans.arpRequestersForgotten
-        c.guessingHistoriesForgotten = maintenance.historiesForgotten
-        c.exposuresForgotten = exposure.forgotten
-        c.idlePeersNotKept = idle.peersNotKept
+        c.scanWindowsForgotten = counter("scanWindowsForgotten")
+        c.firstFailuresForgotten = counter("firstFailuresForgotten")
+        c.arpWindowsForgotten = counter("arpWindowsForgotten")
+        c.guessingHistoriesForgotten = counter("guessingHistoriesForgotten")
+        c.exposuresForgotten = counter("exposuresForgotten")
+        c.idlePeersNotKept = counter("idlePeersNotKept")
         c.hostsReattached = hostsReattached
         return c
     }
 
-    public init(site: Site, flowCapacity: Int, hosts: HostTableConfiguration = HostTableConfiguration(),
-                ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
+    /// `detections`: the registry's, unless a test runs others.
+    public init(site: Site, hosts: HostTableConfiguration = HostTableConfiguration(),
+                ledger: AlertLedgerConfiguration = AlertLedgerConfiguration(),
+                detections: [any Detection.Type] = DetectionRegistry.all) {
+        precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
+        precondition(Set(detections.map { $0.name }).count == detections.count, "detection names must differ")
+        self.detections = detections.map { $0.init() }
+        reacting = (0..<7).map { bit in
+            detections.indices.filter { detections[$0].events.contains(DetectionEvents(rawValue: 1 << UInt16(bit))) }
+        }
         self.site = site
         self.hosts = HostTable(configuration: hosts)
         self.ledger = AlertLedger(configuration: ledger)
-        // Grown with the flow table's slots (see `annotate`), reserved up front like its entries.
-        self.flowCapacity = flowCapacity
-        annotations = []
-        annotations.reserveCapacity(min(flowCapacity, 1 << 22))
     }
 
-    /// Replaces the site model (a reloaded site file); learned state stays, and every known host is matched
-    /// against the new inventory.
-    public mutating func replaceSite(_ newSite: Site) {
+    /// Replaces the site model (a reloaded site file, or the one a restored state is used with); learned state
+    /// stays, every known host is matched against the new inventory, and every open flow's maintenance port is
+    /// looked up again in the new file (see `siteReplaced`, MaintenanceClassification.swift).
+    public mutating func replaceSite(_ newSite: Site, openFlows: inout FlowTable) {
         site = newSite
         hosts.reassignInventory { address in newSite.inventoryIndex(for: address).map(Int32.init) ?? -1 }
+        for slot in openFlows.openFlowSlots {
+            var annotation = openFlows.storage(at: slot).load(FlowAnnotation.self)
+            Self.siteReplaced(openFlows.flow(at: slot), annotation: &annotation, site: newSite)
+            openFlows.setStorage(storage(annotation), at: slot)
+        }
+    }
+
+    /// A flow's storage holding `annotation`.
+    func storage(_ annotation: FlowAnnotation) -> FlowStorage {
+        var storage = FlowStorage()
+        storage.store(annotation)
+        return storage
     }
 
     var learningEnds: Timestamp { (start ?? .zero) + site.learning.period }
@@ -132,33 +168,39 @@ public struct DetectionEngine: FlowEventHandler {
     /// Accounts a packet to the host that sent it. Call after the flow table processed the packet. Returns false
     /// when the sender's host record was evicted while its flow was open: then call `reattach` with the flow.
     @inline(__always) @discardableResult
-    public mutating func account(_ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) -> Bool {
+    public mutating func account(_ disposition: PacketDisposition, flows: FlowTable, at time: Timestamp,
+                                 wireLength: Int) -> Bool {
         guard disposition.outcome == .counted else { return true }
-        let slot = Int(disposition.flowIndex)
-        let sender = disposition.fromOriginator ? annotations[slot].originator : annotations[slot].responder
+        let annotation = flows.storage(at: disposition.flowIndex).load(FlowAnnotation.self)
+        let sender = disposition.fromOriginator ? annotation.originator : annotation.responder
         guard hosts.isCurrent(sender) else { return false }
         hosts.accountPacket(sender, at: time, wireLength: wireLength, dormantAfter: site.learning.dormantAfter,
                             duringLearning: time < learningEnds)
         return true
     }
 
-    /// For a packet `account` could not count: finds the flow's hosts again (see `reattach(slot:)`), then counts it.
-    public mutating func reattach(_ flow: Flow, _ disposition: PacketDisposition, at time: Timestamp, wireLength: Int) {
-        guard disposition.outcome == .counted, flow.slot == disposition.flowIndex else { return }
-        reattach(slot: Int(flow.slot), flow, at: time)
-        account(disposition, at: time, wireLength: wireLength)
+    /// For a packet `account` could not count: finds the flow's hosts again (see `reattach(_:_:at:)`), then counts
+    /// it.
+    public mutating func reattach(_ disposition: PacketDisposition, flows: inout FlowTable, at time: Timestamp,
+                                  wireLength: Int) {
+        guard disposition.outcome == .counted else { return }
+        let slot = disposition.flowIndex
+        var annotation = flows.storage(at: slot).load(FlowAnnotation.self)
+        reattach(&annotation, flows.flow(at: slot), at: time)
+        flows.setStorage(storage(annotation), at: slot)
+        account(disposition, flows: flows, at: time, wireLength: wireLength)
     }
 
     /// A flood of new addresses can fill a side of the host table and evict a host while one of its flows is open.
     /// Dropping that flow's later events would lose its alerts (a remote-desktop session hidden in a flood would
     /// never reach `session`), so the flow finds its host again, recreated with no history if it has to be.
-    mutating func reattach(slot: Int, _ flow: Flow, at time: Timestamp) {
-        if !hosts.isCurrent(annotations[slot].originator) {
-            annotations[slot].originator = host(flow.originator, at: time)
+    mutating func reattach(_ annotation: inout FlowAnnotation, _ flow: Flow, at time: Timestamp) {
+        if !hosts.isCurrent(annotation.originator) {
+            annotation.originator = hosts.host(flow.originator, at: time, placement: site)
             hostsReattached &+= 1
         }
-        if !hosts.isCurrent(annotations[slot].responder) {
-            annotations[slot].responder = host(flow.responder, at: time, sparing: annotations[slot].originator)
+        if !hosts.isCurrent(annotation.responder) {
+            annotation.responder = hosts.host(flow.responder, at: time, sparing: annotation.originator, placement: site)
             hostsReattached &+= 1
         }
     }
@@ -168,19 +210,10 @@ public struct DetectionEngine: FlowEventHandler {
         if start == nil { start = time }
         let sender = packet.source
         guard sender != IPAddress(ipv4: 0) else { return }
-        let reference = host(sender, at: time)
-        touch(reference, at: time)
-        hosts[reference].arpFrames &+= 1
-        let entry = inventory(of: reference)
-        decommissioned.arp(sender: sender, target: packet.destination, entry: entry, at: time, ledger: &ledger)
-        idle.arp(sender: sender, entry: entry, at: time, ledger: &ledger)
-        scans.arp(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2, senderEntry: entry,
-                  at: time, ledger: &ledger)
-    }
-
-    /// Marks a frame from the host at `time`, noting when it breaks a silence longer than the dormancy threshold.
-    mutating func touch(_ reference: HostReference, at time: Timestamp) {
-        hosts.touch(reference, at: time, dormantAfter: site.learning.dormantAfter)
+        let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
+        let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
+                                 senderEntry: inventory(of: reference), time: time)
+        for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {
@@ -194,63 +227,50 @@ public struct DetectionEngine: FlowEventHandler {
         return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
 
-    mutating func host(_ address: IPAddress, at time: Timestamp, sparing spared: HostReference? = nil) -> HostReference {
-        let local = site.isLocal(address)
-        let (reference, isNew) = hosts.findOrInsert(address, isLocal: local, at: time, sparing: spared)
-        if isNew, let entry = site.inventoryIndex(for: address) {
-            hosts[reference].inventoryIndex = Int32(entry)
-        }
-        return reference
-    }
-
     // MARK: Flow events
 
-    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
-        let slot = Int(flow.slot)
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, storage: inout FlowStorage, at time: Timestamp) {
+        var annotation = storage.load(FlowAnnotation.self)
+        defer { storage.store(annotation) }
         if event == .started {
             if start == nil { start = time }
-            var annotation = FlowAnnotation()
-            annotation.originator = host(flow.originator, at: time)
-            annotation.responder = host(flow.responder, at: time, sparing: annotation.originator)
-            annotation.originatorIsLocal = hosts[annotation.originator].isLocal
-            annotation.responderIsLocal = hosts[annotation.responder].isLocal
-            annotate(slot, annotation)
-            touch(annotation.originator, at: time)
-            hosts[annotation.originator].lastActiveAsClient = time
-            hosts[annotation.originator].flowsOriginated &+= 1
-            hosts[annotation.originator].activity.add(flows: 1)
-            hosts[annotation.originator].activity.fold(at: time)
-            hosts[annotation.originator].peers.insert(flow.responder)
-            hosts[annotation.responder].peers.insert(flow.originator)
-            if time < learningEnds {
-                hosts[annotation.originator].learningFlows &+= 1
-                hosts[annotation.originator].learningPeers.insert(flow.responder)
-            }
+            let found = hosts.flowStarted(originator: flow.originator, responder: flow.responder, at: time,
+                                          dormantAfter: site.learning.dormantAfter, duringLearning: time < learningEnds,
+                                          placement: site)
+            annotation = FlowAnnotation()
+            annotation.originator = found.originator
+            annotation.responder = found.responder
+            annotation.originatorIsLocal = found.originatorIsLocal
+            annotation.responderIsLocal = found.responderIsLocal
+            Self.classify(flow, annotation: &annotation, site: site)
         }
-        let known = hosts.isCurrent(annotations[slot].originator) && hosts.isCurrent(annotations[slot].responder)
+        let known = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
         // A flow's last event needs no host record (its verdicts read addresses, the site and the flow), so an
         // evicted host is not recreated just to see its flow end: a SYN flood's forged sources stay evicted.
-        if !known && event != .ended { reattach(slot: slot, flow, at: time) }
-        let annotation = annotations[slot]
+        if !known && event != .ended { reattach(&annotation, flow, at: time) }
         let current = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
-        if event == .answered {
-            hosts[annotation.responder].lastActiveAsServer = time
-            hosts[annotation.responder].flowsAnswered &+= 1
-        }
-        var silence: Duration?
-        if event == .started, let woke = hosts[annotation.originator].wokeAt {
-            silence = hosts[annotation.originator].silenceBeforeWaking
-            if time - woke > dormant.wakeWindow { silence = nil }
-            hosts[annotation.originator].wokeAt = nil
-        }
+        if event == .answered { hosts.flowAnswered(by: annotation.responder, at: time) }
+        let silence = event == .started ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).
         var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
         if current && (event == .ended || event == .longLived) {
-            (rates.originatorRecent, rates.originatorLearned) = foldedRates(annotation.originator, at: time)
-            (rates.responderRecent, rates.responderLearned) = foldedRates(annotation.responder, at: time)
+            let period = site.learning.period
+            (rates.originatorRecent, rates.originatorLearned) =
+                hosts.foldedRates(annotation.originator, at: time, learningPeriod: period)
+            (rates.responderRecent, rates.responderLearned) =
+                hosts.foldedRates(annotation.responder, at: time, learningPeriod: period)
+        }
+        // The ledger of services: every answered service teaches it, inside clients and outside alike.
+        var serviceKnownBefore = false
+        let serves = event == .established && flow.ipProtocol == IPProtocol.tcp
+            || event == .answered && flow.ipProtocol == IPProtocol.udp
+        if serves && annotation.responderIsLocal {
+            serviceKnownBefore = hosts.recordService(
+                host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
+                clientIsLocal: annotation.originatorIsLocal, during: time < learningEnds, at: time) != nil
         }
         // One immutable context, borrowed by every detection (a `var` would be copied for each call).
         let context = FlowContext(
@@ -260,32 +280,19 @@ public struct DetectionEngine: FlowEventHandler {
             responderEntry: inventory(of: annotation.responder, address: flow.responder), originatorSilence: silence,
             learningEnds: learningEnds,
             originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
-            responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned)
-
-        decommissioned.flow(context, ledger: &ledger)
-        idle.flow(context, ledger: &ledger)
-        dormant.flow(context, ledger: &ledger)
-        maintenance.flow(context, annotation: &annotations[slot], site: site, ledger: &ledger)
-        exposure.flow(context, annotation: &annotations[slot], site: site)
-        newService.flow(context, declaredPort: annotations[slot].declaredPort != FlowAnnotation.none, hosts: &hosts,
-                        ledger: &ledger)
-        scans.flow(context, ledger: &ledger)
-    }
-
-    /// Sets the annotation of flow slot `slot`, adding slots up to it the first time the table uses it.
-    mutating func annotate(_ slot: Int, _ annotation: FlowAnnotation) {
-        while annotations.count <= slot { annotations.append(FlowAnnotation()) }
-        annotations[slot] = annotation
-    }
-
-    /// Packets per second the host sent over the last minute (decayed, folded up to `time`), and its average
-    /// during learning.
-    mutating func foldedRates(_ reference: HostReference, at time: Timestamp) -> (recent: Double, learned: Double) {
-        hosts[reference].activity.fold(at: time)
-        return (hosts[reference].activity.packetRate(0),
-                Double(hosts[reference].learningPackets) / max(1, site.learning.period.seconds))
+            responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,
+            maintenance: annotation.maintenance, maintenanceReason: annotation.maintenanceReason,
+            declaredPort: annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil,
+            serviceKnownBefore: serviceKnownBefore)
+        let bit = DetectionEvents(event).rawValue.trailingZeroBitCount
+        for position in reacting[bit] {
+            detections[position].flow(context, site: site, mark: &annotation.marks[position], ledger: &ledger)
+        }
     }
 }
+
+/// The site file says where hosts stand for the hosts stage.
+extension Site: HostPlacement {}
 
 extension AlertHost {
     init(_ address: IPAddress, _ entry: InventoryEntry?) {

@@ -2,18 +2,22 @@
 // breaks a silence of at least `learning.dormant_after` (no frame at all) and starts a flow. A server everyone
 // forgot that suddenly reaches out is the pattern of a machine being used as a foothold.
 //
-// Tunables: severity 2; `wakeWindow` (10 min): the waking frame (often the ARP before the connection) and the first
-// flow it starts must be this close to count as one waking. One alert per host per suppression interval.
+// Tunables: severity 2. The waking itself is the hosts stage's (HostUpkeep.swift: `HostTable.wakeWindow`, 10 min:
+// the waking frame, often the ARP before the connection, and the first flow it starts must be this close to count as
+// one waking), read through `FlowContext.originatorSilence`. One alert per host per suppression interval. No state
+// of its own.
 
 import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct DormantHostActive {
+struct DormantHostActive: Detection {
+    static let name = "dormant-host-active"
+    static let events = DetectionEvents.started
+    static let savedInSchema2Layout = true
     static let severity = 2
-    let wakeWindow = Duration.seconds(600)
 
-    mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
+    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
         guard context.event == .started, let silence = context.originatorSilence else { return }
         let entry = context.originatorEntry
         if let state = entry?.state, state != .active { return }  // idle and decommissioned have their own rules

@@ -18,7 +18,10 @@ import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct IdleHostActive {
+struct IdleHostActive: Detection {
+    static let name = "idle-host-active"
+    static let events: DetectionEvents = [.arp, .started, .answered, .longLived, .ended]
+    static let savedInSchema2Layout = true
     static let severity = 2
     let volumeFactor = 10.0
     let volumeFloor = 1.0
@@ -43,8 +46,11 @@ struct IdleHostActive {
         learnedPeers[host, default: []].insert(peer)
     }
 
-    mutating func arp(sender: IPAddress, entry: InventoryEntry?, at time: Timestamp, ledger: inout AlertLedger) {
-        guard let entry, entry.state == .idle, !allows(entry, service: "arp") else { return }
+    var counters: [(name: String, value: UInt64)] { [("idlePeersNotKept", peersNotKept)] }
+
+    mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {
+        let (sender, time) = (context.sender, context.time)
+        guard let entry = context.senderEntry, entry.state == .idle, !allows(entry, service: "arp") else { return }
         var alert = Alert(timestamp: time, rule: .idleHostActive, severity: Self.severity,
                           message: "idle host \(entry.name) (\(sender)) sent ARP, which its allow list does not cover",
                           source: sender, host: AlertHost(sender, entry))
@@ -52,7 +58,7 @@ struct IdleHostActive {
         ledger.raise(alert, key: SuppressionKey(rule: .idleHostActive, source: sender))
     }
 
-    mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
+    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         let idleAddress: IPAddress, entry: InventoryEntry, verb: String, peer: IPAddress
         switch context.event {

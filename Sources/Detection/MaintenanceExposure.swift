@@ -49,7 +49,11 @@ public struct ExposureRecord: Sendable, Equatable {
     }
 }
 
-struct MaintenanceExposure {
+struct MaintenanceExposure: Detection {
+    static let name = "maintenance-exposure"
+    static let events: DetectionEvents = [.established, .answered, .data]
+    static let savedInSchema2Layout = true
+
     /// Entries kept; the stalest are forgotten beyond it (a week without use makes an entry forgettable first).
     let capacity = 65_536
     let staleAfter = Duration.seconds(7 * 86_400)
@@ -60,7 +64,9 @@ struct MaintenanceExposure {
     /// Notes how far an outside-to-local flow on a maintenance port got. Call for every event: a flow counts once,
     /// when it first reaches `open` (TCP: the handshake completed, since a RST also answers; UDP: a reply) or
     /// `session` (a TCP flow picked up mid-stream has no handshake), and raises the entry's stage after that.
-    mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
+    var counters: [(name: String, value: UInt64)] { [("exposuresForgotten", forgotten)] }
+
+    mutating func flow(_ context: FlowContext, site: Site, mark noted: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         let stage: Stage
         switch context.event {
@@ -71,16 +77,15 @@ struct MaintenanceExposure {
         }
         guard !context.originatorIsLocal, context.responderIsLocal,
             flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp,
-            annotation.exposureStage < Int8(stage.rawValue)
+            Int(noted) - 1 < stage.rawValue
         else { return }
         // The maintenance rule matched the flow against the site's ports when it started: a declared port, used as
         // expected (`maintenance` unmarked) or not, or an undeclared remote-administration port.
-        let declared = annotation.declaredPort
-        guard declared >= 0 || annotation.maintenance == FlowAnnotation.undeclaredPort else { return }
-        let name = declared >= 0 ? site.maintenancePorts[Int(declared)].name : ""
-        let expected = declared >= 0 && annotation.maintenance == FlowAnnotation.none
-        let isNewFlow = annotation.exposureStage < 0
-        annotation.exposureStage = Int8(stage.rawValue)
+        guard context.maintenance != .none else { return }
+        let name = context.declaredPort?.name ?? ""
+        let expected = context.maintenance == .expected
+        let isNewFlow = noted == 0
+        noted = UInt8(stage.rawValue + 1)
         let key = ExposureKey(host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
                               source: flow.originator)
         if var record = entries[key] {
@@ -88,6 +93,7 @@ struct MaintenanceExposure {
             record.lastSeen = max(record.lastSeen, context.time)
             record.stage = max(record.stage, stage)
             record.expected = record.expected && expected
+            record.name = name  // as the site file loaded now names the port (a reload may rename it)
             entries[key] = record
         } else {
             forgotten &+= UInt64(entries.makeRoom(capacity: capacity, now: context.time, window: staleAfter) {

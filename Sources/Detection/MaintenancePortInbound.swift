@@ -13,12 +13,19 @@
 //
 // Severity: 1 from session on (someone got in) and for `closed`; 2 at open; 3 for a probe.
 // Suppression: one alert per source, host, port and stage per interval; repeats are counted.
+// Reads: `FlowContext.maintenance` (what the flow is to the site's ports, judged by the engine: see
+// MaintenanceClassification.swift). Its own byte per flow: the stages raised for it. Saved: the short-session
+// histories (DetectionState.swift).
 
 import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct MaintenancePortInbound {
+struct MaintenancePortInbound: Detection {
+    static let name = "maintenance-port-inbound"
+    static let events = DetectionEvents.allFlowEvents
+    static let savedInSchema2Layout = true
+
     /// Short sessions from one source to one service that make it password guessing (Zeek's SSH bruteforcing
     /// script uses 30 failed logins in 30 minutes; a session here is one TCP connection carrying data both ways,
     /// and SSH clients try 3 to 6 passwords per connection, so 5 connections in 10 minutes is a comparable rate).
@@ -42,24 +49,26 @@ struct MaintenancePortInbound {
     /// Histories dropped to stay within `historyCapacity` while still inside the window (a run counter).
     var historiesForgotten: UInt64 = 0
 
-    mutating func flow(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site, ledger: inout AlertLedger) {
+    var counters: [(name: String, value: UInt64)] { [("guessingHistoriesForgotten", historiesForgotten)] }
+
+    /// `raisedStages`: this detection's byte for the flow, one bit per `Stage.rawValue` already raised.
+    mutating func flow(_ context: FlowContext, site: Site, mark raisedStages: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         if context.event == .started {
-            classify(context, annotation: &annotation, site: site)
-            if annotation.maintenance >= 0 { raise(.probe, context, &annotation, site: site, ledger: &ledger) }
+            if context.maintenance == .unexpected { raise(.probe, context, &raisedStages, ledger: &ledger) }
             return
         }
-        guard annotation.maintenance != FlowAnnotation.none else { return }
+        guard context.maintenance.isWatched else { return }
         switch context.event {
         case .established:
-            raise(.open, context, &annotation, site: site, ledger: &ledger)
+            raise(.open, context, &raisedStages, ledger: &ledger)
         case .answered where flow.ipProtocol != IPProtocol.tcp:
-            raise(.open, context, &annotation, site: site, ledger: &ledger)
+            raise(.open, context, &raisedStages, ledger: &ledger)
         case .dataBothWays:
-            raise(.session, context, &annotation, site: site, ledger: &ledger)
+            raise(.session, context, &raisedStages, ledger: &ledger)
         case .longLived:
             if flow.originatorSentData && flow.responderPayload > 0 {
-                raise(.interactive, context, &annotation, site: site, ledger: &ledger)
+                raise(.interactive, context, &raisedStages, ledger: &ledger)
             }
         case .ended:
             guard flow.originatorSentData, flow.responderPayload > 0, flow.duration < shortSession else { return }
@@ -75,58 +84,21 @@ struct MaintenancePortInbound {
             times.append(context.time)
             shortSessions[key] = times
             if times.count >= guessingSessions {
-                raise(.guessing, context, &annotation, site: site, ledger: &ledger, sessions: times.count)
+                raise(.guessing, context, &raisedStages, ledger: &ledger, sessions: times.count)
             }
         default:
             return
         }
     }
 
-    /// Decides at the flow's start whether it is an inbound use of a maintenance port, and why it is unexpected.
-    func classify(_ context: FlowContext, annotation: inout FlowAnnotation, site: Site) {
-        annotation.maintenance = FlowAnnotation.none
-        annotation.declaredPort = FlowAnnotation.none
-        let flow = context.flow
-        guard !context.originatorIsLocal, context.responderIsLocal,
-            flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
-        else { return }
-        let transport: TransportProtocol = flow.ipProtocol == IPProtocol.tcp ? .tcp : .udp
-        for (index, port) in site.maintenancePorts.enumerated() where port.transport == transport {
-            let inside = flow.responder == port.host && flow.responderPort == port.port
-            let external = port.externalAddress == flow.responder && port.externalPort == flow.responderPort
-            guard inside || external else { continue }
-            annotation.declaredPort = Int32(index)
-            let time = flow.firstSeen
-            var reason: MaintenanceReason?
-            if port.closed {
-                reason = .closed
-            } else if let expiry = port.expiresAt, time >= expiry {
-                reason = .expired
-            } else if !port.allowedSources.contains(where: { $0.contains(flow.originator) }) {
-                reason = .sourceNotAllowed
-            } else if !port.windows.isEmpty && !port.windows.contains(where: { $0.contains(time) }) {
-                reason = .outsideWindow
-            }
-            if let reason {
-                annotation.maintenance = Int32(index)
-                annotation.maintenanceReason = reason
-            }
-            return  // a declared port is never also "undeclared", expected or not
-        }
-        if site.remoteAdminPorts.contains(PortSpec(port: flow.responderPort, transport: transport)) {
-            annotation.maintenance = FlowAnnotation.undeclaredPort
-            annotation.maintenanceReason = .undeclared
-        }
-    }
-
-    mutating func raise(_ stage: Stage, _ context: FlowContext, _ annotation: inout FlowAnnotation, site: Site,
-                        ledger: inout AlertLedger, sessions: Int = 0) {
+    mutating func raise(_ stage: Stage, _ context: FlowContext, _ raisedStages: inout UInt8, ledger: inout AlertLedger,
+                        sessions: Int = 0) {
         let flow = context.flow
         let bit: UInt8 = 1 << UInt8(stage.rawValue)
-        guard stage == .guessing || annotation.raisedStages & bit == 0 else { return }
-        let reason = annotation.maintenanceReason
+        guard stage == .guessing || raisedStages & bit == 0 else { return }
+        let reason = context.maintenanceReason
         let severity = stage >= .session || reason == .closed ? 1 : (stage == .open ? 2 : 3)
-        let declared = annotation.maintenance >= 0 ? site.maintenancePorts[Int(annotation.maintenance)] : nil
+        let declared = context.declaredPort
         var alert = Alert(flow: flow, at: context.time, rule: .maintenancePortInbound, severity: severity,
                           host: AlertHost(flow.responder, context.responderEntry))
         alert.stage = stage
@@ -152,13 +124,13 @@ struct MaintenancePortInbound {
         alert.message = "outside host \(flow.originator) reached \(target) \(why): \(how)"
         let key = SuppressionKey(rule: .maintenancePortInbound, source: flow.originator, destination: flow.responder,
                                  port: flow.responderPort, detail: stage.description)
-        annotation.raisedStages |= bit
+        raisedStages |= bit
         ledger.raise(alert, key: key)
     }
 }
 
 /// Why an inbound use of a maintenance port is unexpected, in the order they are checked.
-enum MaintenanceReason: String {
+public enum MaintenanceReason: String, Sendable, BitwiseCopyable {
     case closed
     case expired
     case sourceNotAllowed = "source-not-allowed"

@@ -10,18 +10,21 @@
 // it and when: an allowed vendor session over a declared mapping is not news, and an unexpected one is raised there.
 // Tunables: severity 2; `ephemeralStart` 32768 (Linux's ephemeral range starts there, Windows' at 49152); one alert
 // per host and port per suppression interval (in practice once: the port is then known).
+// Reads: the hosts stage's ledger of services, through `FlowContext.serviceKnownBefore` (the engine records every
+// answered service before the detections see the event), and `FlowContext.maintenance`. No state of its own.
 
 import FlowTracking
-import HostBaselines
 import PacketDecoding
 import SiteModel
 
-struct NewInboundService {
+struct NewInboundService: Detection {
+    static let name = "new-inbound-service"
+    static let events: DetectionEvents = [.established, .answered]
+    static let savedInSchema2Layout = true
     static let severity = 2
     let ephemeralStart: UInt16 = 32768
 
-    /// `declaredPort`: the flow goes to a port declared in the maintenance registry.
-    mutating func flow(_ context: FlowContext, declaredPort: Bool, hosts: inout HostTable, ledger: inout AlertLedger) {
+    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         switch (context.event, flow.ipProtocol) {
         case (.established, IPProtocol.tcp), (.answered, IPProtocol.udp): break
@@ -29,10 +32,8 @@ struct NewInboundService {
         }
         guard context.responderIsLocal else { return }
         let learning = context.time < context.learningEnds
-        let previous = hosts.recordService(
-            host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
-            clientIsLocal: context.originatorIsLocal, during: learning, at: context.time)
-        guard previous == nil, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart, !declaredPort
+        guard !context.serviceKnownBefore, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart,
+            !context.maintenance.isDeclared
         else { return }
         var alert = Alert(flow: flow, at: context.time, rule: .newInboundService, severity: Self.severity,
                           host: AlertHost(flow.responder, context.responderEntry))

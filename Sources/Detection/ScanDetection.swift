@@ -19,7 +19,10 @@ import FlowTracking
 import PacketDecoding
 import SiteModel
 
-struct ScanDetection {
+struct ScanDetection: Detection {
+    static let name = "scans"
+    static let events: DetectionEvents = [.arp, .answered, .ended]
+    static let savedInSchema2Layout = true
     static let severity = 2
     let portScanThreshold = 15
     let addressScanThreshold = 25
@@ -61,9 +64,15 @@ struct ScanDetection {
     var firstFailuresForgotten: UInt64 = 0
     var arpRequestersForgotten: UInt64 = 0
 
-    /// An ARP request (`isReply == false`) or reply on the local segment.
-    mutating func arp(sender: IPAddress, target: IPAddress, isReply: Bool, senderEntry: InventoryEntry?,
-                      at time: Timestamp, ledger: inout AlertLedger) {
+    var counters: [(name: String, value: UInt64)] {
+        [("scanWindowsForgotten", scannersForgotten), ("firstFailuresForgotten", firstFailuresForgotten),
+         ("arpWindowsForgotten", arpRequestersForgotten)]
+    }
+
+    /// An ARP request or reply on the local segment.
+    mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {
+        let (sender, target, isReply, senderEntry, time) =
+            (context.sender, context.target, context.isReply, context.senderEntry, context.time)
         if isReply {
             // `sender` answers whoever asked for it.
             arpRequests[target]?[sender] = nil
@@ -90,7 +99,7 @@ struct ScanDetection {
         ledger.raise(alert, key: SuppressionKey(rule: .hostScan, source: sender))
     }
 
-    mutating func flow(_ context: FlowContext, ledger: inout AlertLedger) {
+    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         let refused = context.event == .answered && flow.responderState == .reset
         guard context.event == .ended || refused, flow.ipProtocol == IPProtocol.tcp,

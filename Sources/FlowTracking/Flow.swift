@@ -64,8 +64,8 @@ public struct Flow: Sendable {
     public var originatorIsA: Bool
     /// Creation order, starting at 1: stable across runs, unlike table positions.
     public var id: UInt64
-    /// Position in the flow table while the flow is open, so stages above can keep per-flow data in a parallel
-    /// array of the table's capacity.
+    /// Position in the flow table while the flow is open (the table's; stages above keep their per-flow data in the
+    /// flow's `FlowStorage`, which the table hands to them with each event).
     public internal(set) var slot: Int32 = -1
     public var firstSeen: Timestamp
     public var lastSeen: Timestamp
@@ -172,7 +172,45 @@ public struct FlowEventSet: OptionSet, Sendable {
     public static let longLived = FlowEventSet(rawValue: 1 << 3)
 }
 
-/// Receives flow events. Use it generically (`some FlowEventHandler`) so calls stay direct.
+/// Receives flow events. Use it generically (`some FlowEventHandler`) so calls stay direct. The table calls the
+/// variant with `storage`; a handler that keeps nothing per flow implements the other.
 public protocol FlowEventHandler {
     mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp)
+    /// `storage`: the flow's room for this handler (all zero when the flow starts), kept by the table until the flow
+    /// ends; what the handler leaves there comes back with the flow's next event.
+    mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, storage: inout FlowStorage, at time: Timestamp)
+}
+
+extension FlowEventHandler {
+    @inline(__always)
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, storage: inout FlowStorage, at time: Timestamp) {
+        flowEvent(event, flow, at: time)
+    }
+
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {}
+}
+
+/// What the stages above keep with each open flow, owned by the flow table beside the flow (as Suricata's flow
+/// storage): `capacity` bytes, all zero when the flow starts, handed to the handler with each of the flow's events.
+/// Typed by whoever uses it: a plain value type (`BitwiseCopyable`: no references, so bytes are all it is) loaded
+/// and stored whole. 48 bytes: the detection engine's per-flow facts (two host references, the maintenance verdict,
+/// one byte per detection) take 40.
+public struct FlowStorage: Sendable {
+    var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+    public static let capacity = 48
+
+    public init() {}
+
+    /// The value stored (a zeroed value of `T` if nothing was).
+    @inline(__always)
+    public func load<T: BitwiseCopyable>(_ type: T.Type) -> T {
+        precondition(MemoryLayout<T>.size <= FlowStorage.capacity, "\(T.self) does not fit in a flow's storage")
+        return withUnsafeBytes(of: words) { $0.loadUnaligned(as: T.self) }
+    }
+
+    @inline(__always)
+    public mutating func store<T: BitwiseCopyable>(_ value: T) {
+        precondition(MemoryLayout<T>.size <= FlowStorage.capacity, "\(T.self) does not fit in a flow's storage")
+        withUnsafeMutableBytes(of: &words) { $0.storeBytes(of: value, as: T.self) }
+    }
 }

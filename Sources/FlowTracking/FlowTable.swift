@@ -140,6 +140,8 @@ public struct FlowTable {
     public internal(set) var now = Timestamp(nanoseconds: Int64.min)
 
     var entries: [Flow]
+    /// Each entry's room for the stages above, beside it (so no stage keeps an array of its own by position).
+    var storage: [FlowStorage]
     var freeList: [Int32]
     /// Flow keys' hashes to entry indices.
     var index: HashIndex
@@ -167,6 +169,8 @@ public struct FlowTable {
         seed = configuration.hashSeed ?? UInt64.random(in: .min ... .max)
         entries = []
         entries.reserveCapacity(min(configuration.capacity, FlowTable.reservedEntries))
+        storage = []
+        storage.reserveCapacity(min(configuration.capacity, FlowTable.reservedEntries))
         freeList = []
         oldest = [Int32](repeating: -1, count: TimeoutClass.allCases.count)
         newest = oldest
@@ -177,6 +181,16 @@ public struct FlowTable {
 
     /// The flow at `index` (from a `PacketDisposition`).
     public func flow(at index: Int32) -> Flow { entries[Int(index)] }
+
+    /// What the stages above keep with the flow at `index` (see `FlowStorage`).
+    public func storage(at index: Int32) -> FlowStorage { storage[Int(index)] }
+    public mutating func setStorage(_ value: FlowStorage, at index: Int32) { storage[Int(index)] = value }
+
+    /// Whether `index` holds an open flow (not a free position).
+    public func isOpen(_ index: Int32) -> Bool {
+        index >= 0 && Int(index) < entries.count && entries[Int(index)].slot == index
+            && find(entries[Int(index)].key, hash: entries[Int(index)].key.hash(seed: seed)) == index
+    }
 
     /// Accounts one decoded packet: finds or creates its flow, updates counters and TCP state, and raises events.
     public mutating func process<Handler: FlowEventHandler>(
@@ -289,7 +303,7 @@ public struct FlowTable {
         if index < 0 {
             index = insert(key, hash: hash, senderIsA: senderIsA, packet: packet, at: time, handler: &handler)
             isNew = true
-            handler.flowEvent(.started, entries[Int(index)], at: time)
+            handler.flowEvent(.started, entries[Int(index)], storage: &storage[Int(index)], at: time)
         }
         let fromOriginator = update(index, packet: packet, senderIsA: senderIsA, at: time, wireLength: wireLength,
                                     handler: &handler)
@@ -376,7 +390,7 @@ public struct FlowTable {
         let raised = entries[i].raised
         if !raised.contains(.answered) && entries[i].responderPackets > 0 {
             entries[i].raised.insert(.answered)
-            handler.flowEvent(.answered, entries[i], at: time)
+            handler.flowEvent(.answered, entries[i], storage: &storage[i], at: time)
         }
         // Established: the responder's SYN-ACK answered the originator's SYN, or came before anything from the
         // originator at all (the capture sees only the responder's side, or started after the SYN): either way
@@ -386,15 +400,15 @@ public struct FlowTable {
             && (entries[i].originatorHistory.contains(.syn) || entries[i].originatorPackets == 0)
         {
             entries[i].raised.insert(.established)
-            handler.flowEvent(.established, entries[i], at: time)
+            handler.flowEvent(.established, entries[i], storage: &storage[i], at: time)
         }
         if !raised.contains(.dataBothWays) && entries[i].originatorSentData && entries[i].responderPayload > 0 {
             entries[i].raised.insert(.dataBothWays)
-            handler.flowEvent(.dataBothWays, entries[i], at: time)
+            handler.flowEvent(.dataBothWays, entries[i], storage: &storage[i], at: time)
         }
         if !raised.contains(.longLived) && entries[i].lastSeen - entries[i].firstSeen >= configuration.longLivedThreshold {
             entries[i].raised.insert(.longLived)
-            handler.flowEvent(.longLived, entries[i], at: time)
+            handler.flowEvent(.longLived, entries[i], storage: &storage[i], at: time)
         }
     }
 
@@ -425,6 +439,7 @@ public struct FlowTable {
             if entries.count < configuration.capacity {
                 freeList.append(Int32(entries.count))
                 entries.append(FlowTable.unusedEntry)
+                storage.append(FlowStorage())
             } else {
                 evictOne(handler: &handler)
             }
@@ -437,6 +452,7 @@ public struct FlowTable {
         nextID &+= 1
         flow.timeoutClass = classify(flow)
         entries[Int(index)] = flow
+        storage[Int(index)] = FlowStorage()
         self.index.insert(hash: hash, entry: index)
         linkNewest(index)
         activeCount += 1
@@ -486,7 +502,7 @@ public struct FlowTable {
     mutating func end<Handler: FlowEventHandler>(_ index: Int32, reason: FlowEndReason, at time: Timestamp? = nil,
                                                  handler: inout Handler) {
         entries[Int(index)].endReason = reason
-        handler.flowEvent(.ended, entries[Int(index)], at: min(time ?? now, now))
+        handler.flowEvent(.ended, entries[Int(index)], storage: &storage[Int(index)], at: min(time ?? now, now))
         unlink(index)
         removeSlot(of: index)
         freeList.append(index)

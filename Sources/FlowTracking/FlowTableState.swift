@@ -1,8 +1,9 @@
 // Saving and restoring the open flows for the state file, so a flow that spans two runs (part 1 and part 2 of a
 // capture, or a restart of a live sensor) is one flow, as it would have been in one run. Flows keep their table
-// positions (stages above keep per-flow data by position) and, within each timeout class, their order of last
-// activity (which decides expiry and eviction). Fragments awaiting their first fragment are not saved: they live
-// for seconds, and a split within seconds of a fragmented datagram only loses the ports of its later fragments.
+// positions (the detection state's section names its flows by position, as schema 2 files do; the stage that owns
+// each flow's storage writes it back once the flows are restored) and, within each timeout class, their order of
+// last activity (which decides expiry and eviction). Fragments awaiting their first fragment are not saved: they
+// live for seconds, and a split within seconds of a fragmented datagram only loses the ports of its later fragments.
 
 import PacketDecoding
 
@@ -27,8 +28,7 @@ extension FlowTable {
         }
     }
 
-    /// Open flows' positions, class by class, oldest first in each (for stages that keep per-flow data by
-    /// position).
+    /// Open flows' positions, class by class, oldest first in each (what the state file names flows by).
     public var openFlowSlots: [Int32] {
         var result: [Int32] = []
         result.reserveCapacity(activeCount)
@@ -69,7 +69,10 @@ extension FlowTable {
             used[Int(index)] = true
             flow.slot = index
             flow.timeoutClass = timeoutClass
-            while entries.count <= Int(index) { entries.append(FlowTable.unusedEntry) }
+            while entries.count <= Int(index) {
+                entries.append(FlowTable.unusedEntry)
+                storage.append(FlowStorage())
+            }
             entries[Int(index)] = flow
             self.index.insert(hash: hash, entry: index)
             linkNewest(index)

@@ -47,7 +47,7 @@ public struct HostRecord: Sendable {
 }
 
 /// A reference to a host table slot that notices when the slot was reused.
-public struct HostReference: Sendable, Equatable {
+public struct HostReference: Sendable, Equatable, BitwiseCopyable {
     public var index: Int32
     public var generation: UInt32
 

@@ -44,6 +44,11 @@ public struct StateWriter: Sendable {
     }
     /// A count before a sequence of items.
     public mutating func putCount(_ count: Int) { put(UInt32(count)) }
+    /// A length-prefixed byte string (read back by `StateReader.byteString()`).
+    public mutating func put(byteString value: [UInt8]) {
+        putCount(value.count)
+        bytes.append(contentsOf: value)
+    }
     /// Bytes written so far.
     public var count: Int { bytes.count }
     /// Room for `total` bytes in all, so a large state is written without the array doubling (which held the old
@@ -98,6 +103,12 @@ public struct StateReader: Sendable {
         guard bytes.count - offset >= count else { throw StateDecodingError("saved state ends inside a string") }
         defer { offset += count }
         return String(decoding: bytes[offset..<offset + count], as: UTF8.self)
+    }
+    /// A byte string written by `put(byteString:)`.
+    public mutating func byteString() throws -> [UInt8] {
+        let count = try self.count()
+        defer { offset += count }
+        return Array(bytes[offset..<offset + count])
     }
     /// A count written by `putCount`, checked against what is left (each item takes at least `minimumItemSize`
     /// bytes), so a corrupt count cannot make the reader reserve or loop for billions of items.

@@ -35,9 +35,9 @@ public struct Analyzer: FlowEventHandler {
     public internal(set) var engine: DetectionEngine
     public let detecting: Bool
 
-    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+    public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, storage: inout FlowStorage, at time: Timestamp) {
         records.flowEvent(event, flow, at: time)
-        if detecting { engine.flowEvent(event, flow, at: time) }
+        if detecting { engine.flowEvent(event, flow, storage: &storage, at: time) }
     }
 }
 
@@ -100,9 +100,8 @@ public struct Pipeline: PacketHandler {
 
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
         flows = FlowTable(configuration: configuration.flows)
-        let engine = DetectionEngine(site: configuration.site,
-                                     flowCapacity: configuration.alerts ? configuration.flows.capacity : 0,
-                                     hosts: configuration.hosts, ledger: configuration.ledger)
+        let engine = DetectionEngine(site: configuration.site, hosts: configuration.hosts,
+                                     ledger: configuration.ledger)
         analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil,
                                                     format: configuration.format),
                             engine: engine, detecting: configuration.alerts)
@@ -141,9 +140,8 @@ public struct Pipeline: PacketHandler {
         let disposition = flows.process(summary, at: time, wireLength: wireLength, handler: &analyzer)
         if analyzer.detecting {
             if summary.network == .arp { analyzer.engine.arp(summary, at: time) }
-            if !analyzer.engine.account(disposition, at: time, wireLength: wireLength) {
-                analyzer.engine.reattach(flows.flow(at: disposition.flowIndex), disposition, at: time,
-                                         wireLength: wireLength)
+            if !analyzer.engine.account(disposition, flows: flows, at: time, wireLength: wireLength) {
+                analyzer.engine.reattach(disposition, flows: &flows, at: time, wireLength: wireLength)
             }
             if analyzer.engine.ledger.hasPending { writeAlerts() }
         }
@@ -166,9 +164,9 @@ public struct Pipeline: PacketHandler {
         }
     }
 
-    /// Swaps in a reloaded site model; what was learned stays.
+    /// Swaps in a reloaded site model; what was learned stays, and open flows follow the new file.
     public mutating func replaceSite(_ site: Site) {
-        analyzer.engine.replaceSite(site)
+        analyzer.engine.replaceSite(site, openFlows: &flows)
     }
 
     /// Writes what the ledger raised. With detections off it holds only capture-health alerts (SensorHealth.swift).

@@ -150,10 +150,11 @@ extension Pipeline {
         }
         try decoding("detection_windows") {
             var windows = StateReader(saved.detectionWindows)
-            try analyzer.engine.restoreWindows(from: &windows)
+            try analyzer.engine.restoreWindows(from: &windows, openFlows: &flows)
         }
-        // Hosts point at inventory entries by position: match them against the site file in use now.
-        analyzer.engine.replaceSite(analyzer.engine.site)
+        // Hosts point at inventory entries by position, flows at maintenance ports by what they reach: match both
+        // against the site file in use now.
+        analyzer.engine.replaceSite(analyzer.engine.site, openFlows: &flows)
         if let savedClock = saved.clock {
             clock = savedClock
             packetsAtClock = saved.packetsAtClock
@@ -228,7 +229,7 @@ extension Pipeline {
         flows.encodeOpenFlows(into: &openFlows)
         saved.openFlows = openFlows.bytes
         var windows = StateWriter()
-        engine.encodeWindows(openFlowSlots: flows.openFlowSlots, into: &windows)
+        engine.encodeWindows(openFlows: flows, into: &windows)
         saved.detectionWindows = windows.bytes
         return saved
     }
@@ -265,7 +266,7 @@ struct PipelineTables: StateSource {
         switch blob {
         case .hostLayout: engine.hosts.encodeLayout(into: &writer)
         case .openFlows: flows.encodeOpenFlows(into: &writer)
-        case .detectionWindows: engine.encodeWindows(openFlowSlots: flows.openFlowSlots, into: &writer)
+        case .detectionWindows: engine.encodeWindows(openFlows: flows, into: &writer)
         }
         return writer.bytes
     }

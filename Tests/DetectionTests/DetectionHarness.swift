@@ -58,10 +58,10 @@ struct Harness {
     var time = start
 
     init(_ yaml: String = "", hosts: HostTableConfiguration = HostTableConfiguration(),
-         ledger: AlertLedgerConfiguration = AlertLedgerConfiguration()) throws {
+         ledger: AlertLedgerConfiguration = AlertLedgerConfiguration(),
+         detections: [any Detection.Type] = DetectionRegistry.all) throws {
         let site = try SiteLoader.parse(yaml, path: "test.yaml")
-        engine = DetectionEngine(site: site, flowCapacity: FlowTableConfiguration().capacity, hosts: hosts,
-                                 ledger: ledger)
+        engine = DetectionEngine(site: site, hosts: hosts, ledger: ledger, detections: detections)
     }
 
     /// Feeds packets `spacing` apart, starting at the harness's current time.
@@ -71,8 +71,8 @@ struct Harness {
                 engine.arp(packet, at: time)
             } else {
                 let d = flows.process(packet, at: time, wireLength: 60 + Int(packet.payloadLength), handler: &engine)
-                if !engine.account(d, at: time, wireLength: 60) {
-                    engine.reattach(flows.flow(at: d.flowIndex), d, at: time, wireLength: 60)
+                if !engine.account(d, flows: flows, at: time, wireLength: 60) {
+                    engine.reattach(d, flows: &flows, at: time, wireLength: 60)
                 }
             }
             alerts += engine.ledger.drain()

@@ -421,6 +421,79 @@ struct LiveCommandTests {
                 "\(live.standardOutput)")
     }
 
+    @Test("SIGHUP removing a maintenance port while a session to it is open: no crash, the session judged by the new file, exit 0 on SIGTERM")
+    func reloadRemovesPortOfOpenSession() throws {
+        let link = try TestLink()
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = directory.appendingPathComponent("site.yaml").path
+        // The peer is inside, this side outside and not allowed: its session to the declared port is unexpected.
+        let inside = "local_networks: [\(link.peerAddress)/32]\n"
+        try (inside + "maintenance_ports: [{ name: lab-ssh, host: \(link.peerAddress), port: 22, allowed_sources: [192.0.2.0/24] }]\n")
+            .write(toFile: site, atomically: true, encoding: .utf8)
+        // An echo server on the peer's port 22, in its namespace; it says when it listens.
+        let ready = directory.appendingPathComponent("ready").path
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", link.namespace, "/usr/bin/python3", "-c", """
+            import socket, sys
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("0.0.0.0", 22)); s.listen(1); open(sys.argv[1], "w").close()
+            c, _ = s.accept()
+            while True:
+                d = c.recv(100)
+                if not d: break
+                c.sendall(d)
+            """, ready]
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        let live = try LiveProcess(["-i", link.local, "--site", site, "--format", "json", "--immediate-mode",
+                                    "--stats-interval", "0", "--user", "root"])
+        #expect(live.waitForError("capturing on"), "\(live.standardError)")
+        func waitFor(_ condition: () -> Bool) -> Bool {
+            for _ in 0..<100 where !condition() { usleep(50_000) }
+            return condition()
+        }
+        #expect(waitFor { FileManager.default.fileExists(atPath: ready) }, "the echo server did not start")
+        func stages() -> [String] {
+            ((try? parseJSONLines(live.standardOutput)) ?? []).compactMap { event in
+                guard let alert = event["alert"] as? [String: Any], alert["rule"] as? String == "maintenance-port-inbound"
+                else { return nil }
+                return "\(alert["stage"] as? String ?? "-") \(alert["reason"] as? String ?? "-")"
+            }
+        }
+
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(22).bigEndian
+        inet_pton(AF_INET, link.peerAddress, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        #expect(connected == 0, "connect: \(String(cString: strerror(errno)))")
+        #expect(waitFor { stages().contains("open source-not-allowed") }, "\(live.standardOutput)")
+
+        // The reload takes the port out of the file while the session is open; then data flows both ways.
+        try inside.write(toFile: site, atomically: true, encoding: .utf8)
+        live.signal(SIGHUP)
+        #expect(live.waitForError("reloaded \(site)"), "\(live.standardError)")
+        let hello = Array("hello".utf8)
+        #expect(send(fd, hello, hello.count, 0) == hello.count)
+        var echo = [UInt8](repeating: 0, count: 16)
+        #expect(recv(fd, &echo, echo.count, 0) == hello.count)
+        // Port 22 is a default remote-administration port: once undeclared, the session is an undeclared use.
+        #expect(waitFor { stages().contains("session undeclared") }, "\(live.standardOutput)\n\(live.standardError)")
+        #expect(live.process.isRunning, "\(live.standardError)")
+        live.signal(SIGTERM)
+        #expect(live.waitForExit() == 0, "\(live.standardError)")
+        #expect(stages() == ["probe source-not-allowed", "open source-not-allowed", "session undeclared"],
+                "\(live.standardOutput)")
+    }
+
     @Test("live | head -1: standard output closed by its reader, no other output: the sensor says so and stops, exit 1, as tcpdump")
     func standardOutputClosedStops() throws {
         let link = try TestLink()
