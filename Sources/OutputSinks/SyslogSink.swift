@@ -443,3 +443,20 @@ public final class SyslogSink {
         return message + [0]
     }
 }
+
+extension SyslogSink: AlertSink {
+    public var name: String { "syslog \(destination)" }
+
+    public func close(within seconds: Double) -> SinkReport {
+        let statistics = close(waitingUpTo: seconds)
+        var loss: String?
+        if statistics.lost > 0 {
+            loss = "syslog \(destination): \(statistics.lost) alert\(statistics.lost == 1 ? "" : "s") not delivered ("
+                + "\(statistics.droppedQueueFull) queue full, \(statistics.rejected) rejected, "
+                + "\(statistics.undeliverable) undeliverable)" + (statistics.lastError.map { ", last error: " + $0 } ?? "")
+        }
+        return SinkReport(name: name, line: statistics.description, lost: statistics.lost, lossMessage: loss)
+    }
+
+    public var statusLine: String { statistics.description }
+}
