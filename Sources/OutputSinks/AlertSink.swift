@@ -17,8 +17,9 @@ public protocol AlertSink: AnyObject {
     func send(_ alert: Alert)
     /// Takes the record of a flow that ended. Called only when `takesFlowRecords`; default: ignored.
     func send(flowRecord flow: Flow)
-    /// Called periodically (the live loop every 50 ms, a replay at each batch and before each state save): hands
-    /// buffers over, retries a connection that is due, writes what the destination takes now.
+    /// Called periodically (the live loop every 50 ms; a replay after each batch that was not full, before each
+    /// state save and at the end): hands buffers over, retries a connection that is due, writes what the
+    /// destination takes now.
     func tick()
     /// Delivers what it holds within `seconds`, then counts what is left as lost and closes; what is sent later is
     /// counted as lost too. Returns the final account.
