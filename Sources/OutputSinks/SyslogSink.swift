@@ -1,6 +1,6 @@
 // Alerts to a syslog collector without ever blocking the capture loop: non-blocking sockets, a bounded FIFO that
-// holds messages while the collector is away, reconnection with backoff, and counters for every message that does
-// not make it (no alert is lost silently).
+// holds messages while the collector is away, reconnection with backoff (both DeliveryQueue.swift, shared with any
+// other network sink), and counters for every message that does not make it (no alert is lost silently).
 
 import Detection
 import Glibc
@@ -97,18 +97,18 @@ public final class SyslogSink {
     private var usesStream: Bool
     private var socket: SyslogSocket?
     private var phase = Phase.disconnected(retryAt: 0)
-    private var retryDelay = SyslogSink.initialRetryDelay
+    private var backoff = RetryBackoff(initial: SyslogSink.initialRetryDelay, maximum: SyslogSink.maximumRetryDelay)
     private var hasConnected = false
     /// A message went through on the current connection: if it breaks now, reconnect at once, not after a delay.
     private var deliveredOnConnection = false
-    private var queue = SyslogQueue()
+    private var queue: DeliveryQueue
     /// The head message's frame and how much of it this connection has taken (stream sockets).
     private var headFrame: [UInt8] = []
     private var headWritten = 0
     /// TCP: messages written whole on this connection whose last byte the collector's TCP has not acknowledged
     /// (as far as the last look at SIOCOUTQ knows), oldest first, with their frame lengths; and the bytes of
     /// this connection before the first of them.
-    private var unacknowledged = SyslogQueue()
+    private var unacknowledged = MessageFIFO()
     private var unacknowledgedLengths: [Int] = []
     private var unacknowledgedLengthsHead = 0
     /// TCP: bytes written on this connection, whole frames and the head's part.
@@ -138,6 +138,7 @@ public final class SyslogSink {
         self.destination = destination
         self.formatter = formatter
         self.queueCapacity = queueCapacity
+        queue = DeliveryQueue(capacity: queueCapacity)
         switch destination {
         case .unix(let path):
             addresses = [SocketAddress.unix(path: path)]
@@ -235,18 +236,10 @@ public final class SyslogSink {
     /// Appends, dropping the oldest message when full. A half-written head stays (dropping it would cut a TCP
     /// frame), so the next oldest goes instead, or this message when the head is all there is.
     private func enqueue(_ message: [UInt8]) {
-        if queue.count >= queueCapacity {
+        if queue.enqueue(message, headInProgress: headWritten > 0) {
             counters.droppedQueueFull &+= 1
             counters.lastError = "queue full (\(queueCapacity) messages): oldest dropped"
-            if headWritten == 0 {
-                queue.removeFirst()
-            } else if queue.count >= 2 {
-                queue.removeSecond()
-            } else {
-                return
-            }
         }
-        queue.append(message)
     }
 
     // MARK: Connection and writing
@@ -313,7 +306,7 @@ public final class SyslogSink {
         queue.removeFirst()
         counters.sent &+= 1
         deliveredOnConnection = true
-        retryDelay = SyslogSink.initialRetryDelay
+        backoff.reset()
     }
 
     /// TCP: forgets the messages whose every byte the collector's TCP has acknowledged. SIOCOUTQ counts the bytes
@@ -348,13 +341,12 @@ public final class SyslogSink {
                 messages.append(message)
                 unacknowledged.removeFirst()
             }
-            queue.prepend(messages)
+            let dropped = queue.requeue(messages)
             counters.sent &-= UInt64(count)
             counters.resent &+= UInt64(count)
             // The queue's bound holds for them too: beyond it the oldest go, counted.
-            while queue.count > queueCapacity {
-                queue.removeFirst()
-                counters.droppedQueueFull &+= 1
+            if dropped > 0 {
+                counters.droppedQueueFull &+= UInt64(dropped)
                 counters.lastError = "queue full (\(queueCapacity) messages): oldest dropped"
             }
         }
@@ -370,8 +362,7 @@ public final class SyslogSink {
         socket = nil
         counters.lastError = "\(operation) \(addresses[nextAddress % addresses.count].text): \(error)"
         nextAddress &+= 1
-        phase = .disconnected(retryAt: now + retryDelay)
-        retryDelay = min(retryDelay * 2, SyslogSink.maximumRetryDelay)
+        phase = .disconnected(retryAt: now + backoff.next())
     }
 
     /// A connection that was up and broke: the head message will be resent whole. After a connection that
@@ -386,8 +377,7 @@ public final class SyslogSink {
         if deliveredOnConnection {
             phase = .disconnected(retryAt: now)
         } else {
-            phase = .disconnected(retryAt: now + retryDelay)
-            retryDelay = min(retryDelay * 2, SyslogSink.maximumRetryDelay)
+            phase = .disconnected(retryAt: now + backoff.next())
         }
     }
 
@@ -452,4 +442,21 @@ public final class SyslogSink {
         if case .tcp = destination { return Array("\(message.count) ".utf8) + message }
         return message + [0]
     }
+}
+
+extension SyslogSink: AlertSink {
+    public var name: String { "syslog \(destination)" }
+
+    public func close(within seconds: Double) -> SinkReport {
+        let statistics = close(waitingUpTo: seconds)
+        var loss: String?
+        if statistics.lost > 0 {
+            loss = "syslog \(destination): \(statistics.lost) alert\(statistics.lost == 1 ? "" : "s") not delivered ("
+                + "\(statistics.droppedQueueFull) queue full, \(statistics.rejected) rejected, "
+                + "\(statistics.undeliverable) undeliverable)" + (statistics.lastError.map { ", last error: " + $0 } ?? "")
+        }
+        return SinkReport(name: name, line: statistics.description, lost: statistics.lost, lossMessage: loss)
+    }
+
+    public var statusLine: String { statistics.description }
 }

@@ -1,5 +1,5 @@
-// The syslog sink's C side: resolved socket addresses, one owned non-blocking socket, and the bounded FIFO of
-// messages waiting for it. Every call that can fail returns the C errno; `strerror` text goes into statistics.
+// The syslog sink's C side: resolved socket addresses and one owned non-blocking socket (the messages waiting for
+// it are in DeliveryQueue.swift). Every call that can fail returns the C errno; `strerror` text goes into statistics.
 
 import Glibc
 
@@ -175,47 +175,4 @@ func monotonicSeconds() -> Double {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
-
-/// A FIFO of encoded messages with O(1) append and removal at the front.
-struct SyslogQueue {
-    private var storage: [[UInt8]] = []
-    private var head = 0
-
-    var count: Int { storage.count - head }
-    var isEmpty: Bool { head == storage.count }
-    var first: [UInt8]? { isEmpty ? nil : storage[head] }
-
-    mutating func append(_ message: [UInt8]) {
-        storage.append(message)
-    }
-
-    mutating func removeFirst() {
-        storage[head] = []
-        head += 1
-        if head == storage.count {
-            storage.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 1024 && head * 2 >= storage.count {
-            storage.removeFirst(head)
-            head = 0
-        }
-    }
-
-    /// Removes the second message: used when the first is half-written on a stream and must stay.
-    mutating func removeSecond() {
-        storage.remove(at: head + 1)
-    }
-
-    mutating func removeAll() {
-        storage.removeAll()
-        head = 0
-    }
-
-    /// Puts `messages` before the others, in their order (messages taken back after a broken connection).
-    mutating func prepend(_ messages: [[UInt8]]) {
-        guard !messages.isEmpty else { return }
-        storage.replaceSubrange(0..<head, with: messages)
-        head = 0
-    }
 }

@@ -10,17 +10,6 @@ import PacketCapture
 import PacketDecoding
 import SiteModel
 
-/// Somewhere alerts go besides standard output (a syslog collector).
-public protocol AlertDelivery: AnyObject {
-    func send(_ alert: Alert)
-    /// Called every read timeout: retry connections, flush queues.
-    func tick()
-    /// Delivers what it can within `seconds` and returns a one-line account of what was sent and lost.
-    func close(waitingUpTo seconds: Double) -> String
-    /// A one-line account of what was sent, queued and lost so far, for the statistics lines.
-    var statusLine: String { get }
-}
-
 public struct LiveSettings: Sendable {
     /// Statistics on standard error every this many seconds (0: never, except on SIGUSR1 and at exit).
     public var statisticsInterval = 300.0
@@ -39,8 +28,8 @@ public struct LiveSettings: Sendable {
 public final class LiveSensor {
     let source: LiveSource
     public private(set) var pipeline: Pipeline
-    let output: BufferedOutput
-    let deliveries: [AlertDelivery]
+    /// Every sink the pipeline delivers to (OutputSinks/AlertSink.swift): standard output, syslog...
+    let output: SinkSet
     let settings: LiveSettings
     let signals: SignalWatcher
     let log: (String) -> Void
@@ -55,27 +44,24 @@ public final class LiveSensor {
     var health: SensorHealth
     public private(set) var reloads = 0
     public private(set) var failedReloads = 0
-    /// Standard output as the sensor last reported it: its failure, and whether lines were being dropped.
-    var reportedOutputFailure = false
-    var reportedOutputDrops: UInt64 = 0
-    /// Standard output's final account, once `run` has closed it.
-    public private(set) var outputStatistics: BufferedOutput.Statistics?
+    /// Sinks that failed for good (their notice said so).
+    var failedSinks = 0
+    /// Each sink's final account, once `run` has closed them.
+    public private(set) var closeReports: [SinkReport] = []
     /// How long each output may take at the stop to deliver what it holds.
     public static let closeWait = 5.0
 
-    public init(source: LiveSource, pipeline: Pipeline, output: BufferedOutput, deliveries: [AlertDelivery],
-                settings: LiveSettings, signals: SignalWatcher, log: @escaping (String) -> Void) {
+    /// Alerts go to the pipeline's sinks.
+    public init(source: LiveSource, pipeline: Pipeline, settings: LiveSettings, signals: SignalWatcher,
+                log: @escaping (String) -> Void) {
         self.source = source
         self.pipeline = pipeline
-        self.output = output
-        self.deliveries = deliveries
+        self.output = pipeline.output ?? SinkSet([])
         self.settings = settings
         self.signals = signals
         self.log = log
         sensorClock = SensorClock(readTimeout: .milliseconds(Int64(source.timeoutMilliseconds)))
         health = SensorHealth(configuration: pipeline.analyzer.engine.ledger.configuration)
-        let sinks = deliveries
-        self.pipeline.onAlert = { alert in for sink in sinks { sink.send(alert) } }
         // Packet times are checked against the wall clock, and the state is saved on the monotonic clock: a packet
         // stamped in 2106, or stamps that stand still, change neither (PacketClock.swift).
         self.pipeline.guardWithWallClock(now: WallClock.now())
@@ -149,14 +135,14 @@ public final class LiveSensor {
             // A quiet link: packet time goes on, so flows that timed out end now, not with the next packet. On a busy
             // link the advanced time is behind the latest packet's and this does nothing.
             if let time = sensorClock.time(at: now) { pipeline.advanceClock(to: time) }
-            // Hands the lines over to the writer thread: never waits for the reader (BufferedOutput.dropping).
+            // Every sink's tick: standard output hands its lines to its writer thread, never waiting for the reader
+            // (BufferedOutput.dropping); network sinks write what their sockets take and retry what is due.
             output.flush()
             if checkOutput() && !stopping {
                 stopping = true
                 ring.requestStop()
                 source.breakLoop()
             }
-            for sink in deliveries { sink.tick() }
             if saveInterval > 0 && now >= nextSave {
                 nextSave = now + saveInterval
                 pipeline.saveNow()
@@ -179,10 +165,8 @@ public final class LiveSensor {
         pipeline.finish()
         // Each output gets a bounded time to deliver what it holds, so a reader or collector that stopped reading
         // cannot keep the process from ending; what is left is counted.
-        let written = output.close(waitingUpTo: LiveSensor.closeWait)
-        outputStatistics = written
-        if output.descriptor >= 0 { log(written.description) }
-        for sink in deliveries { log(sink.close(waitingUpTo: LiveSensor.closeWait)) }
+        closeReports = output.close(within: LiveSensor.closeWait)
+        for report in closeReports { log(report.line) }
         logStatistics((try? source.statistics()) ?? lastStatistics, final: true)
         if pipeline.timeOutliers > 0 {
             log("timestamps: \(pipeline.timeOutliers) packets stamped more than \(PacketClock.aheadLimitText) ahead of the wall clock, not analysed "
@@ -195,28 +179,29 @@ public final class LiveSensor {
         if let failure = reader.failure { throw failure }
     }
 
-    /// Reports a change in standard output's fortunes once: its reader went away (or a write failed), or it began
-    /// dropping lines because its reader does not keep up. Returns true when the sensor should stop: standard output
-    /// failed and there is no other output, so every alert from now on would be lost (tcpdump stops too).
+    /// Reports each change in a sink's fortunes once: its reader went away (or a write failed), or it began
+    /// dropping lines because its reader does not keep up. Returns true when the sensor should stop: every sink
+    /// failed, so every alert from now on would be lost (tcpdump stops too when its output goes).
     func checkOutput() -> Bool {
-        guard output.descriptor >= 0 else { return false }
-        let statistics = output.statistics
-        if statistics.dropped.total > reportedOutputDrops {
-            if reportedOutputDrops == 0 {
-                log("standard output does not keep up (its reader stopped reading?): its queue is full, the oldest "
-                    + "lines are dropped and counted (see the statistics lines)")
+        var stop = false
+        for sink in output.sinks {
+            for notice in sink.takeNotices() {
+                switch notice {
+                case .fallingBehind(let what):
+                    log(what)
+                case .failed(let what):
+                    failedSinks += 1
+                    if failedSinks >= output.sinks.count {
+                        log("\(what): no other output for alerts, stopping")
+                        stop = true
+                    } else {
+                        let others = output.sinks.filter { $0 !== sink }.map(\.name).joined(separator: ", ")
+                        log("\(what): alerts go on to \(others); those for \(sink.name) are counted as not written")
+                    }
+                }
             }
-            reportedOutputDrops = statistics.dropped.total
         }
-        guard let failure = statistics.failure, !reportedOutputFailure else { return false }
-        reportedOutputFailure = true
-        let what = failure == EPIPE ? "standard output closed by its reader" : "standard output: \(String(cString: strerror(failure)))"
-        if deliveries.isEmpty {
-            log("\(what): no other output for alerts, stopping")
-            return true
-        }
-        log("\(what): alerts go on to syslog only; those for standard output are counted as not written")
-        return false
+        return stop
     }
 
     func reloadSite() {
@@ -325,8 +310,7 @@ public final class LiveSensor {
             + "evicted to stay within the caps: \(pipeline.flows.counters.evicted) flows, "
             + "\(engine.hosts.counters.evictedLocal + engine.hosts.counters.evictedExternal) hosts"
         // Every output's account, so a loss is visible while the sensor runs, not only at exit.
-        if output.descriptor >= 0 { line += "\n  " + (outputStatistics ?? output.statistics).description }
-        for sink in deliveries { line += "\n  " + sink.statusLine }
+        for status in output.statusLines { line += "\n  " + status }
         log(line)
     }
 }

@@ -41,19 +41,17 @@ public struct Analyzer: FlowEventHandler {
     }
 }
 
-/// Writes ended flows to the output when flow records are on.
+/// Gives ended flows to the sinks that carry flow records, when flow records are on.
 public struct FlowRecordSink: FlowEventHandler {
-    public let output: BufferedOutput?
-    public let format: OutputFormat
+    public let output: SinkSet?
 
-    public init(output: BufferedOutput?, format: OutputFormat) {
+    public init(output: SinkSet?) {
         self.output = output
-        self.format = format
     }
 
     public mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
         guard event == .ended, let output else { return }
-        output.writeLine(format == .json ? FlowRecordFormatter.json(flow) : FlowRecordFormatter.text(flow), kind: .record)
+        output.send(flowRecord: flow)
     }
 }
 
@@ -61,8 +59,8 @@ public struct Pipeline: PacketHandler {
     public private(set) var decode = DecodeCounters()
     public internal(set) var flows: FlowTable
     public internal(set) var analyzer: Analyzer
-    let output: BufferedOutput?
-    let format: OutputFormat
+    /// Every sink alerts (and flow records) go to; nil when there is none.
+    let output: SinkSet?
     /// Alerts written so far, for callers that collect them (tests, the state store).
     public var onAlert: ((Alert) -> Void)?
     /// Called every `progressInterval` packets (for a progress line); nil for none.
@@ -98,15 +96,21 @@ public struct Pipeline: PacketHandler {
     public internal(set) var timeOutliers: UInt64 = 0
     public internal(set) var firstTimeOutlier: Timestamp?
 
+    /// Alerts and flow records (in `configuration.format`) to `output` only, or nowhere when it is nil.
     public init(configuration: PipelineConfiguration, output: BufferedOutput?) {
+        self.init(configuration: configuration,
+                  sinks: output.map { [StandardOutputSink(output: $0, format: configuration.format)] } ?? [])
+    }
+
+    /// Alerts to every sink in `sinks`, flow records (when `configuration.writeFlows`) to those that take them.
+    public init(configuration: PipelineConfiguration, sinks: [AlertSink]) {
+        let output = sinks.isEmpty ? nil : SinkSet(sinks)
         flows = FlowTable(configuration: configuration.flows)
         let engine = DetectionEngine(site: configuration.site, hosts: configuration.hosts,
                                      ledger: configuration.ledger)
-        analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil,
-                                                    format: configuration.format),
+        analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil),
                             engine: engine, detecting: configuration.alerts)
         self.output = output
-        format = configuration.format
         held.reserveCapacity(PacketClock.agreeing)
     }
 
@@ -173,7 +177,7 @@ public struct Pipeline: PacketHandler {
     mutating func writeAlerts() {
         for alert in analyzer.engine.ledger.drain() {
             onAlert?(alert)
-            output?.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
+            output?.send(alert)
         }
     }
 }

@@ -19,7 +19,7 @@ struct Live: ParsableCommand {
         discussion: """
             Signals: SIGINT or SIGTERM stop the capture, flush every output (each within 5 s) and exit 0, or 1 when \
             standard output lost lines; SIGHUP reloads the site file (checked first: with problems, or not a regular file, \
-            the old one stays); SIGUSR1 prints statistics, with every output's counts, on standard error.
+            the old one stays; it must stay readable by --user); SIGUSR1 prints statistics, with every output's counts, on standard error.
             Example: idlewatch live -i span0 --site /etc/idlewatch/site.yaml --format json not port 22
             """
     )
@@ -27,29 +27,14 @@ struct Live: ParsableCommand {
     @Option(name: .customShort("i"), help: "The interface to capture on (see `idlewatch interfaces`).")
     var interface: String
 
-    @Option(name: .long, help: "The site file (YAML). It must stay readable by --user for SIGHUP reloads.")
-    var site: String?
+    @OptionGroup var siteOptions: SiteOptions
 
-    @Option(name: .long, help: "Alert format on standard output: text or json.")
-    var format: OutputFormat = .text
-
-    @Flag(name: .long, help: "Also write one record per flow when it ends.")
-    var flows = false
+    @OptionGroup var formatOptions: FormatOptions
 
     @Flag(name: .long, help: "Write nothing to standard output (use with --syslog).")
     var noStdout = false
 
-    @Option(name: .long, help: "Send alerts to syslog (repeatable): unix:PATH (unix:/dev/log), udp://HOST:PORT, tcp://HOST:PORT.")
-    var syslog: [String] = []
-
-    @Option(name: .long, help: "Syslog message format: rfc5424 or rfc3164 (default: rfc3164 for unix:, rfc5424 otherwise).")
-    var syslogFormat: String?
-
-    @Option(name: .long, help: "Syslog facility (local0..local7, daemon, auth, user).")
-    var facility = "local0"
-
-    @Option(name: .long, help: "Syslog app name.")
-    var appName = "idlewatch"
+    @OptionGroup var sinkOptions: SinkOptions
 
     @Option(name: .customShort("s"), help: "Snapshot length: bytes kept per packet (0: 262144).")
     var snaplen = 262_144
@@ -99,11 +84,7 @@ struct Live: ParsableCommand {
     @Option(name: .long, help: "Save the state every this many seconds (of the monotonic clock, whatever the packet times say) and at exit.")
     var saveInterval = 60
 
-    @Option(name: .long, help: "Most flows held at once.")
-    var flowCapacity = FlowTableConfiguration().capacity
-
-    @Option(name: .long, help: "Most hosts held for each side (local, outside); the least recently seen go beyond it.")
-    var hostCapacity = HostTableConfiguration().localCapacity
+    @OptionGroup var capacities: CapacityOptions
 
     @Argument(help: "An optional BPF filter expression, as with tcpdump.")
     var filter: [String] = []
@@ -115,12 +96,6 @@ struct Live: ParsableCommand {
         }
         guard statsInterval >= 0, silentAfter >= 0, lossThreshold >= 0 && lossThreshold <= 1 else {
             throw ValidationError("--stats-interval and --silent-after must be >= 0, --loss-threshold between 0 and 1")
-        }
-        guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
-            throw ValidationError("--flow-capacity must be between 1 and 100000000")
-        }
-        guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
-            throw ValidationError("--host-capacity must be between 1 and 100000000")
         }
         guard saveInterval > 0 && saveInterval <= 86_400 else {
             throw ValidationError("--save-interval must be between 1 and 86400 seconds")
@@ -154,25 +129,15 @@ struct Live: ParsableCommand {
         // Before anything can block: signals wait for the capture loop instead of killing the process.
         let signals = SignalWatcher([SIGINT, SIGTERM, SIGHUP, SIGUSR1])
         var configuration = PipelineConfiguration()
-        if let site {
-            do {
-                configuration.site = try SiteLoader.load(path: site)
-                configuration.site.warnings.forEach { FileOutput.standardError.write("idlewatch: \($0)\n") }
-            } catch {
-                FileOutput.standardError.write(error.description + "\n")
-                throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)
-            }
-        }
-        configuration.writeFlows = flows
-        configuration.format = format
-        configuration.flows.capacity = flowCapacity
-        configuration.hosts.localCapacity = hostCapacity
-        configuration.hosts.externalCapacity = hostCapacity
+        try siteOptions.load(into: &configuration)
+        formatOptions.apply(to: &configuration)
+        capacities.apply(to: &configuration)
 
         // Standard output is written by a thread of its own and never makes the capture wait: a reader that stops
         // reading fills a bounded queue, then the oldest lines are dropped and counted.
-        let output = BufferedOutput(descriptor: noStdout ? -1 : STDOUT_FILENO,
-                                    mode: .dropping(capacity: BufferedOutput.defaultQueueCapacity))
+        let standardOutput = noStdout ? nil : StandardOutputSink(
+            output: BufferedOutput(descriptor: STDOUT_FILENO, mode: .dropping(capacity: BufferedOutput.defaultQueueCapacity)),
+            format: formatOptions.format)
         var options = LiveOptions()
         options.snapshotLength = snaplen
         options.promiscuous = !noPromiscuous
@@ -187,22 +152,9 @@ struct Live: ParsableCommand {
         }
         for warning in source.warnings { log("\(interface): warning: \(warning)") }
         // Collectors are reached before privileges are dropped (a local socket may be root's).
-        var deliveries: [AlertDelivery] = []
-        do {
-            let facilityValue = try SyslogFacility.parse(facility)
-            for text in syslog {
-                let destination = try SyslogDestination.parse(text)
-                let messageFormat = try syslogFormat.map(SyslogMessageFormat.parse) ?? destination.preferredFormat
-                let sink = try SyslogSink(destination: destination, format: messageFormat, facility: facilityValue,
-                                          appName: appName)
-                deliveries.append(SyslogDelivery(sink: sink))
-                log("alerts to syslog \(destination) (\(messageFormat.rawValue), \(facility))")
-            }
-        } catch {
-            throw CommandFailure("syslog: \(error)", exitCode: 2)
-        }
+        let sinks: [AlertSink] = try (standardOutput.map { [$0] } ?? []) + sinkOptions.makeSinks(log: log)
         // The state is opened and loaded while still root (its directory may be root's), then handed to --user.
-        var pipeline = Pipeline(configuration: configuration, output: noStdout ? nil : output)
+        var pipeline = Pipeline(configuration: configuration, sinks: sinks)
         if !noState {
             let path = state ?? Live.defaultStatePath
             do {
@@ -231,9 +183,8 @@ struct Live: ParsableCommand {
         settings.statisticsInterval = statsInterval
         settings.silentAfter = silentAfter
         settings.lossThreshold = lossThreshold
-        settings.sitePath = site
-        let sensor = LiveSensor(source: source, pipeline: pipeline,
-                                output: output, deliveries: deliveries, settings: settings, signals: signals, log: log)
+        settings.sitePath = siteOptions.site
+        let sensor = LiveSensor(source: source, pipeline: pipeline, settings: settings, signals: signals, log: log)
         do {
             try sensor.run()
         } catch {
@@ -241,7 +192,7 @@ struct Live: ParsableCommand {
         }
         // As tcpdump ("Unable to write output: Broken pipe", non-zero status): alerts that did not reach standard
         // output, whatever the reason (closed, full disk, dropped from the full queue), make the status non-zero.
-        if let loss = (sensor.outputStatistics ?? output.statistics).lossMessage {
+        if let loss = standardOutput?.statistics.lossMessage {
             log(loss)
             throw ExitCode(1)
         }
@@ -345,18 +296,4 @@ struct Live: ParsableCommand {
         Live.messages.writeLine("idlewatch: \(message)", kind: .record)
         Live.messages.flush()
     }
-}
-
-/// A syslog sink as one of the live sensor's alert deliveries.
-final class SyslogDelivery: AlertDelivery {
-    let sink: SyslogSink
-
-    init(sink: SyslogSink) {
-        self.sink = sink
-    }
-
-    func send(_ alert: Alert) { sink.send(alert) }
-    func tick() { sink.tick() }
-    func close(waitingUpTo seconds: Double) -> String { sink.close(waitingUpTo: seconds).description }
-    var statusLine: String { sink.statistics.description }
 }

@@ -20,29 +20,24 @@ struct Replay: ParsableCommand {
             With -r, every argument is part of the filter expression.
             SIGINT or SIGTERM stop the reading: what was read is analysed, alerts are written, the state is saved, \
             and the exit status is 128 + the signal.
+            With --syslog the alerts go to each collector too; at the end the replay waits up to 30 s for them to be \
+            delivered, and the summary counts what was not (exit status 1).
             """
     )
 
-    @Option(name: .long, help: "The site file (YAML): local networks, inventory, maintenance ports. Check it with check-site.")
-    var site: String?
+    @OptionGroup var siteOptions: SiteOptions
 
-    @Flag(name: .long, help: "Write one record per flow when it ends.")
-    var flows = false
+    @OptionGroup var formatOptions: FormatOptions
 
     @Flag(name: .long, help: "Do not run the detections (flow records only).")
     var noAlerts = false
 
-    @Option(name: .long, help: "Record format: text (one readable line) or json (EVE-style JSON lines).")
-    var format: OutputFormat = .text
+    @OptionGroup var sinkOptions: SinkOptions
 
     @Option(name: .customShort("r"), help: "A capture file to read (repeatable); then all arguments are the filter.")
     var readFiles: [String] = []
 
-    @Option(name: .long, help: "Most flows held at once; the least valuable are evicted beyond it.")
-    var flowCapacity = FlowTableConfiguration().capacity
-
-    @Option(name: .long, help: "Most hosts held for each side (local, outside); the least recently seen go beyond it.")
-    var hostCapacity = HostTableConfiguration().localCapacity
+    @OptionGroup var capacities: CapacityOptions
 
     @Option(name: .long, help: ArgumentHelp(
         "The state file (SQLite) to continue from and save into: learned hosts, baselines, open flows.",
@@ -62,13 +57,13 @@ struct Replay: ParsableCommand {
     @Argument(help: "Capture files, directories or -, then an optional BPF filter expression.")
     var arguments: [String] = []
 
+    /// How long a replay waits at its end for the sinks besides standard output (syslog) to deliver what they hold,
+    /// TCP collectors' acknowledgments included (after a signal: `BufferedOutput.interruptGrace`). Enough for a
+    /// collector that restarts, or for several reconnection attempts (0.5 s doubling); a collector that is down
+    /// costs a replay at most this, and what it did not get is counted as lost in the summary.
+    static let deliveryWait = 30.0
+
     func validate() throws {
-        guard flowCapacity > 0 && flowCapacity <= 100_000_000 else {
-            throw ValidationError("--flow-capacity must be between 1 and 100000000")
-        }
-        guard hostCapacity > 0 && hostCapacity <= 100_000_000 else {
-            throw ValidationError("--host-capacity must be between 1 and 100000000")
-        }
         guard saveInterval > 0 && saveInterval <= 86_400 * 365 else {
             throw ValidationError("--save-interval must be between 1 and 31536000 seconds")
         }
@@ -117,27 +112,18 @@ struct Replay: ParsableCommand {
             do { try validateFilter(filter) } catch { throw CommandFailure(error.message, exitCode: 2) }
         }
         var configuration = PipelineConfiguration()
-        if let site {
-            // A bad site file stops the run before any packet is read, with check-site's messages.
-            do {
-                configuration.site = try SiteLoader.load(path: site)
-                configuration.site.warnings.forEach { FileOutput.standardError.write("idlewatch: \($0)\n") }
-            } catch {
-                FileOutput.standardError.write(error.description + "\n")
-                throw CommandFailure("\(site): not a valid site file (see the lines above)", exitCode: 2)
-            }
-        }
+        try siteOptions.load(into: &configuration)
         configuration.alerts = !noAlerts
-        configuration.writeFlows = flows
-        configuration.format = format
-        configuration.flows.capacity = flowCapacity
-        configuration.hosts.localCapacity = hostCapacity
-        configuration.hosts.externalCapacity = hostCapacity
+        formatOptions.apply(to: &configuration)
+        capacities.apply(to: &configuration)
         // Written by a thread of its own: a reader that stops reading makes the analysis wait (a forensic replay
         // drops nothing), but a signal still ends the wait (BufferedOutput.interruptGrace).
         let output = BufferedOutput(descriptor: STDOUT_FILENO, mode: .waiting(capacity: BufferedOutput.defaultQueueCapacity))
+        let standardOutput = StandardOutputSink(output: output, format: formatOptions.format)
+        let sinks: [AlertSink] = try [standardOutput]
+            + sinkOptions.makeSinks(log: { FileOutput.standardError.write("idlewatch: \($0)\n") })
         let source = ReplaySource(paths: paths, filter: filter)
-        var pipeline = Pipeline(configuration: configuration, output: output)
+        var pipeline = Pipeline(configuration: configuration, sinks: sinks)
         if let state {
             do {
                 let file = try StateFile.openForWriting(path: state)
@@ -153,15 +139,20 @@ struct Replay: ParsableCommand {
                                            progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
+        // Standard output has waited for its reader all along (unless a signal cut the wait short): nothing is left
+        // to wait for. The other sinks get `deliveryWait` to deliver what they still hold.
+        let wait = signals.signal == nil ? Replay.deliveryWait : BufferedOutput.interruptGrace
+        let reports = sinks.map { $0.close(within: $0 === standardOutput ? 0 : wait) }
         // A reader left blocked on a stalled pipe may still touch the source: its errors are not read then.
-        let written = output.close(waitingUpTo: 0)
-        let errors = (readerEnded ? source.errors.map(\.description) : []) + (written.lossMessage.map { [$0] } ?? [])
+        let errors = (readerEnded ? source.errors.map(\.description) : []) + reports.compactMap(\.lossMessage)
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
             skippedFiles: source.skippedFiles.count, errors: errors,
-            engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil, flowCapacity: flowCapacity,
+            engine: pipeline.analyzer.detecting ? pipeline.analyzer.engine : nil, flowCapacity: capacities.flowCapacity,
             timeOutliers: pipeline.timeOutliers, firstTimeOutlier: pipeline.firstTimeOutlier)
-        FileOutput.standardError.write(summary + "\n" + peakMemory() + "\n")
+        // Each sink besides standard output, with what it delivered and lost.
+        let deliveries = reports.dropFirst().map { "  \($0.line)\n" }.joined()
+        FileOutput.standardError.write(summary + "\n" + deliveries + peakMemory() + "\n")
         if let keeper = pipeline.state {
             FileOutput.standardError.write(RunSummary.renderState(keeper, pipeline: pipeline) + "\n")
         }
@@ -176,8 +167,8 @@ struct Replay: ParsableCommand {
             throw ExitCode(1)
         }
         // As tcpdump ("Unable to write output: Broken pipe", non-zero status): output that did not all reach its
-        // reader, whatever the reason, is a failure the exit status shows.
-        if written.lost.total > 0 {
+        // reader (or its collector), whatever the reason, is a failure the exit status shows.
+        if reports.contains(where: { $0.lost > 0 }) {
             throw ExitCode(1)
         }
     }
