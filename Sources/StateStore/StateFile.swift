@@ -119,7 +119,7 @@ public final class StateFile {
             return true
         }
         defer { try? handle.close() }
-        return try judgeHeader([UInt8]((try? handle.read(upToCount: 100)) ?? Data()), path: path)
+        return try judgeHeader([UInt8]((try? handle.read(upToCount: 100)) ?? Data()), path: path, askingSQLite: true)
     }
 
     /// As `checkHeader(path:)`, from a descriptor already open on the file (read with pread: the offset stays).
@@ -138,7 +138,11 @@ public final class StateFile {
 
     /// The verdict on a file's first 100 bytes (fewer when the file is shorter): whether it is new (empty);
     /// throws for anything that is not an IdleWatch state file this build can read.
-    static func judgeHeader(_ header: [UInt8], path: String) throws -> Bool {
+    /// `askingSQLite` (readers only): a header with tables and no mark is decided by SQLite opened read-only
+    /// (`unmarkedFileIsNew`). A writer does not ask: SQLite could make companion files before the claim has
+    /// checked them. (A header shows the table only after a checkpoint, which a sensor killed mid-creation never
+    /// makes; through the write-ahead log, `checkIdentity` decides for writers too.)
+    static func judgeHeader(_ header: [UInt8], path: String, askingSQLite: Bool = false) throws -> Bool {
         if header.isEmpty { return true }
         let magic = Array("SQLite format 3\0".utf8)
         guard header.count == 100, Array(header[0..<16]) == magic else {
@@ -148,18 +152,57 @@ public final class StateFile {
             Int32(bitPattern: header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         }
         // No table can exist without a page of its own: one page means no table.
-        return try judge(application: bigEndian(68), version: Int(bigEndian(60)), hasTables: bigEndian(28) > 1,
-                         path: path)
+        let application = bigEndian(68), version = Int(bigEndian(60)), hasTables = bigEndian(28) > 1
+        // Tables and no mark: foreign, or a creation that stopped after GRDB's bookkeeping table (see
+        // `checkIdentity`); SQLite, read-only, tells which.
+        if askingSQLite && application == 0 && version == 0 && hasTables { return try unmarkedFileIsNew(path: path) }
+        return try judge(application: application, version: version, hasTables: hasTables, path: path)
     }
 
     /// As `checkHeader`, through SQLite (so commits still in the write-ahead log count). Returns whether the file
     /// is new.
+    ///
+    /// GRDB makes its bookkeeping table (`grdb_migrations`) in a transaction of its own, before the first migration
+    /// creates the tables and marks the file; so a file caught between the two (by a report reading while a sensor
+    /// creates it, or left so by a sensor killed there) has a table and no mark. That table, empty, is not counted:
+    /// such a file is one still to be set up, not a foreign database.
     @discardableResult
     static func checkIdentity(_ db: Database, path: String) throws -> Bool {
         let application = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-        let objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        var objects = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") ?? 0
+        if application == 0 && version == 0 && objects > 0 {
+            let bookkeeping = try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM sqlite_master
+                WHERE name IN ('grdb_migrations', 'sqlite_autoindex_grdb_migrations_1')
+                """) ?? 0
+            if bookkeeping == objects, try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") == 0 {
+                objects = 0
+            }
+        }
         return try judge(application: application, version: version, hasTables: objects > 0, path: path)
+    }
+
+    /// Whether a file whose header says "tables but no mark" is one whose creation stopped between GRDB's
+    /// bookkeeping table and the first migration (then it is new), asked of SQLite read-only, which leaves the file
+    /// as it is; any other database with tables and no mark is refused as foreign, as `judgeHeader` would.
+    static func unmarkedFileIsNew(path: String) throws -> Bool {
+        var configuration = Configuration()
+        configuration.readonly = true
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch {
+            throw StateFileError(path, "not an IdleWatch state file (a SQLite database with application id 0); left untouched")
+        }
+        defer { try? queue.close() }
+        do {
+            return try queue.read { db in try checkIdentity(db, path: path) }
+        } catch let error as StateFileError {
+            throw error
+        } catch {
+            throw StateFileError(path, "not an IdleWatch state file (a SQLite database with application id 0); left untouched")
+        }
     }
 
     /// Whether SQLite's write-ahead log beside the file holds anything (commits not yet checkpointed).

@@ -53,6 +53,37 @@ struct StateFileTests {
         }
     }
 
+    @Test("a state file caught between GRDB's bookkeeping table and its first migration reads as empty, not foreign")
+    func creationUnderWay() throws {
+        // What a report finds while a sensor creates the file: GRDB makes `grdb_migrations` in a transaction of its
+        // own before the migration that creates the tables and sets the application id (the SIGKILL test below met
+        // it as "a SQLite database with application id 0").
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let creating = directory.appendingPathComponent("creating.db").path
+        try DatabaseQueue(path: creating).write { db in
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        }
+        let before = bytes(creating)
+        let report = try runIdleWatch(["hosts", "--state", creating])
+        #expect(report.status != 0)
+        #expect(report.standardError.contains("nothing has been saved in it yet"), "\(report.standardError)")
+        #expect(bytes(creating) == before, "the report modified the file")
+        // The same table with a migration recorded is some other GRDB program's database: refused as foreign.
+        let other = directory.appendingPathComponent("other-grdb.db").path
+        try DatabaseQueue(path: other).write { db in
+            try db.execute(sql: """
+                CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                INSERT INTO grdb_migrations VALUES ('v1')
+                """)
+        }
+        let foreign = try runIdleWatch(["hosts", "--state", other])
+        #expect(foreign.status == 2)
+        #expect(foreign.standardError.contains("not an IdleWatch state file (a SQLite database with application id 0)"),
+                "\(foreign.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: other + "-wal"))
+    }
+
     @Test("a version 1 state file (earlier builds) is read by a report as it is and migrated by the next run")
     func readsAndMigratesVersionOne() throws {
         let directory = TestPaths.temporaryDirectory()
