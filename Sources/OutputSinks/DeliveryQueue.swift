@@ -80,21 +80,23 @@ struct RetryBackoff {
     }
 }
 
-/// A FIFO of encoded messages with O(1) append and removal at the front.
-struct MessageFIFO {
-    private var storage: [[UInt8]] = []
+/// A FIFO with O(1) append and removal at the front: removed slots are released at once and the array compacted
+/// once the removed front is at least half of it (and 1,024 slots), so memory follows what is queued. Encoded
+/// messages (`MessageFIFO`) and the TCP sink's unacknowledged message lengths use it.
+struct FIFO<Element> {
+    private var storage: [Element?] = []
     private var head = 0
 
     var count: Int { storage.count - head }
     var isEmpty: Bool { head == storage.count }
-    var first: [UInt8]? { isEmpty ? nil : storage[head] }
+    var first: Element? { isEmpty ? nil : storage[head] }
 
-    mutating func append(_ message: [UInt8]) {
-        storage.append(message)
+    mutating func append(_ element: Element) {
+        storage.append(element)
     }
 
     mutating func removeFirst() {
-        storage[head] = []
+        storage[head] = nil
         head += 1
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
@@ -105,7 +107,7 @@ struct MessageFIFO {
         }
     }
 
-    /// Removes the second message: used when the first is half-written on a stream and must stay.
+    /// Removes the second element: used when the first is a message half-written on a stream and must stay.
     mutating func removeSecond() {
         storage.remove(at: head + 1)
     }
@@ -116,9 +118,11 @@ struct MessageFIFO {
     }
 
     /// Puts `messages` before the others, in their order (messages taken back after a broken connection).
-    mutating func prepend(_ messages: [[UInt8]]) {
-        guard !messages.isEmpty else { return }
-        storage.replaceSubrange(0..<head, with: messages)
+    mutating func prepend(_ elements: [Element]) {
+        guard !elements.isEmpty else { return }
+        storage.replaceSubrange(0..<head, with: elements.map(Optional.some))
         head = 0
     }
 }
+
+typealias MessageFIFO = FIFO<[UInt8]>

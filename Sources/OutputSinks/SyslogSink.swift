@@ -109,8 +109,7 @@ public final class SyslogSink {
     /// (as far as the last look at SIOCOUTQ knows), oldest first, with their frame lengths; and the bytes of
     /// this connection before the first of them.
     private var unacknowledged = MessageFIFO()
-    private var unacknowledgedLengths: [Int] = []
-    private var unacknowledgedLengthsHead = 0
+    private var unacknowledgedLengths = FIFO<Int>()
     /// TCP: bytes written on this connection, whole frames and the head's part.
     private var connectionBytes = 0
     /// TCP: bytes of this connection before the first message in `unacknowledged`.
@@ -314,18 +313,10 @@ public final class SyslogSink {
     private func trimAcknowledged() {
         guard let outstanding = socket?.unacknowledgedBytes() else { return }
         let acknowledged = connectionBytes - min(outstanding, connectionBytes)
-        while unacknowledgedLengthsHead < unacknowledgedLengths.count,
-              acknowledgedBytes + unacknowledgedLengths[unacknowledgedLengthsHead] <= acknowledged {
-            acknowledgedBytes += unacknowledgedLengths[unacknowledgedLengthsHead]
-            unacknowledgedLengthsHead += 1
+        while let length = unacknowledgedLengths.first, acknowledgedBytes + length <= acknowledged {
+            acknowledgedBytes += length
+            unacknowledgedLengths.removeFirst()
             unacknowledged.removeFirst()
-        }
-        if unacknowledgedLengthsHead == unacknowledgedLengths.count {
-            unacknowledgedLengths.removeAll(keepingCapacity: true)
-            unacknowledgedLengthsHead = 0
-        } else if unacknowledgedLengthsHead >= 1024 && unacknowledgedLengthsHead * 2 >= unacknowledgedLengths.count {
-            unacknowledgedLengths.removeFirst(unacknowledgedLengthsHead)
-            unacknowledgedLengthsHead = 0
         }
     }
 
@@ -351,8 +342,7 @@ public final class SyslogSink {
             }
         }
         unacknowledged.removeAll()
-        unacknowledgedLengths.removeAll(keepingCapacity: true)
-        unacknowledgedLengthsHead = 0
+        unacknowledgedLengths.removeAll()
         connectionBytes = 0
         acknowledgedBytes = 0
     }
