@@ -40,15 +40,7 @@ final class TestLink {
     func connectToClosedPorts(_ ports: ClosedRange<Int>) {
         for port in ports {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, peerAddress, &address.sin_addr)
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            withIPv4SocketAddress(peerAddress, port: port) { Int(connect(fd, $0, $1)) }
             close(fd)
         }
     }
@@ -59,15 +51,7 @@ final class TestLink {
         defer { close(fd) }
         let payload = Array("idlewatch live test".utf8)
         for port in ports {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, peerAddress, &address.sin_addr)
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            withIPv4SocketAddress(peerAddress, port: port) { sendto(fd, payload, payload.count, 0, $0, $1) }
         }
     }
 }

@@ -16,15 +16,7 @@ extension TestLink {
         var descriptors: [Int32] = []
         for port in ports {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            var target = sockaddr_in()
-            target.sin_family = sa_family_t(AF_INET)
-            target.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, address, &target.sin_addr)
-            _ = withUnsafePointer(to: &target) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))  // EINPROGRESS: the SYN is out
-                }
-            }
+            withIPv4SocketAddress(address, port: port) { Int(connect(fd, $0, $1)) }  // EINPROGRESS: the SYN is out
             descriptors.append(fd)
         }
         usleep(100_000)

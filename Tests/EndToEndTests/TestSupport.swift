@@ -74,3 +74,15 @@ func parseJSONLines(_ text: String) throws -> [[String: Any]] {
 }
 
 struct JSONLineError: Error { let line: String }
+
+/// Calls `body` with the IPv4 socket address of `address`:`port` (for connect, sendto, bind).
+@discardableResult
+func withIPv4SocketAddress(_ address: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int) -> Int {
+    var target = sockaddr_in()
+    target.sin_family = sa_family_t(AF_INET)
+    target.sin_port = UInt16(port).bigEndian
+    inet_pton(AF_INET, address, &target.sin_addr)
+    return withUnsafePointer(to: &target) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+}
