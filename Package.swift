@@ -6,8 +6,8 @@ import PackageDescription
 let package = Package(
     name: "IdleWatch",
     // Builds and runs on Linux only (Debian 12 and later with Swift 6): the sensor uses Glibc, prctl and seccomp,
-    // fopencookie, /proc and CLOCK_MONOTONIC_COARSE. SwiftPM cannot name Linux here; the macOS entry only sets the
-    // deployment floor that the packages it depends on need when a tool resolves the package on a Mac.
+    // fopencookie, /proc and CLOCK_MONOTONIC_COARSE. SwiftPM cannot name Linux here; the macOS entry is only a
+    // deployment floor for tools that resolve the package on a Mac (it does not build there).
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "idlewatch", targets: ["idlewatch"]),
