@@ -186,7 +186,11 @@ struct JSONSchemaTests {
         let records = try parseJSONLines(result.standardOutput)
         #expect(records.contains { $0["event_type"] as? String == "alert" })
         #expect(records.contains { $0["event_type"] as? String == "flow" })
-        let validation = try sh("python3 \(TestPaths.packageRoot.path)/scripts/validate-eve.py < \(output.path)")
+        // The first Python that has jsonschema: the one on PATH, else Debian's (python3-jsonschema, which
+        // scripts/install-deps.sh installs), which a private Python on PATH (pyenv) does not see.
+        let python = try sh("for p in python3 /usr/bin/python3; do $p -c 'import jsonschema' 2>/dev/null && { echo $p; exit; }; done; echo python3")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let validation = try sh("\(python) \(TestPaths.packageRoot.path)/scripts/validate-eve.py < \(output.path)")
         #expect(validation.contains("valid records"))
     }
 }
