@@ -30,8 +30,13 @@ let package = Package(
         .target(name: "PacketCapture", dependencies: ["CPcap", "PacketDecoding"]),
         // Standard library only: header views over borrowed bytes and the packet summary.
         .target(name: "PacketDecoding"),
+        // Tables whose memory stays fixed under floods: the hash index behind the flow and host tables, the
+        // arrival-order table that forgets its oldest entry first.
+        .target(name: "BoundedTables", dependencies: ["PacketDecoding"]),
+        // The fixed-width encoding each stage writes its own saved state in (the state store keeps the bytes).
+        .target(name: "StateCoding", dependencies: ["PacketDecoding"]),
         // Flow keys, the flow table, TCP state, packet-time timeouts, flow events.
-        .target(name: "FlowTracking", dependencies: ["PacketDecoding"]),
+        .target(name: "FlowTracking", dependencies: ["PacketDecoding", "BoundedTables", "StateCoding"]),
         // Records for people and machines: text lines, EVE-style JSON lines, Community ID.
         .target(
             name: "OutputSinks",
@@ -39,16 +44,20 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]
         ),
         // The host table: first/last seen, client and server activity, decayed baselines, learned services.
-        .target(name: "HostBaselines", dependencies: ["PacketDecoding"]),
+        .target(name: "HostBaselines", dependencies: ["PacketDecoding", "BoundedTables", "StateCoding"]),
         // The site file: local networks, the inventory with each host's expected state, maintenance ports.
         .target(name: "SiteModel", dependencies: ["PacketDecoding", .product(name: "Yams", package: "Yams")]),
         // One detection per file, alerts with stable rule ids, suppression and incident linking.
-        .target(name: "Detection", dependencies: ["FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]),
+        .target(
+            name: "Detection",
+            dependencies: ["FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding", "BoundedTables", "StateCoding"]
+        ),
         // The state file (SQLite through GRDB): learned hosts, baselines, services, open flows and detection
         // windows, saved atomically so a replay can seed a live sensor; and the hosts report read from it.
         .target(
             name: "StateStore",
             dependencies: ["Detection", "HostBaselines", "FlowTracking", "SiteModel", "PacketDecoding", "OutputSinks",
+                           "StateCoding",
                            .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "GRDBSQLite", package: "GRDB.swift")]
         ),
@@ -56,7 +65,7 @@ let package = Package(
         .target(
             name: "Sensor",
             dependencies: ["PacketCapture", "PacketDecoding", "FlowTracking", "HostBaselines", "SiteModel", "Detection",
-                           "OutputSinks", "StateStore"]
+                           "OutputSinks", "StateStore", "StateCoding"]
         ),
         .executableTarget(
             name: "idlewatch",
@@ -76,6 +85,7 @@ let package = Package(
         // The libFuzzer target, built by scripts/fuzz; in an ordinary build, a replayer of fuzz inputs.
         .executableTarget(name: "idlewatch-fuzz", dependencies: ["FuzzHarness", "Sensor", "CLibFuzzer"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
+        .testTarget(name: "BoundedTablesTests", dependencies: ["BoundedTables", "PacketDecoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(
@@ -84,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DetectionTests",
-            dependencies: ["Detection", "FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding"]
+            dependencies: ["Detection", "FlowTracking", "HostBaselines", "SiteModel", "PacketDecoding", "StateCoding"]
         ),
         .testTarget(name: "SiteModelTests", dependencies: ["SiteModel", "PacketDecoding"]),
         .testTarget(

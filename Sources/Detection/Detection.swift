@@ -10,6 +10,7 @@
 import FlowTracking
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 /// The events a detection reacts to. The engine calls a detection for these only.
 public struct DetectionEvents: OptionSet, Sendable {

@@ -1,6 +1,6 @@
 // Saving and restoring what the detections remember between packets, for the state file: when learning began,
-// what each open flow was found to be, each detection's saved section (the idle hosts' learned peers, the scan and
-// guessing windows), and the ledger's suppression and incidents. Run counters (alerts raised in this run) are not
+// what each open flow was found to be, each detection's saved section (each written by its detection, in its own
+// file), and the ledger's suppression and incidents, in key order (the same state gives the same bytes). Run counters (alerts raised in this run) are not
 // state and start at zero. The host table and the exposure ledger are saved by the state store in tables of their own.
 //
 // Layout: the schema 2 layout first, unchanged (so files of schema 2 load): when learning began, the maintenance
@@ -12,6 +12,7 @@
 import FlowTracking
 import HostBaselines
 import PacketDecoding
+import StateCoding
 
 extension DetectionEngine {
     /// When learning began (the first packet ever analysed into this state).
@@ -165,146 +166,11 @@ extension MaintenanceReason {
     }
 }
 
-extension IdleHostActive {
-    func encode(into writer: inout StateWriter) {
-        writer.putCount(learnedPeers.count)
-        for (host, peers) in learnedPeers {
-            writer.put(host)
-            writer.putCount(peers.count)
-            for peer in peers { writer.put(peer) }
-        }
-    }
-
-    mutating func restore(from reader: inout StateReader) throws {
-        learnedPeers = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
-            let host = try reader.address()
-            var peers = Set<IPAddress>()
-            for _ in 0..<(try reader.count(minimumItemSize: 17)) { peers.insert(try reader.address()) }
-            learnedPeers[host] = peers
-        }
-    }
-}
-
-extension MaintenancePortInbound {
-    func encode(into writer: inout StateWriter) {
-        writer.putCount(shortSessions.count)
-        for (key, times) in shortSessions {
-            writer.put(key.source)
-            writer.put(key.host)
-            writer.put(key.port)
-            writer.put(key.ipProtocol)
-            writer.putCount(times.count)
-            for time in times { writer.put(time) }
-        }
-    }
-
-    mutating func restore(from reader: inout StateReader) throws {
-        shortSessions = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 41)) {
-            let key = GuessKey(source: try reader.address(), host: try reader.address(), port: try reader.uint16(),
-                               ipProtocol: try reader.uint8())
-            var times: [Timestamp] = []
-            for _ in 0..<(try reader.count(minimumItemSize: 8)) { times.append(try reader.timestamp()) }
-            shortSessions[key] = times
-        }
-    }
-}
-
-extension ScanDetection {
-    /// Sources with one failure are saved as windows holding that failure, oldest first, so the saved form is the
-    /// same whichever table held them; `restore` sorts them back into their table by their time.
-    func encode(into writer: inout StateWriter) {
-        writer.putCount(scanners.count + firstFailures.count)
-        for first in firstFailures.entries {
-            writer.put(first.key)
-            writer.put(first.time)
-            encode([first.value.host: first.time], into: &writer)
-            writer.putCount(1)
-            writer.put(first.value.host)
-            writer.putCount(1)
-            writer.put(first.value.port)
-            writer.put(first.time)
-        }
-        for (source, state) in scanners {
-            writer.put(source)
-            writer.put(state.last)
-            encode(state.failedHosts, into: &writer)
-            writer.putCount(state.failedPorts.count)
-            for (host, ports) in state.failedPorts {
-                writer.put(host)
-                writer.putCount(ports.count)
-                for (port, time) in ports {
-                    writer.put(port)
-                    writer.put(time)
-                }
-            }
-        }
-        writer.putCount(arpRequests.count)
-        for (requester, targets) in arpRequests {
-            writer.put(requester)
-            encode(targets, into: &writer)
-        }
-    }
-
-    func encode(_ times: [IPAddress: Timestamp], into writer: inout StateWriter) {
-        writer.putCount(times.count)
-        for (address, time) in times {
-            writer.put(address)
-            writer.put(time)
-        }
-    }
-
-    func decodeTimes(from reader: inout StateReader) throws -> [IPAddress: Timestamp] {
-        var times: [IPAddress: Timestamp] = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 25)) { times[try reader.address()] = try reader.timestamp() }
-        return times
-    }
-
-    mutating func restore(from reader: inout StateReader) throws {
-        scanners = [:]
-        firstFailures.removeAll()
-        var firsts: [(source: IPAddress, first: FirstFailure, time: Timestamp)] = []
-        for _ in 0..<(try reader.count(minimumItemSize: 33)) {
-            let source = try reader.address()
-            var state = ScannerState()
-            state.last = try reader.timestamp()
-            state.failedHosts = try decodeTimes(from: &reader)
-            for _ in 0..<(try reader.count(minimumItemSize: 21)) {
-                let host = try reader.address()
-                var ports: [UInt16: Timestamp] = [:]
-                for _ in 0..<(try reader.count(minimumItemSize: 10)) { ports[try reader.uint16()] = try reader.timestamp() }
-                state.failedPorts[host] = ports
-            }
-            if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
-                host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
-            {
-                firsts.append((source, FirstFailure(host: host.key, port: port.key), port.value))
-            } else {
-                scanners[source] = state
-            }
-        }
-        // Back into arrival order (schema 2 saves it so; schema 1 saved a dictionary's order, which the seed decided),
-        // so the table forgets in the same order as before the save. What does not fit is dropped, not counted:
-        // the counter is this run's.
-        firsts.sort { $0.time < $1.time }
-        for entry in firsts where firstFailures.find(entry.source, hash: entry.source.hash(seed: seed)) == nil {
-            firstFailures.removeExpired(now: entry.time, window: window)
-            firstFailures.append(entry.source, hash: entry.source.hash(seed: seed), value: entry.first, at: entry.time)
-        }
-        arpRequests = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
-            let requester = try reader.address()
-            arpRequests[requester] = try decodeTimes(from: &reader)
-        }
-    }
-}
-
 extension AlertLedger {
     func encode(into writer: inout StateWriter) {
         writer.put(nextID)
         writer.putCount(lastRaised.count)
-        for (key, value) in lastRaised {
+        for (key, value) in lastRaised.sorted(by: { $0.key < $1.key }) {
             writer.put(key.rule.rawValue)
             writer.put(key.source)
             writer.put(key.destination != nil)
@@ -316,7 +182,7 @@ extension AlertLedger {
             writer.put(value.held)
         }
         writer.putCount(incidents.count)
-        for (host, incident) in incidents {
+        for (host, incident) in incidents.sorted(by: { $0.key < $1.key }) {
             writer.put(host)
             writer.put(incident.id)
             writer.put(incident.last)

@@ -17,6 +17,7 @@
 import FlowTracking
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 struct IdleHostActive: Detection {
     static let name = "idle-host-active"
@@ -157,4 +158,27 @@ struct IdleHostActive: Detection {
 func wholeNumber(_ value: Double) -> Int {
     guard value.isFinite else { return value > 0 ? .max : 0 }
     return value >= Double(Int.max) ? .max : value <= 0 ? 0 : Int(value)
+}
+
+// Its saved section: the learned peers of each idle host, hosts and peers in address order (the same state gives
+// the same bytes).
+extension IdleHostActive {
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(learnedPeers.count)
+        for (host, peers) in learnedPeers.sorted(by: { $0.key < $1.key }) {
+            writer.put(host)
+            writer.putCount(peers.count)
+            for peer in peers.sorted() { writer.put(peer) }
+        }
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        learnedPeers = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+            let host = try reader.address()
+            var peers = Set<IPAddress>()
+            for _ in 0..<(try reader.count(minimumItemSize: 17)) { peers.insert(try reader.address()) }
+            learnedPeers[host] = peers
+        }
+    }
 }

@@ -20,6 +20,7 @@
 import FlowTracking
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 struct MaintenancePortInbound: Detection {
     static let name = "maintenance-port-inbound"
@@ -136,4 +137,31 @@ public enum MaintenanceReason: String, Sendable, BitwiseCopyable {
     case sourceNotAllowed = "source-not-allowed"
     case outsideWindow = "outside-window"
     case undeclared
+}
+
+// Its saved section: the short sessions of each (source, host, port), in key order (the same state gives the same
+// bytes).
+extension MaintenancePortInbound {
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(shortSessions.count)
+        for (key, times) in shortSessions.sorted(by: { $0.key < $1.key }) {
+            writer.put(key.source)
+            writer.put(key.host)
+            writer.put(key.port)
+            writer.put(key.ipProtocol)
+            writer.putCount(times.count)
+            for time in times { writer.put(time) }
+        }
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        shortSessions = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 41)) {
+            let key = GuessKey(source: try reader.address(), host: try reader.address(), port: try reader.uint16(),
+                               ipProtocol: try reader.uint8())
+            var times: [Timestamp] = []
+            for _ in 0..<(try reader.count(minimumItemSize: 8)) { times.append(try reader.timestamp()) }
+            shortSessions[key] = times
+        }
+    }
 }

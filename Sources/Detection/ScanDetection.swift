@@ -15,9 +15,11 @@
 // first-failure table forgets in arrival order (`ArrivalOrderTable`): the flood's own oldest debris goes first, at
 // constant cost per forged source (a dictionary sorted to make room was a tenth of a SYN flood's time).
 
+import BoundedTables
 import FlowTracking
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 struct ScanDetection: Detection {
     static let name = "scans"
@@ -201,5 +203,96 @@ struct ScanDetection: Detection {
             failures = failures.filter { time - $0.value <= window }
         }
         if failures[key] != nil || failures.count < threshold * 4 { failures[key] = time }
+    }
+}
+
+// Its saved section: the scanners' windows and the ARP requests, in address and port order (the same state gives the
+// same bytes); the first-failure table in its arrival order, which is its meaning.
+extension ScanDetection {
+    /// Sources with one failure are saved as windows holding that failure, oldest first, so the saved form is the
+    /// same whichever table held them; `restore` sorts them back into their table by their time.
+    func encode(into writer: inout StateWriter) {
+        writer.putCount(scanners.count + firstFailures.count)
+        for first in firstFailures.entries {
+            writer.put(first.key)
+            writer.put(first.time)
+            encode([first.value.host: first.time], into: &writer)
+            writer.putCount(1)
+            writer.put(first.value.host)
+            writer.putCount(1)
+            writer.put(first.value.port)
+            writer.put(first.time)
+        }
+        for (source, state) in scanners.sorted(by: { $0.key < $1.key }) {
+            writer.put(source)
+            writer.put(state.last)
+            encode(state.failedHosts, into: &writer)
+            writer.putCount(state.failedPorts.count)
+            for (host, ports) in state.failedPorts.sorted(by: { $0.key < $1.key }) {
+                writer.put(host)
+                writer.putCount(ports.count)
+                for (port, time) in ports.sorted(by: { $0.key < $1.key }) {
+                    writer.put(port)
+                    writer.put(time)
+                }
+            }
+        }
+        writer.putCount(arpRequests.count)
+        for (requester, targets) in arpRequests.sorted(by: { $0.key < $1.key }) {
+            writer.put(requester)
+            encode(targets, into: &writer)
+        }
+    }
+
+    func encode(_ times: [IPAddress: Timestamp], into writer: inout StateWriter) {
+        writer.putCount(times.count)
+        for (address, time) in times.sorted(by: { $0.key < $1.key }) {
+            writer.put(address)
+            writer.put(time)
+        }
+    }
+
+    func decodeTimes(from reader: inout StateReader) throws -> [IPAddress: Timestamp] {
+        var times: [IPAddress: Timestamp] = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 25)) { times[try reader.address()] = try reader.timestamp() }
+        return times
+    }
+
+    mutating func restore(from reader: inout StateReader) throws {
+        scanners = [:]
+        firstFailures.removeAll()
+        var firsts: [(source: IPAddress, first: FirstFailure, time: Timestamp)] = []
+        for _ in 0..<(try reader.count(minimumItemSize: 33)) {
+            let source = try reader.address()
+            var state = ScannerState()
+            state.last = try reader.timestamp()
+            state.failedHosts = try decodeTimes(from: &reader)
+            for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+                let host = try reader.address()
+                var ports: [UInt16: Timestamp] = [:]
+                for _ in 0..<(try reader.count(minimumItemSize: 10)) { ports[try reader.uint16()] = try reader.timestamp() }
+                state.failedPorts[host] = ports
+            }
+            if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
+                host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
+            {
+                firsts.append((source, FirstFailure(host: host.key, port: port.key), port.value))
+            } else {
+                scanners[source] = state
+            }
+        }
+        // Back into arrival order (schema 2 saves it so; schema 1 saved a dictionary's order, which the seed decided),
+        // so the table forgets in the same order as before the save. What does not fit is dropped, not counted:
+        // the counter is this run's.
+        firsts.sort { $0.time < $1.time }
+        for entry in firsts where firstFailures.find(entry.source, hash: entry.source.hash(seed: seed)) == nil {
+            firstFailures.removeExpired(now: entry.time, window: window)
+            firstFailures.append(entry.source, hash: entry.source.hash(seed: seed), value: entry.first, at: entry.time)
+        }
+        arpRequests = [:]
+        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+            let requester = try reader.address()
+            arpRequests[requester] = try decodeTimes(from: &reader)
+        }
     }
 }

@@ -1,6 +1,7 @@
 // Canonical, fixed-width flow keys: the two endpoints in a fixed order, so both directions of a conversation find
 // the same flow, plus the VLAN tags (the same addresses on two VLANs are two conversations).
 
+import BoundedTables
 import PacketDecoding
 
 public struct FlowKey: Hashable, Sendable {

@@ -19,6 +19,7 @@
 // over for the oldest ICMP, other or UDP flow (never for an established one), since their answer may still come.
 // Evicted flows end with reason `evicted` and are counted by class.
 
+import BoundedTables
 import PacketDecoding
 
 public struct FlowTableConfiguration: Sendable {

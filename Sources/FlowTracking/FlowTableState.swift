@@ -6,6 +6,7 @@
 // live for seconds, and a split within seconds of a fragmented datagram only loses the ports of its later fragments.
 
 import PacketDecoding
+import StateCoding
 
 extension FlowTable {
     /// The table's clock, the next flow id and every open flow with its position, oldest first in each class.

@@ -6,6 +6,7 @@
 // could count differently). Timed-out entries are reclaimed first, without counting. IPv4 TCP datagrams whose
 // first fragment ends inside the fixed TCP header are not remembered here but reassembled (Reassembly.swift).
 
+import BoundedTables
 import PacketDecoding
 
 struct FragmentTracker {

@@ -16,6 +16,7 @@
 // `ipfrag_time`; what does not fit is counted. Linux's `ipfrag_max_dist` (a queue restarted after 64 fragments from
 // the same source in between) is not followed.
 
+import BoundedTables
 import PacketDecoding
 
 /// One datagram in reassembly: the runs of data held (Linux's fragment runs), its known length, the fixed TCP

@@ -10,6 +10,7 @@
 // not name before named ones, within each the least recently seen. So a flood of new addresses pushes out its own
 // debris before the hosts with a history. Evictions are counted.
 
+import BoundedTables
 import PacketDecoding
 
 public struct HostTableConfiguration: Sendable {

@@ -3,7 +3,9 @@
 // sat in, the generation of every slot, the free list and the eviction generator) is saved as well, so a restored
 // table evicts exactly as the table that was saved would have, and split replays match whole ones.
 
+import BoundedTables
 import PacketDecoding
+import StateCoding
 
 extension HostRecord {
     /// The decayed activity, peer sketches and pending waking, as bytes.

@@ -18,6 +18,7 @@ import Glibc
 import HostBaselines
 import PacketDecoding
 import SiteModel
+import StateCoding
 import StateStore
 
 public final class StateKeeper: @unchecked Sendable {

@@ -8,6 +8,7 @@ import GRDBSQLite
 import HostBaselines
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 public struct SavedState: Sendable {
     /// The latest packet time analysed into the state, and how many packets carried exactly that time: where a

@@ -3,6 +3,7 @@
 // flow whose host was pushed out still raises its alerts.
 
 @testable import Detection
+import StateCoding
 import FlowTracking
 @testable import HostBaselines
 import PacketDecoding

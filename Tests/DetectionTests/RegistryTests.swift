@@ -9,6 +9,7 @@ import FlowTracking
 import HostBaselines
 import PacketDecoding
 import SiteModel
+import StateCoding
 import Testing
 
 /// The throwaway detection: learns which addresses sent ARP (at most `capacity`, the rest counted), and counts the

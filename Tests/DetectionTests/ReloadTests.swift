@@ -7,6 +7,7 @@
 import FlowTracking
 import PacketDecoding
 import SiteModel
+import StateCoding
 import Testing
 
 @Suite("site reload with open flows")

@@ -10,6 +10,8 @@
 // once): holes take ring room, so while the ring holds them the oldest live entry can go a little early. The callers
 // remove from the middle far less often than they add.
 
+import PacketDecoding
+
 public struct ArrivalOrderTable<Key: Equatable, Value> {
     public struct Entry {
         public var key: Key

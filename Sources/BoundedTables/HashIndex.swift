@@ -11,6 +11,8 @@
 // high-water mark, which the capacity bounds. Home slots are recomputed from the stored 32 hash bits, so growing
 // needs no help from the table.
 
+import PacketDecoding
+
 public struct HashIndex: Sendable {
     @usableFromInline var slots: [UInt64]
     @usableFromInline var mask: Int

@@ -2,6 +2,8 @@
 // file. Each stage encodes its own internals, so their fields stay private to it; the state store only keeps the
 // bytes. The layout is versioned by the state file's schema version, not by anything written here.
 
+import PacketDecoding
+
 public struct StateDecodingError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }

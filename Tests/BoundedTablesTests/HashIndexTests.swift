@@ -3,7 +3,8 @@
 // the end of the slot array, where backward-shift deletion is easiest to get wrong).
 
 import Testing
-@testable import PacketDecoding
+@testable import BoundedTables
+import PacketDecoding
 
 @Suite struct HashIndexTests {
     /// Hashes that collide on purpose: `spread` distinct home slots, all in the last few slots of the array.

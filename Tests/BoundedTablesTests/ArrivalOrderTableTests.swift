@@ -1,6 +1,7 @@
 // The bounded arrival-order map against a plain array model: random adds, removals by key and expiry, through many
 // wraps of the ring and growths of its index, under two hash seeds (one of them making every key collide).
 
+import BoundedTables
 import PacketDecoding
 import Testing
 
