@@ -1,5 +1,5 @@
 // Live capture from an interface: pcap_create, options, pcap_activate (warnings kept, errors typed), a BPF filter,
-// and pcap_stats figures.
+// and pcap_stats figures; a `PacketSource` (PacketSource.swift), read by the same reader loop as a replay.
 
 import CPcap
 import Glibc
@@ -37,8 +37,10 @@ public struct CaptureStatistics: Equatable, Sendable {
     }
 }
 
-public final class LiveSource {
+public final class LiveSource: PacketSource {
     public let interface: String
+    /// Set by `breakLoop()`, from any thread; `deliver` checks it between reads.
+    let stop = StopFlag()
     let handle: PcapHandle
     let nanosecondPrecision: Bool
     public private(set) var packetsRead = 0
@@ -121,9 +123,34 @@ public final class LiveSource {
         return result
     }
 
-    /// Makes a blocked or later `read()` return `.end`; safe to call from a signal handler's thread.
+    public var name: String { interface }
+    /// A read waits at most the read timeout, then says the link is quiet.
+    public var quietAfter: Duration? { .milliseconds(Int64(timeoutMilliseconds)) }
+
+    /// Reads until the capture ends (`breakLoop()`, the interface went away: thrown) or `receiver` is done; each
+    /// read timeout is a quiet period.
+    public func deliver<Receiver: PacketHandler>(to receiver: inout Receiver, whenQuiet quiet: (() -> Void)?)
+        throws(PcapError)
+    {
+        while !receiver.isDone && !stop.isSet {
+            switch try read() {
+            case .packet(let packet): receiver.handle(packet)
+            case .timeout: quiet?()
+            case .end: return
+            }
+        }
+    }
+
+    /// Makes a blocked or later `read()` return `.end` and `deliver` return; safe to call from another thread or a
+    /// signal handler (an atomic store and pcap_breakloop, which libpcap documents as such).
     public func breakLoop() {
+        stop.set()
         pcap_breakloop(handle.pointer)
+    }
+
+    /// The kernel's counters; nil when libpcap cannot read them now.
+    public func captureStatistics() -> CaptureStatistics? {
+        try? statistics()
     }
 
     /// Kernel and interface counters since the capture started.

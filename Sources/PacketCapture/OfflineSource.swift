@@ -36,12 +36,13 @@ public final class OfflineSource {
     /// The file's snapshot length, or its first interface's (0 in the file means the largest, 262144).
     public let snapshotLength: Int
 
-    /// Opens `path` (`-` is standard input) with nanosecond timestamps and installs `filter` if given.
-    public init(path: String, filter: String? = nil) throws(PcapError) {
+    /// Opens `path` (`-` is standard input) with nanosecond timestamps and installs `filter` if given. `stop`, once
+    /// set, ends a stream read that waits as the end of the input (as a signal does).
+    public init(path: String, filter: String? = nil, stop: StopFlag? = nil) throws(PcapError) {
         self.path = path
         self.filter = filter
         let pointer: OpaquePointer
-        let (opened, stream) = try OfflineSource.open(path: path, filter: filter)
+        let (opened, stream) = try OfflineSource.open(path: path, filter: filter, stop: stop)
         self.stream = stream
         switch opened {
         case .pcapng(let pcapng):
@@ -76,7 +77,7 @@ public final class OfflineSource {
 
     /// Opens `path` with libpcap, or with PcapngReader where libpcap cannot be used (see the top of the file).
     /// Streams come with the cookie their FILE reads through.
-    private static func open(path: String, filter: String?) throws(PcapError) -> (Opened, StreamCookie?) {
+    private static func open(path: String, filter: String?, stop: StopFlag?) throws(PcapError) -> (Opened, StreamCookie?) {
         let nano = UInt32(PCAP_TSTAMP_PRECISION_NANO)
         guard path == "-" || isStream(path) else {
             let (pointer, message) = withErrorBuffer { buffer in pcap_open_offline_with_tstamp_precision(path, nano, buffer) }
@@ -102,7 +103,7 @@ public final class OfflineSource {
         }
         // A FILE whose reads wait in poll(2), so a signal ends them (StreamInput.swift); it closes the descriptor
         // (never standard input's) when libpcap or PcapngReader closes it.
-        let (file, stream) = try StreamInput.open(path: path)
+        let (file, stream) = try StreamInput.open(path: path, stop: stop)
         // Read once: the first byte decides. ungetc gives it back, so libpcap reads the stream from its start.
         let first = getc(file)
         if first != EOF { ungetc(first, file) }
@@ -232,10 +233,10 @@ public final class OfflineSource {
         return next
     }
 
-    /// Hands every remaining packet to `handler`, after `current`. The loop keeps its state in locals: reading and
+    /// Hands every remaining packet to `handler`, after `current`, until `stop` is set. The loop keeps its state in locals: reading and
     /// writing this object's properties per packet costs a dynamic exclusivity check each (a sixth of the replay
     /// time in perf), and a single file, the common case, needs no merge.
-    public func drain<Handler: PacketHandler>(_ handler: inout Handler) throws(PcapError) {
+    public func drain<Handler: PacketHandler>(_ handler: inout Handler, until stop: StopFlag = StopFlag()) throws(PcapError) {
         var count = packetsRead
         defer {
             packetsRead = count
@@ -243,7 +244,7 @@ public final class OfflineSource {
         }
         if case .libpcap(let handle) = reader {
             do {
-                try drain(handle, count: &count, &handler)
+                try drain(handle, count: &count, &handler, until: stop)
                 return
             } catch {
                 if stream?.stopped == true { return }  // the stop, not damage (see advance)
@@ -252,7 +253,7 @@ public final class OfflineSource {
         }
         guard case .pcapng(let pcapng) = reader else { return }
         do {
-            while !handler.isDone, let packet = try pcapng.next(packetsRead: count) {
+            while !handler.isDone && !stop.isSet, let packet = try pcapng.next(packetsRead: count) {
                 count += 1
                 handler.handle(packet)
             }
@@ -264,13 +265,13 @@ public final class OfflineSource {
     /// The libpcap loop as it was before PcapngReader existed. On its own, with the count in a local, it compiles to
     /// the same instructions per packet as then (callgrind); inline in `drain` beside the other reader's loop, the
     /// compiler reloaded the handle and the handler from the stack for every packet.
-    private func drain<Handler: PacketHandler>(_ handle: PcapHandle, count: inout Int, _ handler: inout Handler)
-        throws(PcapError)
+    private func drain<Handler: PacketHandler>(_ handle: PcapHandle, count: inout Int, _ handler: inout Handler,
+                                               until stop: StopFlag) throws(PcapError)
     {
         let linkType = linkType, unsignedSeconds = isPcapFormat
         var read = count
         defer { count = read }
-        while !handler.isDone {
+        while !handler.isDone && !stop.isSet {
             let result = try handle.read(linkType: linkType, nanosecondPrecision: true, unsignedSeconds: unsignedSeconds,
                                          packetsRead: read) { byteOffset }
             guard case .packet(let packet) = result else { return }

@@ -8,7 +8,7 @@
 import Glibc
 import PacketDecoding
 
-public final class ReplaySource {
+public final class ReplaySource: PacketSource {
     /// Most capture files held open at once by default. Files that overlap in time must be open together to be
     /// interleaved; each costs a descriptor and libpcap's buffers, so the count is bounded (and by the descriptor
     /// limit, less a reserve for the state file and the sinks).
@@ -41,6 +41,11 @@ public final class ReplaySource {
     var openedCount = 0
     /// Standard input, pipes and FIFOs cannot be reopened: their sources stay open from the scan on.
     var keptOpen: [String: OfflineSource] = [:]
+    /// Set by `breakLoop()`, from any thread: the merge stops before its next packet, a stream read that waits ends.
+    let stop = StopFlag()
+    /// Streams (standard input, pipes, FIFOs) wait for data, files do not: quiet after `StreamReads.quietDelay`.
+    /// Set once, by the scan.
+    public private(set) var quietAfter: Duration?
 
     struct Open {
         var time: Timestamp
@@ -61,7 +66,7 @@ public final class ReplaySource {
         var scanned: [(path: String, first: Timestamp, order: Int)] = []
         for (order, path) in ReplaySource.expand(paths, skipped: &skippedFiles).enumerated() {
             do {
-                let source = try OfflineSource(path: path, filter: filter)
+                let source = try OfflineSource(path: path, filter: filter, stop: stop)
                 guard let packet = try source.advance() else {  // empty, or every packet filtered out
                     filesRead += 1
                     continue
@@ -78,6 +83,7 @@ public final class ReplaySource {
         files = scanned.map(\.path)
         totalBytes = files.reduce(0) { $0 + ReplaySource.fileSize($1) }
         pending = scanned.reversed().map { ($0.path, $0.first) }
+        quietAfter = keptOpen.isEmpty ? nil : .milliseconds(Int64(StreamReads.quietDelay))
     }
 
     /// Reads packets in timestamp order until every file is done, calling `handler` with each. The packet's bytes
@@ -88,13 +94,13 @@ public final class ReplaySource {
         while true {
             guard openDueFiles() else { return }
             guard let top = active.first else { return }
-            if handler.isDone { return }
+            if handler.isDone || stop.isSet { return }
             let source = top.source
             handler.handle(source.current!)
             do {
                 if active.count == 1 && pending.isEmpty {
                     // The last file: no merge needed, so read it in a tight loop.
-                    try source.drain(&handler)
+                    try source.drain(&handler, until: stop)
                     finishTop()
                 } else if let next = try source.advance() {
                     active[0].time = next.timestamp
@@ -109,6 +115,24 @@ public final class ReplaySource {
         }
     }
 
+    /// The files, for messages: the one path, or how many.
+    public var name: String { files.count == 1 ? files[0] : "\(files.count) capture files" }
+
+
+    /// `run`, with `quiet` called when a stream input brings nothing for a moment. Errors are kept in `errors`
+    /// and the other files go on, so nothing is thrown.
+    public func deliver<Receiver: PacketHandler>(to receiver: inout Receiver, whenQuiet quiet: (() -> Void)?) {
+        setQuietHandler(quiet)
+        defer { setQuietHandler(nil) }
+        run(&receiver)
+    }
+
+    /// Stops the replay from any thread: before the next packet, and a stream read that waits ends within
+    /// `StreamReads.checkInterval`. What was delivered stays delivered.
+    public func breakLoop() {
+        stop.set()
+    }
+
     /// Sets the quiet handler of every stream input (standard input, pipes, FIFOs): called on the reading thread,
     /// inside a read, when the input has brought nothing for `StreamReads.quietDelay` (the replay's reader hands
     /// over what it holds). nil removes it.
@@ -118,7 +142,7 @@ public final class ReplaySource {
     }
 
     /// Bytes read so far and in all, over the files being replayed (standard input counts as 0).
-    public var progress: (done: Int64, total: Int64) {
+    public var progress: (done: Int64, total: Int64)? {
         (finishedBytes + active.reduce(0) { $0 + ($1.source.byteOffset ?? 0) }, totalBytes)
     }
 
@@ -180,7 +204,7 @@ public final class ReplaySource {
             }
             pending.removeLast()
             do {
-                let source = try OfflineSource(path: next.path, filter: filter)
+                let source = try OfflineSource(path: next.path, filter: filter, stop: stop)
                 if let packet = try source.advance() {
                     push(Open(time: packet.timestamp, sequence: openedCount, source: source))
                     openedCount += 1
@@ -288,16 +312,4 @@ public final class ReplaySource {
         }
         return files
     }
-}
-
-/// Receives packets from a capture source. Generic use (`some PacketHandler`) keeps the per-packet call direct.
-public protocol PacketHandler {
-    mutating func handle(_ packet: CapturedPacket)
-    /// True once the handler wants no more packets (the replay was interrupted): reading stops there.
-    var isDone: Bool { get }
-}
-
-extension PacketHandler {
-    /// Most handlers take every packet; specialised generic code folds this away.
-    public var isDone: Bool { false }
 }

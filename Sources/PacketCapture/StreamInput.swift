@@ -4,10 +4,11 @@
 // until data comes; the replay's signals are blocked and taken with sigtimedwait, so nothing interrupts that read:
 // SIGINT and SIGTERM were ignored before the first packet, and for ever on a FIFO with no writer (whose open(2)
 // blocks too). Here a FIFO is opened with O_NONBLOCK (the open returns at once), and each read waits for data in
-// poll(2) steps of 100 ms, asking `StreamReads.stopCheck` between steps; once it says stop, the read ends as the end
-// of the input, so the reader finishes the way it does at the end of a file. And when the input has been quiet for
-// `StreamReads.quietDelay`, the read calls the source's `quiet` handler first: the replay's reader hands over the
-// packets it holds then, so alerts do not wait for a batch to fill (or for the pipe to close).
+// poll(2) steps of 100 ms, asking `StreamReads.stopCheck` (a signal came) and the source's `breakLoop()` flag
+// between steps; once either says stop, the read ends as the end of the input, so the reader finishes the way it
+// does at the end of a file. And when the input has been quiet for `StreamReads.quietDelay`, the read calls the
+// source's `quiet` handler first: the replay's reader hands over the packets it holds then, so alerts do not wait
+// for a batch to fill (or for the pipe to close).
 //
 // stdio calls the read function only when its own buffer is empty, so a busy pipe costs one poll(2) per buffer
 // refill (up to 64 KiB), not per packet; regular files named on the command line never come here.
@@ -37,10 +38,13 @@ final class StreamCookie {
     var stopped = false
     /// The last read failed with this errno.
     var failure: Int32?
+    /// The source's `breakLoop()` flag: once set, a waiting read ends as `stopCheck` would end it.
+    let stop: StopFlag?
 
-    init(descriptor: Int32, closesDescriptor: Bool) {
+    init(descriptor: Int32, closesDescriptor: Bool, stop: StopFlag?) {
         self.descriptor = descriptor
         self.closesDescriptor = closesDescriptor
+        self.stop = stop
     }
 
     /// Waits for data (or the end) in poll steps, then reads once. 0 is the end of the input (or a stop).
@@ -51,7 +55,7 @@ final class StreamCookie {
         if let got = read(into: buffer, count: count, waitingUpTo: StreamReads.quietDelay) { return got }
         quiet?()
         while true {
-            if let stopCheck = StreamReads.stopCheck, stopCheck() {
+            if stop?.isSet == true || StreamReads.stopCheck?() == true {
                 stopped = true
                 return 0
             }
@@ -107,15 +111,15 @@ enum StreamInput {
 
     /// Standard input (`-`) or the pipe, FIFO, socket or device at `path`, opened without blocking (a FIFO with no
     /// writer yet opens at once; its reads wait for one, interruptibly).
-    static func open(path: String) throws(PcapError) -> (UnsafeMutablePointer<FILE>, StreamCookie) {
+    static func open(path: String, stop: StopFlag?) throws(PcapError) -> (UnsafeMutablePointer<FILE>, StreamCookie) {
         let cookie: StreamCookie
         if path == "-" {
             // Not fd 0's flags: the descriptor is shared with whoever started us. poll(2) before read(2) suffices.
-            cookie = StreamCookie(descriptor: STDIN_FILENO, closesDescriptor: false)
+            cookie = StreamCookie(descriptor: STDIN_FILENO, closesDescriptor: false, stop: stop)
         } else {
             let descriptor = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
             guard descriptor >= 0 else { throw PcapError(source: path, message: String(cString: strerror(errno))) }
-            cookie = StreamCookie(descriptor: descriptor, closesDescriptor: true)
+            cookie = StreamCookie(descriptor: descriptor, closesDescriptor: true, stop: stop)
         }
         guard let file = StreamInput.file(cookie) else {
             let message = String(cString: strerror(errno))

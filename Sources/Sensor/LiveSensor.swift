@@ -1,5 +1,6 @@
-// The live sensor's loop: packets from the interface through the same pipeline as a replay, signals between
-// reads, periodic statistics and capture-health alerts, and a clean stop that loses nothing. While no packet comes,
+// The live sensor's loop: packets from the capture source (any `PacketSource`: LiveSource, the sources to come),
+// read by the same reader loop as a replay (PacketReader.swift) and analysed by the same pipeline, signals between
+// batches, periodic statistics and capture-health alerts, and a clean stop that loses nothing. While no packet comes,
 // packet time goes on by the sensor clock (SensorClock.swift), so flows time out and scans are reported on a quiet
 // link; capture-health alerts take a path of their own (SensorHealth.swift).
 
@@ -26,7 +27,8 @@ public struct LiveSettings: Sendable {
 }
 
 public final class LiveSensor {
-    let source: LiveSource
+    /// The capture: an interface, or any source that keeps the PacketSource contract.
+    let source: any PacketSource
     public private(set) var pipeline: Pipeline
     /// Every sink the pipeline delivers to (OutputSinks/AlertSink.swift): standard output, syslog...
     let output: SinkSet
@@ -52,7 +54,7 @@ public final class LiveSensor {
     public static let closeWait = 5.0
 
     /// Alerts go to the pipeline's sinks.
-    public init(source: LiveSource, pipeline: Pipeline, settings: LiveSettings, signals: SignalWatcher,
+    public init(source: any PacketSource, pipeline: Pipeline, settings: LiveSettings, signals: SignalWatcher,
                 log: @escaping (String) -> Void) {
         self.source = source
         self.pipeline = pipeline
@@ -60,7 +62,7 @@ public final class LiveSensor {
         self.settings = settings
         self.signals = signals
         self.log = log
-        sensorClock = SensorClock(readTimeout: .milliseconds(Int64(source.timeoutMilliseconds)))
+        sensorClock = SensorClock(readTimeout: source.quietAfter ?? .milliseconds(0))
         health = SensorHealth(configuration: pipeline.analyzer.engine.ledger.configuration)
         // Packet times are checked against the wall clock, and the state is saved on the monotonic clock: a packet
         // stamped in 2106, or stamps that stand still, change neither (PacketClock.swift).
@@ -71,16 +73,25 @@ public final class LiveSensor {
     /// Captures until SIGINT or SIGTERM (or the interface goes away), then ends every flow, flushes every sink and
     /// returns. Read errors are thrown after the same clean stop.
     ///
-    /// Two threads, as in a replay (ReadAhead.swift): a reader drains the kernel's buffer and decodes, this thread
-    /// analyses and looks after signals, timers and sinks. The reader publishes a partial batch once its first
-    /// packet has waited `publishDelay`, so an alert on a quiet link is at most that late.
+    /// Two threads, as in a replay (ReadAhead.swift): the reader loop (PacketReader.swift) drains the kernel's
+    /// buffer and decodes, this thread analyses and looks after signals, timers and sinks. The reader publishes a
+    /// partial batch once its first packet has waited `publishDelay`, or when the link is quiet, so an alert on a
+    /// quiet link is at most that late.
     public func run() throws(PcapError) {
+        try run(reading: source)
+    }
+
+    /// A partial batch is handed over once its first packet has waited this long (seconds): the most an alert on a
+    /// link with little traffic waits for the reader.
+    static let publishDelay = 0.02
+
+    private func run<Source: PacketSource>(reading source: Source) throws(PcapError) {
         // 16 x 1,024 packets, about 16 ms of a busy 10 Gb/s link, on top of the kernel's buffer.
-        let ring = DecodedBatches(batches: ReadAhead.batches, batchSize: ReadAhead.batchSize)
-        let reader = LiveReader(source: source, ring: ring)
-        guard let thread = startThread({ reader.run() }) else {
-            throw PcapError(source: source.interface, message: "cannot start the capture thread: \(String(cString: strerror(errno)))")
+        let reader = PacketReader(source: source, publishDelay: LiveSensor.publishDelay)
+        guard reader.start() else {
+            throw PcapError(source: source.name, message: "cannot start the capture thread: \(String(cString: strerror(errno)))")
         }
+        let ring = reader.ring
         var nextStatistics = WallClock.monotonic() + settings.statisticsInterval
         var nextLossCheck = WallClock.monotonic() + settings.lossCheckInterval
         var nextHousekeeping = 0.0
@@ -122,8 +133,7 @@ public final class LiveSensor {
                     // The reader stops after its current read and publishes what it holds; this loop analyses
                     // every batch until it has.
                     stopping = true
-                    ring.requestStop()
-                    source.breakLoop()
+                    reader.stop()
                 case SIGHUP:
                     reloadSite()
                 case SIGUSR1:
@@ -140,8 +150,7 @@ public final class LiveSensor {
             output.flush()
             if checkOutput() && !stopping {
                 stopping = true
-                ring.requestStop()
-                source.breakLoop()
+                reader.stop()
             }
             if saveInterval > 0 && now >= nextSave {
                 nextSave = now + saveInterval
@@ -154,20 +163,20 @@ public final class LiveSensor {
             if settings.silentAfter > 0 && !silentRaised && now - lastPacketClock >= settings.silentAfter {
                 silentRaised = true
                 raiseHealth(.captureSilent, severity: 2, limitRepeats: false,
-                            message: "no packet on \(source.interface) for \(Int(now - lastPacketClock)) s: check the SPAN port")
+                            message: "no packet on \(source.name) for \(Int(now - lastPacketClock)) s: check the SPAN port")
             }
             if settings.statisticsInterval > 0 && now >= nextStatistics {
                 nextStatistics = now + settings.statisticsInterval
                 logStatistics(ring.statistics)
             }
         }
-        pthread_join(thread, nil)
+        reader.join()
         pipeline.finish()
         // Each output gets a bounded time to deliver what it holds, so a reader or collector that stopped reading
         // cannot keep the process from ending; what is left is counted.
         closeReports = output.close(within: LiveSensor.closeWait)
         for report in closeReports { log(report.line) }
-        logStatistics((try? source.statistics()) ?? lastStatistics, final: true)
+        logStatistics(source.captureStatistics() ?? lastStatistics, final: true)
         if pipeline.timeOutliers > 0 {
             log("timestamps: \(pipeline.timeOutliers) packets stamped more than \(PacketClock.aheadLimitText) ahead of the wall clock, not analysed "
                 + "(the first stamped \(pipeline.firstTimeOutlier?.rfc3339(fractionDigits: 6) ?? "?"))")
@@ -269,7 +278,7 @@ public final class LiveSensor {
         let fraction = Double(dropped) / Double(received + dropped)
         guard fraction > settings.lossThreshold else { return }
         raiseHealth(.captureLoss, severity: fraction > 0.01 ? 1 : 2, limitRepeats: true,
-                    message: "\(source.interface) lost \(dropped) of \(received + dropped) packets "
+                    message: "\(source.name) lost \(dropped) of \(received + dropped) packets "
                         + "(\(decimalSeconds(Int64((fraction * 1e11).rounded()), digits: 2))%) in the last \(Int(settings.lossCheckInterval)) s: "
                         + "alerts may be missing; raise -B or reduce the mirrored traffic")
     }
@@ -284,7 +293,7 @@ public final class LiveSensor {
         }
         var alert = Alert(timestamp: WallClock.now(), rule: rule, severity: severity, message: message,
                           source: .unspecified, host: AlertHost(address: .unspecified))
-        alert.interface = source.interface
+        alert.interface = source.name
         let raised = pipeline.raiseSensorAlert(alert, incident: health.incident(at: now), heldBefore: heldBefore)
         health.noteRaised(raised, at: now)
         output.flush()
@@ -301,7 +310,7 @@ public final class LiveSensor {
         // kernel's buffer when the capture stopped.
         let analysed = pipeline.decode.packets
         let unread = statistics.received > statistics.dropped &+ analysed ? statistics.received &- statistics.dropped &- analysed : 0
-        var line = "\(final ? "final statistics" : "statistics"): \(source.interface): \(analysed) packets decoded, "
+        var line = "\(final ? "final statistics" : "statistics"): \(source.name): \(analysed) packets decoded, "
             + "\(statistics.received) received by the filter (+\(delta)), \(statistics.dropped) dropped by the kernel, "
             + "\(statistics.interfaceDropped) by the interface"
         if final { line += ", \(unread) left unread in the kernel's buffer at the stop" }
@@ -312,68 +321,5 @@ public final class LiveSensor {
         // Every output's account, so a loss is visible while the sensor runs, not only at exit.
         for status in output.statusLines { line += "\n  " + status }
         log(line)
-    }
-}
-
-/// The live capture's reading thread: reads from the interface, decodes into batches, publishes a batch when it is
-/// full, when its first packet has waited `publishDelay`, or when a read times out; takes the capture statistics
-/// every `statisticsPeriod` (a `pcap_t` is used by one thread only). Stops at the end of the capture, on a read
-/// error, or when the analysing thread asks.
-final class LiveReader: @unchecked Sendable {
-    let source: LiveSource
-    let ring: DecodedBatches
-    /// The read error that ended the capture; read after the thread has been joined.
-    var failure: PcapError?
-
-    static let publishDelay = 0.02
-    static let statisticsPeriod = 0.1
-
-    init(source: LiveSource, ring: DecodedBatches) {
-        self.source = source
-        self.ring = ring
-    }
-
-    func run() {
-        let decoder = BatchingDecoder(ring: ring, source: nil)
-        var batchStarted = 0.0
-        var nextStatistics = 0.0
-        defer { decoder.finish() }
-        while !decoder.stopRequested {
-            let result: ReadResult
-            do {
-                result = try source.read()
-            } catch {
-                failure = error
-                return
-            }
-            switch result {
-            case .packet(let packet):
-                let now = LiveReader.coarseClock()
-                if decoder.count == 0 { batchStarted = now }
-                decoder.handle(packet)  // publishes the batch when it is full
-                let waited = decoder.count > 0 && now - batchStarted >= LiveReader.publishDelay
-                if !waited && now < nextStatistics { continue }
-            case .timeout:
-                break
-            case .end:
-                return
-            }
-            // A batch waited long enough, the link is quiet, or the statistics are due: publish what there is
-            // (an empty publish still passes the statistics on and learns whether to stop).
-            let now = LiveReader.coarseClock()
-            var statistics: CaptureStatistics?
-            if now >= nextStatistics {
-                nextStatistics = now + LiveReader.statisticsPeriod
-                statistics = try? source.statistics()
-            }
-            decoder.publish(statistics: statistics)
-        }
-    }
-
-    /// The monotonic clock at the kernel tick's resolution (a few ms): cheap enough to read per packet.
-    static func coarseClock() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 }

@@ -8,9 +8,9 @@
 // only thing the analysis depends on, so the output is the same as a single-threaded run's, packet for packet.
 //
 // The ring's batches are allocated once; a full ring makes the reader wait and an empty one makes the analyser
-// wait, so memory stays at `batches x batchSize` summaries whatever the input. The live sensor uses the same ring
-// (see LiveSensor.swift): there the reader also publishes partial batches after a short delay, so alerts on a
-// quiet link are not held back, and takes the capture statistics, since a pcap_t belongs to one thread.
+// wait, so memory stays at `batches x batchSize` summaries whatever the input. The reader thread's loop is the one
+// every capture source is read by (PacketReader.swift); the live sensor (LiveSensor.swift) analyses its batches
+// with the live housekeeping between them, `ReadAhead.replay` below with a replay's progress and interruption.
 
 import Glibc
 import PacketCapture
@@ -174,90 +174,6 @@ final class DecodedBatches: @unchecked Sendable {
     }
 }
 
-/// The reader thread's packet handler: decodes into the batch being filled and publishes it when full.
-///
-/// The batch and its count live behind a pointer, not in the struct: a stream input's quiet handler (a pipe that
-/// brought nothing for a moment, StreamInput.swift) publishes them from inside a read, on this same thread, while
-/// the struct itself is out of reach. One more load per packet, from a line the packet's write touches anyway.
-struct BatchingDecoder: PacketHandler {
-    let ring: DecodedBatches
-    /// The replay being read, for the progress line (nil for a live capture).
-    let source: ReplaySource?
-    let fill: UnsafeMutablePointer<Fill>
-
-    struct Fill {
-        var batch: UnsafeMutableBufferPointer<DecodedPacket>
-        var count = 0
-        /// Whether the consumer asked for a stop (seen at the last publish).
-        var stopRequested = false
-    }
-
-    init(ring: DecodedBatches, source: ReplaySource?) {
-        self.ring = ring
-        self.source = source
-        fill = .allocate(capacity: 1)
-        fill.initialize(to: Fill(batch: ring.batchToFill()))
-    }
-
-    var count: Int { fill.pointee.count }
-    var stopRequested: Bool { fill.pointee.stopRequested }
-    var isDone: Bool { fill.pointee.stopRequested }
-
-    func handle(_ packet: CapturedPacket) {
-        let batch = fill.pointee.batch
-        let count = fill.pointee.count
-        batch[count].timestamp = packet.timestamp
-        batch[count].wireLength = packet.wireLength
-        PacketDecoder.decode(packet.bytes, wireLength: packet.wireLength, linkType: packet.linkType,
-                             into: &batch[count].summary)
-        fill.pointee.count = count + 1
-        if count + 1 == batch.count { publish() }
-    }
-
-    /// Hands over what the batch holds (possibly nothing, to pass on `statistics`) and takes the next one.
-    func publish(statistics: CaptureStatistics? = nil) {
-        let filled = fill.pointee.count
-        fill.pointee.stopRequested = ring.publish(count: filled, progress: source?.progress ?? (0, 0),
-                                                  statistics: statistics)
-        guard filled > 0 else { return }
-        fill.pointee.count = 0
-        fill.pointee.batch = ring.batchToFill()
-    }
-
-    /// Publishes the last batch, tells the consumer there is no more and frees the fill state (no publish after).
-    func finish() {
-        publish()
-        ring.finish()
-        fill.deinitialize(count: 1)
-        fill.deallocate()
-    }
-}
-
-/// A closure moved to a new thread whole. The threads that use this hand each other data only through
-/// `DecodedBatches`, under its mutex.
-final class ThreadBody: @unchecked Sendable {
-    let body: () -> Void
-
-    init(_ body: @escaping () -> Void) {
-        self.body = body
-    }
-}
-
-/// Runs `body` on a new thread; nil when no thread can be started.
-func startThread(_ body: @escaping () -> Void) -> pthread_t? {
-    let context = Unmanaged.passRetained(ThreadBody(body))
-    var thread = pthread_t()
-    let status = pthread_create(&thread, nil, { context in
-        Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
-        return nil
-    }, context.toOpaque())
-    guard status == 0 else {
-        context.release()
-        return nil
-    }
-    return thread
-}
-
 public enum ReadAhead {
     /// Summaries per batch: enough that the two threads meet a few thousand times per ten million packets, few
     /// enough that a batch stays in the shared cache between the writer and the reader. 16 batches of 1,024
@@ -265,37 +181,33 @@ public enum ReadAhead {
     public static let batchSize = 1024
     public static let batches = 16
 
-    /// Replays `source` into `pipeline`: read and decoded on a second thread, analysed on this one, in order.
+    /// Replays `source` (any `PacketSource`: files, a pipe, a source of a test's own) into `pipeline`: read and
+    /// decoded on a second thread (PacketReader.swift), analysed on this one, in order.
     /// `progress` is called on this thread, every `pipeline.progressInterval` packets analysed, with that count and
     /// the bytes read when their batch was published. `interrupted` is asked after every batch and every 200 ms:
-    /// once it says yes, reading stops after the batch being read, and the packets already read are still analysed
-    /// (the caller then finishes the pipeline as usual, so alerts are written and the state saved).
+    /// once it says yes, the reader stops (the source's `breakLoop`), and the packets already read are still
+    /// analysed (the caller then finishes the pipeline as usual, so alerts are written and the state saved).
     ///
-    /// Returns true when every file was read (or the reader stopped when asked) and the reader thread has ended, so
-    /// the caller may read `source.errors`; false when the reader could not be stopped (it waits on a pipe that
-    /// brings nothing) and was left behind: then the caller must not touch `source` again. `batches` and
-    /// `batchSize` are for tests (small rings wrap around many times).
+    /// Returns true when the input was read (or the reader stopped when asked) and the reader thread has ended, so
+    /// the caller may read the source's errors; false when the reader could not be stopped (it waits on a pipe that
+    /// brings nothing) and was left behind: then the caller must not touch `source` again. A read error that ended
+    /// the input is thrown once every packet before it was analysed (a replay's files keep theirs in `errors`
+    /// instead); the pipeline is then as at the end of the input. `batches` and `batchSize` are for tests (small
+    /// rings wrap around many times).
     @discardableResult
-    public static func replay(_ source: ReplaySource, into pipeline: inout Pipeline,
-                              batches: Int = ReadAhead.batches, batchSize: Int = ReadAhead.batchSize,
-                              interrupted: (() -> Bool)? = nil,
-                              progress: ((UInt64, (Int64, Int64)) -> Void)? = nil) -> Bool {
+    public static func replay<Source: PacketSource>(
+        _ source: Source, into pipeline: inout Pipeline, batches: Int = ReadAhead.batches,
+        batchSize: Int = ReadAhead.batchSize, interrupted: (() -> Bool)? = nil,
+        progress: ((UInt64, (Int64, Int64)) -> Void)? = nil
+    ) throws(PcapError) -> Bool {
         precondition(batches >= 2 && batchSize >= 1)
-        let ring = DecodedBatches(batches: batches, batchSize: batchSize)
-        let reader = startThread {
-            var decoder = BatchingDecoder(ring: ring, source: source)
-            // A pipe or FIFO that goes quiet: hand over what was read, so its alerts do not wait for a full batch
-            // or for the writer to close (publishing empty hands over nothing).
-            source.setQuietHandler { [decoder] in decoder.publish() }
-            source.run(&decoder)
-            source.setQuietHandler(nil)
-            decoder.finish()
-        }
-        guard let reader else {
+        let reader = PacketReader(source: source, batches: batches, batchSize: batchSize)
+        guard reader.start() else {
             // No second thread to be had: read and analyse here, one packet at a time.
-            source.run(&pipeline)
+            try source.deliver(to: &pipeline)
             return true
         }
+        let ring = reader.ring
         let interval = pipeline.progressInterval
         // Without `interrupted` the wait for a batch is unbounded; with it, the wait wakes every 200 ms to ask.
         let wait = interrupted == nil ? nil : 200
@@ -327,10 +239,11 @@ public enum ReadAhead {
             }
             if let interrupted, stopAsked == nil, interrupted() {
                 stopAsked = WallClock.monotonic()
-                ring.requestStop()
+                reader.stop()
             }
         }
-        pthread_join(reader, nil)
+        reader.join()
+        if let failure = reader.failure { throw failure }
         return true
     }
 }

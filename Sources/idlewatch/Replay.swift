@@ -135,8 +135,17 @@ struct Replay: ParsableCommand {
         let progress = ProgressLine(enabled: !noProgress && isatty(STDERR_FILENO) == 1)
         let interrupted = { signals.check() }
         output.interrupted = interrupted
-        let readerEnded = ReadAhead.replay(source, into: &pipeline, interrupted: interrupted,
-                                           progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
+        // A replay's files keep their read errors (source.errors) and the others go on; an error that ended the
+        // whole input (none does today) would be one more, after every packet before it was analysed.
+        var readFailure: PcapError?
+        let readerEnded: Bool
+        do {
+            readerEnded = try ReadAhead.replay(source, into: &pipeline, interrupted: interrupted,
+                                               progress: progress.enabled ? { progress.update(packets: $0, read: $1) } : nil)
+        } catch {
+            readFailure = error
+            readerEnded = true
+        }
         pipeline.finish(endingFlows: endFlows)
         progress.clear()
         // Standard output has waited for its reader all along (unless a signal cut the wait short): nothing is left
@@ -144,7 +153,8 @@ struct Replay: ParsableCommand {
         let wait = signals.signal == nil ? Replay.deliveryWait : BufferedOutput.interruptGrace
         let reports = sinks.map { $0.close(within: $0 === standardOutput ? 0 : wait) }
         // A reader left blocked on a stalled pipe may still touch the source: its errors are not read then.
-        let errors = (readerEnded ? source.errors.map(\.description) : []) + reports.compactMap(\.lossMessage)
+        let readErrors = readerEnded ? source.errors + (readFailure.map { [$0] } ?? []) : []
+        let errors = readErrors.map(\.description) + reports.compactMap(\.lossMessage)
         let summary = RunSummary.render(
             decode: pipeline.decode, flows: pipeline.flows.counters, files: source.files.count,
             skippedFiles: source.skippedFiles.count, errors: errors,
@@ -163,7 +173,7 @@ struct Replay: ParsableCommand {
                 + "the rest of the input was not read\n")
             throw ExitCode(128 + signal)
         }
-        if (readerEnded && !source.errors.isEmpty) || (pipeline.state?.failures ?? 0) > 0 {
+        if !readErrors.isEmpty || (pipeline.state?.failures ?? 0) > 0 {
             throw ExitCode(1)
         }
         // As tcpdump ("Unable to write output: Broken pipe", non-zero status): output that did not all reach its

@@ -25,7 +25,7 @@ struct ReplayOutcome: Equatable {
 
 /// One run; the threaded one uses other hash seeds than the single-threaded one, so the comparison also shows that
 /// nothing (alerts, counters, hosts) depends on how the tables lay out.
-func replayOutcome(_ paths: [String], site: Site, threaded: (batches: Int, size: Int)?) -> ReplayOutcome {
+func replayOutcome(_ paths: [String], site: Site, threaded: (batches: Int, size: Int)?) throws -> ReplayOutcome {
     var configuration = PipelineConfiguration()
     configuration.site = site
     configuration.flows.hashSeed = threaded == nil ? 0x1d1e_3a7c : 0x7f3e_91c5_0b22_d416
@@ -36,7 +36,7 @@ func replayOutcome(_ paths: [String], site: Site, threaded: (batches: Int, size:
     pipeline.onAlert = { box.alerts.append(AlertFormatter.text($0)) }
     let source = ReplaySource(paths: paths)
     if let threaded {
-        ReadAhead.replay(source, into: &pipeline, batches: threaded.batches, batchSize: threaded.size)
+        try ReadAhead.replay(source, into: &pipeline, batches: threaded.batches, batchSize: threaded.size)
     } else {
         source.run(&pipeline)
     }
@@ -55,8 +55,8 @@ struct ReadAheadTests {
           arguments: [(2, 1), (3, 7), (4, 1024)])
     func sampleCaptures(batches: Int, size: Int) throws {
         let paths = [TestPaths.captures.path]
-        let single = replayOutcome(paths, site: Self.site, threaded: nil)
-        let threaded = replayOutcome(paths, site: Self.site, threaded: (batches, size))
+        let single = try replayOutcome(paths, site: Self.site, threaded: nil)
+        let threaded = try replayOutcome(paths, site: Self.site, threaded: (batches, size))
         #expect(single.packets > 500 && single.alerts.count >= 5, "the samples should exercise the detections")
         #expect(threaded == single)
     }
@@ -64,8 +64,8 @@ struct ReadAheadTests {
     @Test("real captures from the corpus, one directory at a time", arguments: ["zeek", "mercury", "suricata-verify"])
     func corpusDirectories(directory: String) throws {
         let paths = [TestPaths.corpusFile(directory)]
-        let single = replayOutcome(paths, site: Site(), threaded: nil)
-        let threaded = replayOutcome(paths, site: Site(), threaded: (3, 5))
+        let single = try replayOutcome(paths, site: Site(), threaded: nil)
+        let threaded = try replayOutcome(paths, site: Site(), threaded: (3, 5))
         #expect(single.packets > 100)
         #expect(threaded == single)
     }
@@ -77,8 +77,8 @@ struct ReadAheadTests {
         let whole = try Data(contentsOf: TestPaths.captures.appendingPathComponent("inbound-scan.pcap"))
         let cut = directory.appendingPathComponent("cut.pcap")
         try whole.prefix(whole.count * 2 / 3).write(to: cut)
-        let single = replayOutcome([cut.path], site: Self.site, threaded: nil)
-        let threaded = replayOutcome([cut.path], site: Self.site, threaded: (2, 3))
+        let single = try replayOutcome([cut.path], site: Self.site, threaded: nil)
+        let threaded = try replayOutcome([cut.path], site: Self.site, threaded: (2, 3))
         #expect(single.errors.count == 1 && single.packets > 0, "\(single.errors)")
         #expect(threaded == single)
     }
@@ -92,7 +92,7 @@ struct ReadAheadTests {
         final class Box { var reports: [(UInt64, Int64, Int64)] = [] }
         let box = Box()
         let source = ReplaySource(paths: [TestPaths.captures.path])
-        ReadAhead.replay(source, into: &pipeline, batches: 2, batchSize: 100, progress: { packets, read in
+        try ReadAhead.replay(source, into: &pipeline, batches: 2, batchSize: 100, progress: { packets, read in
             box.reports.append((packets, read.0, read.1))
         })
         #expect(box.reports.count == Int(pipeline.decode.packets / 64))
