@@ -6,6 +6,14 @@
 // Adding a detection: one file (its header on intent, its tunables with their defaults and why, the events it reacts
 // to, its bounded state, its counters and its saved section), one line in `DetectionRegistry.all`, its tests, its rule
 // in `RuleID` and schema/idlewatch-eve.schema.json, and its row in the README's alert table.
+//
+// Saving its state: implement `encode(into:)` and `restore(from:)` (entries in a sorted order, so the same state gives
+// the same bytes; every value read back checked). The engine saves them as the state file's section
+// `detection.<name>`, version `stateVersion`, with the detection's byte for each open flow keyed by the flow's key
+// (DetectionState.swift); no schema change, no other file. A file without the section (saved before the detection
+// existed) starts it empty. When its layout changes, raise `stateVersion` and implement `restore(from:version:)`
+// for the versions it has had; a file holding a version newer than the build knows starts the detection empty
+// and says so on standard error.
 
 import FlowTracking
 import PacketDecoding
@@ -53,11 +61,13 @@ public protocol Detection {
     static var name: String { get }
     /// The events it reacts to.
     static var events: DetectionEvents { get }
-    /// Whether it is one of the detections of schema 2 files: its section (empty for most) sits, unnamed, at its place
-    /// in their layout, and its byte per flow is saved only where that layout has one (maintenance-port-inbound's,
-    /// maintenance-exposure's). A detection added since (the default) saves a named section, with its byte for each
-    /// open flow, after them, which older files simply lack. Keep false for a new detection.
+    /// Whether it is one of the detections of schema 2 files (read only to convert those files): its section (empty
+    /// for most) sits, unnamed, at its place in their layout, and its byte per flow is saved only where that layout
+    /// has one (maintenance-port-inbound's, maintenance-exposure's). A detection added since (the default) was saved
+    /// by name after them. Keep false for a new detection.
     static var savedInSchema2Layout: Bool { get }
+    /// The version of its saved section's layout (1 unless it changed): raise it when the layout changes.
+    static var stateVersion: Int { get }
     init()
     /// A flow event. `mark` is this detection's own byte for the flow: 0 when the flow starts, kept with it until
     /// it ends, saved with it.
@@ -69,19 +79,24 @@ public protocol Detection {
     func encode(into writer: inout StateWriter)
     /// Reads back what `encode` wrote, checking every value; called on a new instance.
     mutating func restore(from reader: inout StateReader) throws
+    /// Reads back a section of layout `version` (1 to `stateVersion`); the default reads it with
+    /// `restore(from:)`, which is right while the layout has never changed.
+    mutating func restore(from reader: inout StateReader, version: Int) throws
 }
 
 extension Detection {
     public static var savedInSchema2Layout: Bool { false }
+    public static var stateVersion: Int { 1 }
     public mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {}
     public mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {}
     public var counters: [(name: String, value: UInt64)] { [] }
     public func encode(into writer: inout StateWriter) {}
     public mutating func restore(from reader: inout StateReader) throws {}
+    public mutating func restore(from reader: inout StateReader, version: Int) throws { try restore(from: &reader) }
 }
 
 public enum DetectionRegistry {
-    /// Every detection, in the order each event reaches them (the order of their sections in the state file). The
+    /// Every detection, in the order each event reaches them (and their sections are written). The
     /// order matters where one reads what another raised before it only through the ledger's suppression: keep it.
     public static let all: [any Detection.Type] = [
         DecommissionedHostActive.self,

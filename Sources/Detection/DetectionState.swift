@@ -1,13 +1,14 @@
-// Saving and restoring what the detections remember between packets, for the state file: when learning began,
-// what each open flow was found to be, each detection's saved section (each written by its detection, in its own
-// file), and the ledger's suppression and incidents, in key order (the same state gives the same bytes). Run counters (alerts raised in this run) are not
-// state and start at zero. The host table and the exposure ledger are saved by the state store in tables of their own.
-//
-// Layout: the schema 2 layout first, unchanged (so files of schema 2 load): when learning began, the maintenance
-// ports' names, the open flows (with the bytes of maintenance-port-inbound and maintenance-exposure at their old
-// places), the sections of the detections that existed then in the registry's order, the ledger. Then the detections
-// added since: a count, and for each its name, its section and its byte for each open flow in the order above, each
-// as a length-prefixed byte string. A schema 2 file ends before the count: those detections start empty.
+// Saving and restoring what the detection engine remembers between packets, as named sections of the state file:
+// `engine.flows`, the facts about each open flow; `ledger`, the alerts' suppression and incidents; `detection.<name>`
+// for each detection, its own section (written by the detection, in its own file) and its byte for each open flow.
+// Per-flow entries are keyed by the flow's key, never by a table position, and a flow's hosts are not saved at all:
+// they are found again by address in the restored host table (a host the flow had lost, evicted while it was open,
+// stays lost, as it would have in one run). Entries are written in a fixed order (flows in the flow table's order,
+// dictionaries in key order), so the same state gives the same bytes. A missing section is empty state; a
+// detection's section of a newer layout than this build reads starts that detection empty (said on standard
+// error: its windows are minutes of history, not worth refusing the learned hosts for). Run counters are not state
+// and start at zero. Learning's start, the host table and the exposure ledger are saved by the state store in
+// tables of their own. Schema 2 files (one positional blob) are converted by DetectionStateSchema2.swift.
 
 import FlowTracking
 import HostBaselines
@@ -15,136 +16,196 @@ import PacketDecoding
 import StateCoding
 
 extension DetectionEngine {
+    /// The engine's sections and the versions of their layouts this build writes and reads.
+    public static let flowFactsSection = "engine.flows"
+    public static let ledgerSection = "ledger"
+    static let flowFactsVersion = 1
+    static let ledgerVersion = 1
+
+    /// A detection's section name.
+    public static func sectionName(of detection: any Detection.Type) -> String { "detection." + detection.name }
+
     /// When learning began (the first packet ever analysed into this state).
     public var learningStart: Timestamp? { start }
 
-    /// Open flows are saved with their table positions (the flow table restores them there, and each flow's storage
-    /// is written back to the flow found there). Their maintenance
-    /// ports are saved as positions in the list of port names written before them (the layout of schema 2); the
-    /// position is found from the flow in the site loaded now, never kept between events.
-    public func encodeWindows(openFlows: FlowTable, into writer: inout StateWriter) {
-        writer.put(start)
-        writer.putCount(site.maintenancePorts.count)
-        for port in site.maintenancePorts { writer.put(port.name) }
+    /// The engine's sections, in the order they are written: the flows' facts, the ledger, then each detection's
+    /// in the registry's order.
+    public var sections: [(name: String, version: Int)] {
+        [(Self.flowFactsSection, Self.flowFactsVersion), (Self.ledgerSection, Self.ledgerVersion)]
+            + detections.map { (Self.sectionName(of: type(of: $0)), type(of: $0).stateVersion) }
+    }
+
+    /// Writes the section `name` (one of `sections`).
+    public func encodeSection(_ name: String, openFlows: FlowTable, into writer: inout StateWriter) {
+        switch name {
+        case Self.flowFactsSection:
+            encodeFlowFacts(openFlows: openFlows, into: &writer)
+        case Self.ledgerSection:
+            ledger.encode(into: &writer)
+        default:
+            guard let position = detections.firstIndex(where: { Self.sectionName(of: type(of: $0)) == name }) else {
+                preconditionFailure("no section \(name) in this engine")
+            }
+            var section = StateWriter()
+            detections[position].encode(into: &section)
+            Self.encodeDetectionSection(section.bytes, marks: openFlows.openFlowSlots.compactMap { slot in
+                let mark = openFlows.storage(at: slot).load(FlowAnnotation.self).marks[position]
+                return mark == 0 ? nil : (openFlows.flow(at: slot).key, mark)
+            }, into: &writer)
+        }
+    }
+
+    /// A detection's section: its own bytes, then its byte for each open flow where it is not 0 (0 is what a flow
+    /// starts with), keyed by the flow.
+    static func encodeDetectionSection(_ own: [UInt8], marks: [(FlowKey, UInt8)], into writer: inout StateWriter) {
+        writer.put(byteString: own)
+        writer.putCount(marks.count)
+        for (key, mark) in marks {
+            key.encode(into: &writer)
+            writer.put(mark)
+        }
+    }
+
+    /// Per open flow, in the flow table's order: its key, whether each of its host records was still held (the
+    /// host itself is found again by address), which side is local, and what it is to the maintenance ports (never
+    /// a position in the site file's list: the port is found again from the flow, in the site loaded now).
+    func encodeFlowFacts(openFlows: FlowTable, into writer: inout StateWriter) {
         let slots = openFlows.openFlowSlots
         writer.putCount(slots.count)
         for slot in slots {
             let a = openFlows.storage(at: slot).load(FlowAnnotation.self)
-            writer.put(slot)
-            for reference in [a.originator, a.responder] {
-                writer.put(reference.index)
-                writer.put(reference.generation)
-            }
-            writer.put(a.originatorIsLocal)
-            writer.put(a.responderIsLocal)
-            let position = a.maintenance.isDeclared
-                ? site.maintenancePortIndex(reachedBy: openFlows.flow(at: slot)).map(Int32.init) ?? Self.noPort
-                : Self.noPort
-            // `maintenance`: the port when its use is unexpected, -2 for an undeclared one, -1 for none or expected
-            // use; `declaredPort`: the port, expected use or not, or -1.
-            switch a.maintenance {
-            case .unexpected where position >= 0: writer.put(position)
-            case .undeclared, .unexpected: writer.put(Self.undeclaredPort)
-            case .none, .expected: writer.put(Self.noPort)
-            }
-            writer.put(position)
-            writer.put(a.maintenanceReason.code)
-            writer.put(maintenancePosition.map { a.marks[$0] } ?? 0)
-            // The furthest stage noted, or -1 (the exposure ledger's byte is that plus one).
-            writer.put(UInt8(bitPattern: Int8(truncatingIfNeeded: Int(exposurePosition.map { a.marks[$0] } ?? 0) - 1)))
-        }
-        for detection in detections where type(of: detection).savedInSchema2Layout { detection.encode(into: &writer) }
-        ledger.encode(into: &writer)
-        let added = detections.indices.filter { !type(of: detections[$0]).savedInSchema2Layout }
-        writer.putCount(added.count)
-        for position in added {
-            writer.put(type(of: detections[position]).name)
-            var section = StateWriter()
-            detections[position].encode(into: &section)
-            writer.put(byteString: section.bytes)
-            writer.put(byteString: slots.map { openFlows.storage(at: $0).load(FlowAnnotation.self).marks[position] })
+            openFlows.flow(at: slot).key.encode(into: &writer)
+            Self.encodeFacts(a, originatorHeld: hosts.isCurrent(a.originator), responderHeld: hosts.isCurrent(a.responder),
+                             into: &writer)
         }
     }
 
-    /// Where the two detections whose per-flow bytes schema 2 saved stand in this engine's list.
-    var maintenancePosition: Int? { position(of: MaintenancePortInbound.self) }
-    var exposurePosition: Int? { position(of: MaintenanceExposure.self) }
+    static func encodeFacts(_ a: FlowAnnotation, originatorHeld: Bool, responderHeld: Bool, into writer: inout StateWriter) {
+        writer.put(originatorHeld)
+        writer.put(responderHeld)
+        writer.put(a.originatorIsLocal)
+        writer.put(a.responderIsLocal)
+        writer.put(a.maintenance.rawValue)
+        writer.put(a.maintenanceReason.code)
+    }
 
-    /// Saved port positions: none, and a remote-administration port nobody declared.
-    static let noPort: Int32 = -1
-    static let undeclaredPort: Int32 = -2
+    /// Bytes one flow's facts take after its key.
+    static let savedFactsSize = 6
 
-    /// Restores what `encodeWindows` wrote into the restored flow table's storage. Call after the host table (flows
-    /// refer to its slots) and the flow table are restored, then `replaceSite` with the site the state will be used
-    /// with: it finds each flow's maintenance port again in that site, and classifies again the flows whose port it
-    /// no longer declares.
-    public mutating func restoreWindows(from reader: inout StateReader, openFlows: inout FlowTable) throws {
-        start = try reader.optionalTimestamp()
-        // The port names are the saved positions' meaning; which port a flow reaches is found again from the flow.
-        let savedPorts = try reader.count(minimumItemSize: 4)
-        for _ in 0..<savedPorts { _ = try reader.string() }
-        let count = try reader.count(minimumItemSize: 24)
-        var slots: [Int32] = []
-        for _ in 0..<count {
-            let slot = try reader.int32()
-            guard openFlows.isOpen(slot) else {
-                throw StateDecodingError("a saved flow annotation names position \(slot), where no saved flow is")
+    /// Restores the engine's sections from `sections` (by name) into the restored flow table's storage. Call after
+    /// the host table (`restoreHosts`) and the flow table are restored, then `replaceSite` with the site the state
+    /// will be used with: it finds each flow's maintenance port again in that site, and classifies again the flows
+    /// whose port it no longer declares. Returns what to say on standard error (detections started empty because
+    /// their section is of a newer layout). Errors name the section. Without saved open flows (`openFlowsSaved`
+    /// false: a file without the `flows` section), the per-flow entries have no flow to go back to and are dropped.
+    public mutating func restore(sections: [String: StateSection], openFlows: inout FlowTable,
+                                 openFlowsSaved: Bool = true) throws -> [String] {
+        func within(_ name: String, _ body: () throws -> Void) throws {
+            do {
+                try body()
+            } catch let error as StateDecodingError {
+                throw StateDecodingError("section \(name): \(error.description)")
             }
+        }
+        if let facts = sections[Self.flowFactsSection] {
+            try within(Self.flowFactsSection) {
+                var reader = try facts.reader(upTo: Self.flowFactsVersion)
+                if openFlowsSaved { try restoreFlowFacts(from: &reader, openFlows: &openFlows) }
+            }
+        } else {
+            deriveFlowFacts(openFlows: &openFlows)
+        }
+        if let saved = sections[Self.ledgerSection] {
+            try within(Self.ledgerSection) {
+                var reader = try saved.reader(upTo: Self.ledgerVersion)
+                try ledger.restore(from: &reader)
+                guard reader.isAtEnd else { throw StateDecodingError("trailing bytes") }
+            }
+        }
+        var notes: [String] = []
+        for position in detections.indices {
+            let detection = type(of: detections[position])
+            let name = Self.sectionName(of: detection)
+            guard let saved = sections[name] else { continue }  // saved before it existed: it starts empty
+            guard saved.version <= detection.stateVersion else {
+                notes.append("section \(name) has layout version \(saved.version), newer than this IdleWatch reads "
+                    + "(\(detection.stateVersion)): \(detection.name) starts with empty state")
+                continue
+            }
+            try within(name) {
+                var reader = StateReader(saved.data)
+                var own = StateReader(try reader.byteString())
+                try detections[position].restore(from: &own, version: saved.version)
+                guard own.isAtEnd else { throw StateDecodingError("trailing bytes after the detection's own section") }
+                guard openFlowsSaved else { return }
+                for _ in 0..<(try reader.count(minimumItemSize: FlowKey.savedSize + 1)) {
+                    let slot = try Self.openSlot(of: FlowKey(from: &reader), in: openFlows)
+                    var a = openFlows.storage(at: slot).load(FlowAnnotation.self)
+                    a.marks[position] = try reader.uint8()
+                    openFlows.setStorage(storage(a), at: slot)
+                }
+                guard reader.isAtEnd else { throw StateDecodingError("trailing bytes") }
+            }
+        }
+        return notes
+    }
+
+    static func openSlot(of key: FlowKey, in openFlows: FlowTable) throws -> Int32 {
+        guard let slot = openFlows.openSlot(of: key) else {
+            throw StateDecodingError("an entry names flow \(key.addressA) \(key.portA) - \(key.addressB) \(key.portB) "
+                + "protocol \(key.ipProtocol), which is not among the saved open flows")
+        }
+        return slot
+    }
+
+    mutating func restoreFlowFacts(from reader: inout StateReader, openFlows: inout FlowTable) throws {
+        let count = try reader.count(minimumItemSize: FlowKey.savedSize + Self.savedFactsSize)
+        guard count == openFlows.activeCount else {
+            throw StateDecodingError("facts for \(count) flows, where \(openFlows.activeCount) open flows were saved")
+        }
+        var restored = Set<Int32>()
+        for _ in 0..<count {
+            let slot = try Self.openSlot(of: FlowKey(from: &reader), in: openFlows)
+            guard restored.insert(slot).inserted else { throw StateDecodingError("a flow's facts appear twice") }
+            let flow = openFlows.flow(at: slot)
             var a = FlowAnnotation()
-            a.originator = HostReference(index: try reader.int32(), generation: try reader.uint32())
-            a.responder = HostReference(index: try reader.int32(), generation: try reader.uint32())
+            // A host the flow still held is found again by address; one it had lost stays lost (its next event finds
+            // it again, as in one run).
+            a.originator = try reader.bool() ? hosts.find(flow.originator) ?? .none : .none
+            a.responder = try reader.bool() ? hosts.find(flow.responder) ?? .none : .none
             a.originatorIsLocal = try reader.bool()
             a.responderIsLocal = try reader.bool()
-            let maintenance = try reader.int32()
-            let declaredPort = try reader.int32()
+            let match = try reader.uint8()
+            guard let maintenance = MaintenanceMatch(rawValue: match) else {
+                throw StateDecodingError("a saved flow has maintenance match \(match)")
+            }
+            a.maintenance = maintenance
             a.maintenanceReason = try MaintenanceReason(code: reader.uint8())
-            let raisedStages = try reader.uint8()
-            let exposureStage = Int8(bitPattern: try reader.uint8())
-            if let position = maintenancePosition { a.marks[position] = raisedStages }
-            if let position = exposurePosition, exposureStage >= 0 { a.marks[position] = UInt8(exposureStage) + 1 }
-            for position in [maintenance, declaredPort] where Int(position) >= savedPorts {
-                throw StateDecodingError("a saved flow names maintenance port \(position) of \(savedPorts)")
-            }
-            // As schema 2 read them: a port whose use is unexpected, else any other mark (-2) undeclared, else a
-            // declared port used as expected.
-            a.maintenance = maintenance >= 0 ? .unexpected : maintenance != Self.noPort ? .undeclared
-                : declaredPort >= 0 ? .expected : .none
             openFlows.setStorage(storage(a), at: slot)
-            slots.append(slot)
         }
-        for position in detections.indices where type(of: detections[position]).savedInSchema2Layout {
-            try detections[position].restore(from: &reader)
-        }
-        try ledger.restore(from: &reader)
-        guard !reader.isAtEnd else { return }  // schema 2, before detections were added
-        for _ in 0..<(try reader.count(minimumItemSize: 12)) {
-            let name = try reader.string()
-            var section = StateReader(try reader.byteString())
-            let marks = try reader.byteString()
-            // A section of a detection this build does not run has nothing to go back into.
-            guard let position = detections.firstIndex(where: { type(of: $0).name == name }) else { continue }
-            guard marks.count == slots.count else {
-                throw StateDecodingError("detection \(name) saved \(marks.count) flow marks for \(slots.count) flows")
-            }
-            detections[position] = type(of: detections[position]).init()
-            do {
-                try detections[position].restore(from: &section)
-                guard section.isAtEnd else { throw StateDecodingError("trailing bytes") }
-            } catch let error as StateDecodingError {
-                throw StateDecodingError("detection \(name): \(error.description)")
-            }
-            for (slot, mark) in zip(slots, marks) {
-                var a = openFlows.storage(at: slot).load(FlowAnnotation.self)
-                a.marks[position] = mark
-                openFlows.setStorage(storage(a), at: slot)
-            }
-        }
-        guard reader.isAtEnd else { throw StateDecodingError("saved detection state has trailing bytes") }
+        guard reader.isAtEnd else { throw StateDecodingError("trailing bytes") }
     }
 
-    /// Puts back the learned host table (see `HostTable.restore`) and the exposure ledger.
-    public mutating func restoreHosts(layout: [UInt8], hosts saved: [SavedHost], services: [ServiceKey: ServiceRecord],
+    /// Without saved facts (a file that lacks the section): each open flow's facts found again as when it started,
+    /// from the host table and the site, without touching either.
+    mutating func deriveFlowFacts(openFlows: inout FlowTable) {
+        for slot in openFlows.openFlowSlots {
+            let flow = openFlows.flow(at: slot)
+            var a = FlowAnnotation()
+            a.originator = hosts.find(flow.originator) ?? .none
+            a.responder = hosts.find(flow.responder) ?? .none
+            a.originatorIsLocal = hosts.isCurrent(a.originator) ? hosts[a.originator].isLocal : site.isLocal(flow.originator)
+            a.responderIsLocal = hosts.isCurrent(a.responder) ? hosts[a.responder].isLocal : site.isLocal(flow.responder)
+            Self.classify(flow, annotation: &a, site: site)
+            openFlows.setStorage(storage(a), at: slot)
+        }
+    }
+
+    /// Puts back when learning began, the learned host table (see `HostTable.restore`) and the exposure ledger.
+    public mutating func restoreHosts(learningStart: Timestamp?, layout: [UInt8], hosts saved: [SavedHost],
+                                      services: [ServiceKey: ServiceRecord],
                                       exposures: [ExposureKey: ExposureRecord]) throws {
+        start = learningStart
         try hosts.restore(layout: layout, hosts: saved, services: services)
         if let position = exposurePosition, var ledger = detections[position] as? MaintenanceExposure {
             ledger.entries = exposures

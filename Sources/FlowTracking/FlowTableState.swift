@@ -1,15 +1,21 @@
-// Saving and restoring the open flows for the state file, so a flow that spans two runs (part 1 and part 2 of a
-// capture, or a restart of a live sensor) is one flow, as it would have been in one run. Flows keep their table
-// positions (the detection state's section names its flows by position, as schema 2 files do; the stage that owns
-// each flow's storage writes it back once the flows are restored) and, within each timeout class, their order of
-// last activity (which decides expiry and eviction). Fragments awaiting their first fragment are not saved: they
-// live for seconds, and a split within seconds of a fragmented datagram only loses the ports of its later fragments.
+// Saving and restoring the open flows for the state file (section `flows`), so a flow that spans two runs (part 1
+// and part 2 of a capture, or a restart of a live sensor) is one flow, as it would have been in one run. Flows are
+// saved by identity, their flow key, never by their table position: the stages above key their own per-flow state
+// by the same key (`FlowKey.encode`) and find the flow again with `openSlot(of:)`. Within each timeout class, flows
+// keep their order of last activity (which decides expiry and eviction); positions are handed out afresh, which
+// nothing observable depends on (flows end at the end of input in id order, expire and are evicted by class and
+// age). Fragments awaiting their first fragment are not saved: they live for seconds, and a split within seconds
+// of a fragmented datagram only loses the ports of its later fragments. Schema 2 files, whose flows were saved
+// with their positions, are converted by `convertSchema2OpenFlows`.
 
 import PacketDecoding
 import StateCoding
 
 extension FlowTable {
-    /// The table's clock, the next flow id and every open flow with its position, oldest first in each class.
+    /// The version of the `flows` section this build writes and reads.
+    public static let openFlowsVersion = 1
+
+    /// The table's clock, the next flow id and every open flow, class by class, oldest first in each.
     public func encodeOpenFlows(into writer: inout StateWriter) {
         writer.put(now)
         writer.put(nextSweep)
@@ -18,9 +24,8 @@ extension FlowTable {
         var first = true
         for index in openFlowSlots {
             let start = writer.count
-            writer.put(index)
             writer.put(UInt8(entries[Int(index)].timeoutClass.rawValue))
-            encode(entries[Int(index)], into: &writer)
+            Self.encode(entries[Int(index)], into: &writer)
             if first {
                 // Every flow takes the same room: make it for all of them at once (a full table is tens of MB).
                 writer.reserveCapacity(writer.count + (writer.count - start) * (activeCount - 1))
@@ -43,57 +48,79 @@ extension FlowTable {
         return result
     }
 
-    /// Puts saved flows back into an empty table. A saved position beyond this table's capacity (the capacity was
-    /// lowered since) is an error: the stages above could not follow the flow to a new position.
+    /// The position of the open flow with `key`, if there is one (how the stages above find a saved flow again).
+    public func openSlot(of key: FlowKey) -> Int32? {
+        let index = find(key, hash: key.hash(seed: seed))
+        return index < 0 ? nil : index
+    }
+
+    /// Puts saved flows back into an empty table, in their saved order (each class's order of last activity). More
+    /// saved flows than this table holds (its capacity was lowered since) is an error: choosing which to drop would
+    /// end flows no event reports.
     public mutating func restoreOpenFlows(from reader: inout StateReader) throws {
-        precondition(activeCount == 0, "restore into an empty flow table")
+        precondition(activeCount == 0 && entries.isEmpty, "restore into an empty flow table")
         let savedNow = try reader.timestamp()
         let savedSweep = try reader.timestamp()
         let savedNextID = try reader.uint64()
-        let count = try reader.count(minimumItemSize: 100)
-        var used = [Bool](repeating: false, count: configuration.capacity)
+        let count = try reader.count(minimumItemSize: 1 + Self.savedFlowSize)
+        guard count <= configuration.capacity else {
+            throw StateDecodingError("\(count) saved open flows; this table holds \(configuration.capacity) (raise --flow-capacity)")
+        }
         for _ in 0..<count {
-            let index = try reader.int32()
-            guard index >= 0 && Int(index) < configuration.capacity else {
-                throw StateDecodingError("a saved flow sits at position \(index); this table holds \(configuration.capacity) (raise --flow-capacity)")
-            }
-            guard !used[Int(index)] else { throw StateDecodingError("two saved flows share position \(index)") }
             let rawClass = Int(try reader.uint8())
             guard let timeoutClass = TimeoutClass(rawValue: rawClass) else {
                 throw StateDecodingError("a saved flow has timeout class \(rawClass)")
             }
-            var flow = try decodeFlow(from: &reader)
+            var flow = try Self.decodeFlow(from: &reader)
             let hash = flow.key.hash(seed: seed)
             guard flow.id < savedNextID, find(flow.key, hash: hash) < 0 else {
                 throw StateDecodingError("saved flow \(flow.id) is a duplicate or from the future")
             }
-            used[Int(index)] = true
+            let index = Int32(entries.count)
             flow.slot = index
             flow.timeoutClass = timeoutClass
-            while entries.count <= Int(index) {
-                entries.append(FlowTable.unusedEntry)
-                storage.append(FlowStorage())
-            }
-            entries[Int(index)] = flow
+            entries.append(flow)
+            storage.append(FlowStorage())
             self.index.insert(hash: hash, entry: index)
             linkNewest(index)
             activeCount += 1
         }
-        // The gaps below the highest saved position, lowest first out (as a table that never restarted hands
-        // them out); positions above it are added as needed.
-        freeList = (0..<Int32(entries.count)).reversed().filter { !used[Int($0)] }
+        freeList = []
         now = savedNow
         nextSweep = savedSweep
         nextID = savedNextID
     }
 
-    func encode(_ flow: Flow, into writer: inout StateWriter) {
-        writer.put(flow.key.addressA)
-        writer.put(flow.key.addressB)
-        writer.put(flow.key.portA)
-        writer.put(flow.key.portB)
-        writer.put(flow.key.ipProtocol)
-        writer.put(flow.key.vlan)
+    /// A schema 2 file's `open_flows` (each flow with its table position) as a `flows` section, with the key of the
+    /// flow each saved position held (the schema 2 detection state names flows by position).
+    public static func convertSchema2OpenFlows(_ bytes: [UInt8]) throws -> (section: [UInt8], keys: [Int32: FlowKey]) {
+        var reader = StateReader(bytes)
+        var writer = StateWriter()
+        writer.put(try reader.timestamp())
+        writer.put(try reader.timestamp())
+        writer.put(try reader.uint64())
+        let count = try reader.count(minimumItemSize: 5 + savedFlowSize)
+        writer.putCount(count)
+        var keys: [Int32: FlowKey] = [:]
+        for _ in 0..<count {
+            let index = try reader.int32()
+            writer.put(try reader.uint8())
+            let flow = try decodeFlow(from: &reader)
+            guard index >= 0, keys.updateValue(flow.key, forKey: index) == nil else {
+                throw StateDecodingError("a saved flow sits at position \(index), negative or shared")
+            }
+            encode(flow, into: &writer)
+        }
+        guard reader.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+        return (writer.bytes, keys)
+    }
+
+    /// Bytes one saved flow takes (`encode`): its key, direction, id, times, six counters, TCP state and history,
+    /// fragments and raised events.
+    static let savedFlowSize = FlowKey.savedSize + 1 + 8 + 16 + 48 + 4 + 4 + 1
+
+    static func encode(_ flow: Flow, into writer: inout StateWriter) {
+        flow.key.encode(into: &writer)
         writer.put(flow.originatorIsA)
         writer.put(flow.id)
         writer.put(flow.firstSeen)
@@ -110,9 +137,8 @@ extension FlowTable {
         writer.put(flow.raised.rawValue)
     }
 
-    func decodeFlow(from reader: inout StateReader) throws -> Flow {
-        let key = FlowKey(addressA: try reader.address(), addressB: try reader.address(), portA: try reader.uint16(),
-                          portB: try reader.uint16(), ipProtocol: try reader.uint8(), vlan: try reader.uint32())
+    static func decodeFlow(from reader: inout StateReader) throws -> Flow {
+        let key = try FlowKey(from: &reader)
         var flow = Flow(key: key, originatorIsA: try reader.bool(), id: try reader.uint64(),
                         firstSeen: try reader.timestamp(), lastSeen: try reader.timestamp())
         flow.originatorPackets = try reader.uint64()
@@ -132,5 +158,25 @@ extension FlowTable {
         flow.fragments = try reader.uint32()
         flow.raised = FlowEventSet(rawValue: try reader.uint8())
         return flow
+    }
+}
+
+extension FlowKey {
+    /// Bytes a saved key takes: two addresses (17 each), two ports, the protocol and the VLAN ids.
+    public static let savedSize = 17 + 17 + 2 + 2 + 1 + 4
+
+    /// The flow's identity in the state file, for every stage that saves something per flow.
+    public func encode(into writer: inout StateWriter) {
+        writer.put(addressA)
+        writer.put(addressB)
+        writer.put(portA)
+        writer.put(portB)
+        writer.put(ipProtocol)
+        writer.put(vlan)
+    }
+
+    public init(from reader: inout StateReader) throws {
+        self.init(addressA: try reader.address(), addressB: try reader.address(), portA: try reader.uint16(),
+                  portB: try reader.uint16(), ipProtocol: try reader.uint8(), vlan: try reader.uint32())
     }
 }

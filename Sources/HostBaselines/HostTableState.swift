@@ -1,7 +1,9 @@
 // Saving and restoring the host table for the state file. Records are saved one per host (the state store keeps
 // their plain fields in columns a person can query, and the baselines as bytes); the layout (which slot each host
-// sat in, the generation of every slot, the free list and the eviction generator) is saved as well, so a restored
-// table evicts exactly as the table that was saved would have, and split replays match whole ones.
+// sat in, the generation of every slot, the free list and the eviction generator: section `hosts.layout`) is saved
+// as well. The slots are the host table's own business, kept because eviction samples slots at random: a restored
+// table with the same slots evicts exactly as the table that was saved would have, so split replays match whole
+// ones. Nothing outside the table names a saved slot: the stages above find hosts again by address.
 
 import BoundedTables
 import PacketDecoding
@@ -112,6 +114,10 @@ extension HostTable {
     public func forEachSavedHost(_ body: (SavedHost) throws -> Void) rethrows {
         for slot in index.entries.sorted() { try body(SavedHost(slot: slot, record: storage[Int(slot)])) }
     }
+
+    /// The version of the `hosts.layout` section this build writes and reads (the schema 2 file's `host_layout`
+    /// blob is its version 1, read as it is).
+    public static let layoutVersion = 1
 
     /// Slot count, every slot's generation, the free list, the eviction generator and the newcomer queues (outside,
     /// local; added in schema version 2 at the end, so a version 1 layout reads as one without them).

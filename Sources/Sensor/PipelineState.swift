@@ -9,7 +9,14 @@
 // The snapshot is a value taken on the packet path (copying the tables); SQLite writes it on GRDB's writer queue
 // while packets go on (a full host table takes about half a second to write). One save is in flight at most, and
 // one snapshot exists at most: the next is taken once the previous is written. The last save of a run takes no
-// snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one blob at a time.
+// snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one section at a time.
+//
+// The sections, each written and read by its stage: `hosts.layout` (the host table's slots), `flows` (the open
+// flows, by flow key), then the engine's: `engine.flows` (what each open flow is to the detections), `ledger`, and
+// `detection.<name>` for each detection. A missing section is empty state; a section this build does not know (a
+// removed detection's, a newer build's) is skipped and said once on standard error; a stage's section of a newer
+// layout than this build reads is refused (the stages' sections refer to each other, so one cannot start empty
+// under the others), a detection's starts that detection empty and is said.
 
 import Detection
 import FlowTracking
@@ -131,27 +138,57 @@ extension Pipeline {
     }
 
     mutating func restore(_ saved: SavedState, from path: String) throws {
-        // Each blob is checked by the stage that wrote it (every read bounds-checked, every count against what
-        // follows, every position against the table); the message says which one is wrong.
-        func decoding(_ blob: String, _ body: () throws -> Void) throws {
+        // Each section is checked by the stage that wrote it (every read bounds-checked, every count against what
+        // follows, every flow against the table); the message says which one is wrong.
+        func decoding(_ what: String, _ body: () throws -> Void) throws {
             do {
                 try body()
             } catch let error as StateDecodingError {
-                throw StateFileError(path, "cannot continue from this state: blob \(blob): \(error.description)")
+                throw StateFileError(path, "cannot continue from this state: \(what): \(error.description)")
             }
         }
-        try decoding("host_layout (with the hosts table)") {
-            try analyzer.engine.restoreHosts(layout: saved.hostLayout, hosts: saved.hosts, services: saved.services,
+        var sections = saved.sectionsByName
+        if !saved.schema2Blobs.isEmpty {
+            try decoding("blobs of schema 2") { sections = try convertSchema2(saved) }
+        }
+        try decoding("section \(Self.hostLayoutSection) (with the hosts table)") {
+            let layout: [UInt8]
+            if let section = sections[Self.hostLayoutSection] {
+                _ = try section.reader(upTo: HostTable.layoutVersion)  // the version
+                layout = section.data
+            } else if saved.hosts.isEmpty {
+                var empty = StateWriter()
+                analyzer.engine.hosts.encodeLayout(into: &empty)  // a new table's
+                layout = empty.bytes
+            } else {
+                throw StateDecodingError("missing, where \(saved.hosts.count) hosts are saved in their slots")
+            }
+            try analyzer.engine.restoreHosts(learningStart: saved.learningStart, layout: layout, hosts: saved.hosts, services: saved.services,
                                              exposures: saved.exposures)
         }
-        try decoding("open_flows") {
-            var openFlows = StateReader(saved.openFlows)
-            try flows.restoreOpenFlows(from: &openFlows)
-            guard openFlows.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+        if let section = sections[Self.flowsSection] {
+            try decoding("section \(Self.flowsSection)") {
+                var reader = try section.reader(upTo: FlowTable.openFlowsVersion)
+                try flows.restoreOpenFlows(from: &reader)
+                guard reader.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
+            }
         }
-        try decoding("detection_windows") {
-            var windows = StateReader(saved.detectionWindows)
-            try analyzer.engine.restoreWindows(from: &windows, openFlows: &flows)
+        var notes: [String] = []
+        do {
+            notes = try analyzer.engine.restore(sections: sections, openFlows: &flows,
+                                                openFlowsSaved: sections[Self.flowsSection] != nil)
+        } catch let error as StateDecodingError {  // it names the section
+            throw StateFileError(path, "cannot continue from this state: \(error.description)")
+        }
+        let known = Set(stateSections.map(\.name))
+        let unknown = sections.keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            notes.append("skipped section\(unknown.count == 1 ? "" : "s") \(unknown.joined(separator: ", ")): not "
+                + "known to this IdleWatch (a removed detection's, or a newer IdleWatch's)")
+        }
+        for note in notes {
+            let line = Array("idlewatch: state \(path): \(note)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         }
         // Hosts point at inventory entries by position, flows at maintenance ports by what they reach: match both
         // against the site file in use now.
@@ -161,6 +198,39 @@ extension Pipeline {
             packetsAtClock = saved.packetsAtClock
             if !guardsWithWallClock { aheadLimit = savedClock + PacketClock.aheadLimit }
         }
+    }
+
+    /// A schema 1 or 2 file's blobs as sections: the host layout is the same bytes; the flows and the detection
+    /// state, which named flows by table position and hosts by slot, are converted by their stages.
+    func convertSchema2(_ saved: SavedState) throws -> [String: StateSection] {
+        let blobs = saved.schema2Blobs
+        let flowsBlob = blobs[Schema2Blob.openFlows.rawValue] ?? []
+        let converted = try FlowTable.convertSchema2OpenFlows(flowsBlob)
+        var sections = try analyzer.engine.convertSchema2Windows(blobs[Schema2Blob.detectionWindows.rawValue] ?? [],
+                                                                 flowKeys: converted.keys, hosts: saved.hosts)
+        sections[Self.hostLayoutSection] = StateSection(version: 1, data: blobs[Schema2Blob.hostLayout.rawValue] ?? [])
+        sections[Self.flowsSection] = StateSection(version: 1, data: converted.section)
+        return sections
+    }
+
+    static let hostLayoutSection = "hosts.layout"
+    static let flowsSection = "flows"
+
+    /// Every section a save writes, in order, with the versions of their layouts.
+    var stateSections: [(name: String, version: Int)] {
+        [(Self.hostLayoutSection, HostTable.layoutVersion), (Self.flowsSection, FlowTable.openFlowsVersion)]
+            + analyzer.engine.sections
+    }
+
+    /// The bytes of section `name`, from the tables as they stand.
+    static func encodeSection(_ name: String, flows: FlowTable, engine: DetectionEngine) -> [UInt8] {
+        var writer = StateWriter()
+        switch name {
+        case hostLayoutSection: engine.hosts.encodeLayout(into: &writer)
+        case flowsSection: flows.encodeOpenFlows(into: &writer)
+        default: engine.encodeSection(name, openFlows: flows, into: &writer)
+        }
+        return writer.bytes
     }
 
     /// Whether a packet of a resumed replay is one the state already accounts for.
@@ -220,18 +290,12 @@ extension Pipeline {
         saved.packetsAnalysed = (state?.packetsBefore ?? 0) &+ decode.packets
         saved.learningStart = engine.learningStart
         saved.hosts = engine.hosts.savedHosts
-        var layout = StateWriter()
-        engine.hosts.encodeLayout(into: &layout)
-        saved.hostLayout = layout.bytes
         saved.services = engine.hosts.services
         saved.exposures = engine.exposures
         saved.inventory = engine.site.hosts
-        var openFlows = StateWriter()
-        flows.encodeOpenFlows(into: &openFlows)
-        saved.openFlows = openFlows.bytes
-        var windows = StateWriter()
-        engine.encodeWindows(openFlows: flows, into: &windows)
-        saved.detectionWindows = windows.bytes
+        saved.sections = stateSections.map { name, version in
+            (name, StateSection(version: version, data: Self.encodeSection(name, flows: flows, engine: engine)))
+        }
         return saved
     }
 }
@@ -244,6 +308,7 @@ struct PipelineTables: StateSource {
     let clock: Timestamp?
     let packetsAtClock: UInt64
     let packetsAnalysed: UInt64
+    let sectionList: [(name: String, version: Int)]
 
     init(pipeline: Pipeline) {
         flows = pipeline.flows
@@ -251,6 +316,7 @@ struct PipelineTables: StateSource {
         clock = pipeline.clock.nanoseconds != Int64.min ? pipeline.clock : nil
         packetsAtClock = pipeline.packetsAtClock
         packetsAnalysed = (pipeline.state?.packetsBefore ?? 0) &+ pipeline.decode.packets
+        sectionList = pipeline.stateSections
     }
 
     var learningStart: Timestamp? { engine.learningStart }
@@ -262,14 +328,7 @@ struct PipelineTables: StateSource {
         try engine.hosts.forEachSavedHost(body)
     }
 
-    func encode(_ blob: StateBlob) -> [UInt8] {
-        var writer = StateWriter()
-        switch blob {
-        case .hostLayout: engine.hosts.encodeLayout(into: &writer)
-        case .openFlows: flows.encodeOpenFlows(into: &writer)
-        case .detectionWindows: engine.encodeWindows(openFlows: flows, into: &writer)
-        }
-        return writer.bytes
+    func encode(section name: String) -> [UInt8] {
+        Pipeline.encodeSection(name, flows: flows, engine: engine)
     }
 }
-

@@ -1,12 +1,34 @@
 // Fixed-width little-endian encoding of analysis state (open flows, detection windows, baselines) for the state
 // file. Each stage encodes its own internals, so their fields stay private to it; the state store only keeps the
-// bytes. The layout is versioned by the state file's schema version, not by anything written here.
+// bytes, as named, versioned sections (`StateSection`): each section's layout is versioned by the stage that writes
+// it, so a stage changes its own layout without a new schema of the state file.
 
 import PacketDecoding
 
 public struct StateDecodingError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// One named section of saved state as read back: the version of its layout (the writer's), and its bytes.
+public struct StateSection: Sendable, Equatable {
+    public var version: Int
+    public var data: [UInt8]
+
+    public init(version: Int, data: [UInt8]) {
+        self.version = version
+        self.data = data
+    }
+
+    /// A reader over the bytes, for a stage that reads layouts up to `known`. A newer version is refused (its bytes
+    /// would be misread).
+    public func reader(upTo known: Int) throws -> StateReader {
+        guard version <= known else {
+            throw StateDecodingError("layout version \(version), written by a newer IdleWatch (this one reads up to "
+                + "version \(known))")
+        }
+        return StateReader(data)
+    }
 }
 
 public struct StateWriter: Sendable {

@@ -1,5 +1,12 @@
 // What the state file holds, and how it is written and read. A save replaces everything in one transaction:
 // readers (and a process that restarts after `kill -9`) see either the previous save or this one, never a mix.
+//
+// Beside the tables a person can query (meta, hosts, services, exposures, inventory), each stage saves its internals
+// as named, versioned sections (table `sections`: name, version, data), written by the stage and checked by it when
+// the state is restored; the state store keeps the bytes and does not know the names. Rows are written in a fixed
+// order (hosts by slot, services and exposures by key, inventory by position, sections in the stages' order), so
+// the same state gives the same file content. Schema 1 and 2 files hold three positional blobs instead (table
+// `blobs`), read as they are and converted by the stages on restore; the first save replaces them with sections.
 
 import Detection
 import Foundation
@@ -20,27 +27,33 @@ public struct SavedState: Sendable {
     /// The first packet time ever analysed: learning counts from it.
     public var learningStart: Timestamp?
     public var hosts: [SavedHost] = []
-    public var hostLayout: [UInt8] = []
     public var services: [ServiceKey: ServiceRecord] = [:]
     public var exposures: [ExposureKey: ExposureRecord] = [:]
     /// The site inventory as it stood at the save (for reports run without the site file): networks, names and
     /// declared states.
     public var inventory: [InventoryEntry] = []
-    /// The flow table's open flows and the detections' windows, as each stage encoded them.
-    public var openFlows: [UInt8] = []
-    public var detectionWindows: [UInt8] = []
+    /// The stages' sections, in the order they were written (a snapshot) or stored (read back).
+    public var sections: [(name: String, section: StateSection)] = []
+    /// A schema 1 or 2 file's blobs (host_layout, open_flows, detection_windows), for the stages to convert; empty
+    /// for a file of sections.
+    public var schema2Blobs: [String: [UInt8]] = [:]
 
     public init() {}
+
+    /// The sections by name.
+    public var sectionsByName: [String: StateSection] {
+        Dictionary(sections.map { ($0.name, $0.section) }, uniquingKeysWith: { first, _ in first })
+    }
 }
 
-/// The three blobs a save holds, each encoded by its stage.
-public enum StateBlob: String, CaseIterable, Sendable {
+/// The blobs of schema 1 and 2 files, each encoded by its stage.
+public enum Schema2Blob: String, CaseIterable, Sendable {
     case hostLayout = "host_layout", openFlows = "open_flows", detectionWindows = "detection_windows"
 }
 
 /// What a save writes, read while it is written: a snapshot (`SavedState`, for a save on the writer queue while
 /// packets go on) or the stages' own tables (the last save of a run, when nothing else touches them), so that save
-/// copies no table: hosts are written one record at a time, and each blob is encoded when its row is written and
+/// copies no table: hosts are written one record at a time, and each section is encoded when its row is written and
 /// dropped after it, one at a time.
 public protocol StateSource {
     var clock: Timestamp? { get }
@@ -52,7 +65,10 @@ public protocol StateSource {
     var inventory: [InventoryEntry] { get }
     /// Every live host with its slot, in slot order.
     func forEachHost(_ body: (SavedHost) throws -> Void) rethrows
-    func encode(_ blob: StateBlob) -> [UInt8]
+    /// The sections to write, in order, with the versions of their layouts.
+    var sectionList: [(name: String, version: Int)] { get }
+    /// The bytes of section `name`, one of `sectionList`.
+    func encode(section name: String) -> [UInt8]
 }
 
 extension SavedState: StateSource {
@@ -60,12 +76,10 @@ extension SavedState: StateSource {
         for host in hosts { try body(host) }
     }
 
-    public func encode(_ blob: StateBlob) -> [UInt8] {
-        switch blob {
-        case .hostLayout: hostLayout
-        case .openFlows: openFlows
-        case .detectionWindows: detectionWindows
-        }
+    public var sectionList: [(name: String, version: Int)] { sections.map { ($0.name, $0.section.version) } }
+
+    public func encode(section name: String) -> [UInt8] {
+        sections.first { $0.name == name }?.section.data ?? []
     }
 }
 
@@ -110,9 +124,11 @@ extension StateFile {
     }
 
     static func write(_ state: some StateSource, _ db: Database) throws {
-        for table in ["meta", "hosts", "services", "exposures", "inventory", "blobs"] {
+        for table in ["meta", "hosts", "services", "exposures", "inventory", "sections"] {
             try db.execute(sql: "DELETE FROM \(table)")
         }
+        // A schema 2 file's blobs, converted on reading, are replaced by the sections this save writes.
+        try db.execute(sql: "DROP TABLE IF EXISTS blobs")
         let meta = try db.makeStatement(sql: "INSERT INTO meta (key, value) VALUES (?, ?)")
         try meta.execute(arguments: ["clock", state.clock?.nanoseconds])
         try meta.execute(arguments: ["packets_at_clock", Int64(bitPattern: state.packetsAtClock)])
@@ -142,7 +158,9 @@ extension StateFile {
             INSERT INTO services (host, port, protocol, first_served, last_served, served_inside, served_outside,
                 learned, sessions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for (key, s) in state.services {
+        let services = state.services
+        for key in services.keys.sorted(by: { ($0.host, $0.port, $0.ipProtocol) < ($1.host, $1.port, $1.ipProtocol) }) {
+            let s = services[key]!
             try service.execute(arguments: [key.host.description, Int(key.port), Int(key.ipProtocol),
                                             s.firstServed.nanoseconds, s.lastServed.nanoseconds, s.servedInside,
                                             s.servedOutside, s.learned, signed(s.sessions)])
@@ -151,7 +169,9 @@ extension StateFile {
             INSERT INTO exposures (host, port, protocol, source, first_seen, last_seen, flows, stage, expected, name)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for (key, e) in state.exposures {
+        let exposures = state.exposures
+        for key in exposures.keys.sorted() {
+            let e = exposures[key]!
             try exposure.execute(arguments: [key.host.description, Int(key.port), Int(key.ipProtocol),
                                              key.source.description, e.firstSeen.nanoseconds, e.lastSeen.nanoseconds,
                                              signed(e.flows), e.stage.description, e.expected, e.name])
@@ -160,17 +180,17 @@ extension StateFile {
         for (position, entry) in state.inventory.enumerated() {
             try inventory.execute(arguments: [position, entry.network.description, entry.name, entry.state.rawValue])
         }
-        let blob = try db.makeStatement(sql: "INSERT INTO blobs (name, data) VALUES (?, zeroblob(?))")
-        for name in StateBlob.allCases {
-            // Encoded when its row is written and dropped after it: one blob in memory at a time, written into the
-            // row in pieces (SQLite's incremental blob I/O), where binding it would have SQLite copy it whole.
-            let bytes = state.encode(name)
-            try blob.execute(arguments: [name.rawValue, bytes.count])
+        let section = try db.makeStatement(sql: "INSERT INTO sections (name, version, data) VALUES (?, ?, zeroblob(?))")
+        for (name, version) in state.sectionList {
+            // Encoded when its row is written and dropped after it: one section in memory at a time, written into
+            // the row in pieces (SQLite's incremental blob I/O), where binding it would have SQLite copy it whole.
+            let bytes = state.encode(section: name)
+            try section.execute(arguments: [name, version, bytes.count])
             try writeBlob(bytes, row: db.lastInsertedRowID, db)
         }
     }
 
-    /// Writes `bytes` into the `data` of blobs row `row`, which holds as many zero bytes.
+    /// Writes `bytes` into the `data` of sections row `row`, which holds as many zero bytes.
     static func writeBlob(_ bytes: [UInt8], row: Int64, _ db: Database) throws {
         guard !bytes.isEmpty else { return }
         let connection = db.sqliteConnection
@@ -178,7 +198,7 @@ extension StateFile {
             DatabaseError(resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) })
         }
         var handle: OpaquePointer?
-        let opened = sqlite3_blob_open(connection, "main", "blobs", "data", row, 1, &handle)
+        let opened = sqlite3_blob_open(connection, "main", "sections", "data", row, 1, &handle)
         guard opened == SQLITE_OK, let handle else {
             sqlite3_blob_close(handle)
             throw failure(opened)
@@ -199,14 +219,11 @@ extension StateFile {
 
     /// Reads a save back. Nothing read from the file is trusted: every value is checked for presence, storage class
     /// and range (see CheckedRow.swift), and the first problem is an error naming the table, the row and the column.
-    /// The blobs are checked by the stages that decode them, when the state is restored.
+    /// The sections (and a schema 2 file's blobs) are checked by the stages that decode them, when the state is
+    /// restored.
     static func read(_ db: Database, path: String) throws -> SavedState? {
         var meta: [String: DatabaseValue] = [:]
-        var number = 0
-        let metaRows = try Row.fetchCursor(db, sql: "SELECT * FROM meta")
-        while let next = try metaRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "meta", number: number)
+        try forEachRow(db, "SELECT * FROM meta", table: "meta", path: path) { row in
             let key = try row.text("key")
             row.key = "key \(key.prefix(40))"
             guard meta[key] == nil else { throw row.failure("key", "'\(key.prefix(40))' appears twice") }
@@ -234,12 +251,8 @@ extension StateFile {
         state.packetsAnalysed = UInt64(try integer("packets_analysed", in: 0 ... .max) ?? 0)
         state.learningStart = try integer("learning_start").map(Timestamp.init(nanoseconds:))
 
-        number = 0
         var addresses = Set<IPAddress>()
-        let hostRows = try Row.fetchCursor(db, sql: "SELECT * FROM hosts ORDER BY slot")
-        while let next = try hostRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "hosts", number: number)
+        try forEachRow(db, "SELECT * FROM hosts ORDER BY slot", table: "hosts", path: path) { row in
             let address = try row.address("address")
             row.key = "address \(address)"
             guard addresses.insert(address).inserted else { throw row.failure("address", "\(address) appears twice") }
@@ -267,11 +280,7 @@ extension StateFile {
             }
             state.hosts.append(SavedHost(slot: Int32(slot), generation: UInt32(generation), record: record))
         }
-        number = 0
-        let serviceRows = try Row.fetchCursor(db, sql: "SELECT * FROM services")
-        while let next = try serviceRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "services", number: number)
+        try forEachRow(db, "SELECT * FROM services", table: "services", path: path) { row in
             let host = try row.address("host")
             row.key = "host \(host)"
             let key = ServiceKey(host: host, port: UInt16(try row.integer("port", in: 0...65535, expected: "a port")),
@@ -281,11 +290,7 @@ extension StateFile {
                 servedInside: try row.flag("served_inside"), servedOutside: try row.flag("served_outside"),
                 learned: try row.flag("learned"), sessions: try row.count("sessions"))
         }
-        number = 0
-        let exposureRows = try Row.fetchCursor(db, sql: "SELECT * FROM exposures")
-        while let next = try exposureRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "exposures", number: number)
+        try forEachRow(db, "SELECT * FROM exposures", table: "exposures", path: path) { row in
             let host = try row.address("host")
             row.key = "host \(host)"
             let key = ExposureKey(host: host, port: UInt16(try row.integer("port", in: 0...65535, expected: "a port")),
@@ -299,11 +304,7 @@ extension StateFile {
                 firstSeen: try row.timestamp("first_seen"), lastSeen: try row.timestamp("last_seen"),
                 flows: try row.count("flows"), stage: stage, expected: try row.flag("expected"), name: try row.text("name"))
         }
-        number = 0
-        let inventoryRows = try Row.fetchCursor(db, sql: "SELECT * FROM inventory ORDER BY position")
-        while let next = try inventoryRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "inventory", number: number)
+        try forEachRow(db, "SELECT * FROM inventory ORDER BY position", table: "inventory", path: path) { row in
             let network = try row.text("network")
             row.key = "network \(network.prefix(60))"
             guard let parsed = IPNetwork(network) else { throw row.failure("network", "not a network") }
@@ -313,28 +314,48 @@ extension StateFile {
             }
             state.inventory.append(InventoryEntry(network: parsed, name: try row.text("name"), state: hostState))
         }
-        var blobs: [String: [UInt8]] = [:]
-        number = 0
-        let blobRows = try Row.fetchCursor(db, sql: "SELECT * FROM blobs")
-        while let next = try blobRows.next() {
-            number += 1
-            var row = CheckedRow(next, path: path, table: "blobs", number: number)
-            let name = try row.text("name")
-            row.key = "name \(name.prefix(40))"
-            guard blobs[name] == nil else { throw row.failure("name", "'\(name.prefix(40))' appears twice") }
-            blobs[name] = try row.blob("data")
+        let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
+        if tables.contains("sections") {
+            var names = Set<String>()
+            try forEachRow(db, "SELECT * FROM sections ORDER BY rowid", table: "sections", path: path) { row in
+                let name = try row.text("name")
+                row.key = "name \(name.prefix(40))"
+                guard names.insert(name).inserted else { throw row.failure("name", "'\(name.prefix(40))' appears twice") }
+                let version = try row.integer("version", in: 1 ... Int64(Int32.max), expected: "a layout version")
+                state.sections.append((name, StateSection(version: Int(version), data: try row.blob("data"))))
+            }
         }
-        guard let hostLayout = blobs["host_layout"], let openFlows = blobs["open_flows"],
-            let detectionWindows = blobs["detection_windows"]
-        else {
-            let missing = ["host_layout", "open_flows", "detection_windows"].first { blobs[$0] == nil } ?? ""
-            throw StateFileError(path, "the state file is damaged: table blobs, column name: no row named '\(missing)'; "
+        // Schema 1 and 2 (and a schema 3 file migrated from one, until its first save): the three blobs.
+        guard tables.contains("blobs"), try Int.fetchOne(db, sql: "SELECT count(*) FROM blobs") ?? 0 > 0 else {
+            return state
+        }
+        guard state.sections.isEmpty else {
+            throw StateFileError(path, "the state file is damaged: it holds both sections and schema 2 blobs; "
                 + "refusing to use it")
         }
-        state.hostLayout = hostLayout
-        state.openFlows = openFlows
-        state.detectionWindows = detectionWindows
+        try forEachRow(db, "SELECT * FROM blobs", table: "blobs", path: path) { row in
+            let name = try row.text("name")
+            row.key = "name \(name.prefix(40))"
+            guard state.schema2Blobs[name] == nil else { throw row.failure("name", "'\(name.prefix(40))' appears twice") }
+            state.schema2Blobs[name] = try row.blob("data")
+        }
+        if let missing = Schema2Blob.allCases.first(where: { state.schema2Blobs[$0.rawValue] == nil }) {
+            throw StateFileError(path, "the state file is damaged: table blobs, column name: no row named "
+                + "'\(missing.rawValue)'; refusing to use it")
+        }
         return state
+    }
+}
+
+/// Runs `body` on each row `sql` selects from `table`, numbered from 1 for the messages.
+func forEachRow(_ db: Database, _ sql: String, table: String, path: String,
+                _ body: (inout CheckedRow) throws -> Void) throws {
+    var number = 0
+    let rows = try Row.fetchCursor(db, sql: sql)
+    while let next = try rows.next() {
+        number += 1
+        var row = CheckedRow(next, path: path, table: table, number: number)
+        try body(&row)
     }
 }
 

@@ -26,7 +26,7 @@ public final class StateFile {
     public static let applicationID: Int32 = 0x4957_7374
     /// The schema this build writes and reads. Older files are migrated (by a sensor) or read as they are (by a
     /// report: every older layout is a subset of this one); newer ones are refused.
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
 
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
@@ -230,8 +230,13 @@ public final class StateFile {
     /// Version 1: the learned state (hosts, services, exposures), the site inventory it was judged against, run
     /// facts in `meta`, and the internals each stage saves as bytes in `blobs`.
     /// Version 2: the `open_flows` blob may hold flows of the half-open timeout class (SYN-ACKed, never
-    /// acknowledged), which a version 1 build cannot place. Tables and blob layouts are otherwise unchanged, so a version 1 file is read as it is and only marked; the version keeps a build that knows
-    /// only version 1 from loading a file it would misread, with "written by a newer IdleWatch".
+    /// acknowledged), which a version 1 build cannot place. Tables and blob layouts are otherwise unchanged, so a
+    /// version 1 file is read as it is and only marked; the version keeps a build that knows only version 1 from
+    /// loading a file it would misread, with "written by a newer IdleWatch".
+    /// Version 3: the stages' internals are named, versioned sections (`sections`: name, version, data), one per
+    /// stage and per detection, flows keyed by their flow keys; a stage changes its own layout by its section's
+    /// version, without a new schema. A migrated file keeps its blobs until its first save replaces them (they are
+    /// converted on reading); a new file's empty `blobs` table goes at once.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
@@ -264,6 +269,13 @@ public final class StateFile {
         }
         migrator.registerMigration("v2") { db in
             try db.execute(sql: "PRAGMA user_version = 2")
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                CREATE TABLE sections (name TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, data BLOB NOT NULL) STRICT;
+                PRAGMA user_version = 3;
+                """)
+            if try Int.fetchOne(db, sql: "SELECT count(*) FROM blobs") == 0 { try db.execute(sql: "DROP TABLE blobs") }
         }
         return migrator
     }

@@ -142,13 +142,16 @@ struct ReloadTests {
         var h = try Harness()
         h.engine.replaceSite(try Self.site(Self.vendor, Self.other), openFlows: &h.flows)
         h.feed(Self.opening("192.0.2.66", 40000, "10.0.5.30", 22))
-        var writer = StateWriter()
-        h.engine.encodeWindows(openFlows: h.flows, into: &writer)
+        var sections: [String: StateSection] = [:]
+        for (name, version) in h.engine.sections {
+            var writer = StateWriter()
+            h.engine.encodeSection(name, openFlows: h.flows, into: &writer)
+            sections[name] = StateSection(version: version, data: writer.bytes)
+        }
         func resumed(under site: Site) throws -> [String] {
             var later = h
             later.alerts = []
-            var reader = StateReader(writer.bytes)
-            try later.engine.restoreWindows(from: &reader, openFlows: &later.flows)
+            _ = try later.engine.restore(sections: sections, openFlows: &later.flows)
             later.engine.replaceSite(site, openFlows: &later.flows)
             later.feed(Self.rest("192.0.2.66", 40000, "10.0.5.30", 22))
             return later.alerts.map(\.message)

@@ -1,7 +1,7 @@
 // A tampered state file (issue 14): the tables are STRICT with NOT NULL, but anyone who can write the file can
 // recreate a table without its constraints and put anything in it. For every table and column, a NULL, text, a
-// blob, a real number, a negative, a huge integer and the Int64 extremes; for every blob, truncation, trailing
-// bytes, emptiness and flipped bytes. Each tampered file goes through the real binary, `idlewatch hosts --state F`
+// blob, a real number, a negative, a huge integer and the Int64 extremes; for every section of the stages' internals
+// (and each host's baseline), truncation, trailing bytes, emptiness and flipped bytes. Each tampered file goes through the real binary, `idlewatch hosts --state F`
 // and `idlewatch replay --state F part2`: each must refuse it (exit 2, a message naming the file, and for a bad
 // value the table and column) or accept it and run normally (exit 0). A trap (the GRDB decode this replaced
 // trapped on a NULL) is neither.
@@ -15,7 +15,7 @@ struct StateCorruptionTests {
     static let sampleSite = TestPaths.captures.appendingPathComponent("site.yaml").path
 
     /// A state file from part 1 of the sample captures (hosts, services, exposures, inventory, open flows,
-    /// detection windows all non-empty) and part 2 to continue it with.
+    /// detections' sections all non-empty) and part 2 to continue it with.
     struct Fixture {
         let directory: URL
         let state: String
@@ -34,7 +34,7 @@ struct StateCorruptionTests {
         try DatabaseQueue(path: state).writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        for table in ["hosts", "services", "exposures", "inventory", "blobs", "meta"] {
+        for table in ["hosts", "services", "exposures", "inventory", "sections", "meta"] {
             let rows = try DatabaseQueue(path: state).read { try Int.fetchOne($0, sql: "SELECT count(*) FROM \(table)") }
             #expect((rows ?? 0) > 0, "the fixture's \(table) table is empty: the sweep would not reach it")
         }
@@ -89,7 +89,7 @@ struct StateCorruptionTests {
 
     /// Every column of the row tables, with what a sane reader must do with each kind of bad value.
     enum Kind {
-        case integer(nullable: Bool), count, flag, text, address, blob, slot, generation, port, ipProtocol, ignored
+        case integer(nullable: Bool), count, flag, text, address, blob, slot, generation, port, ipProtocol, version, ignored
     }
 
     static let columns: [(table: String, column: String, kind: Kind)] = [
@@ -109,7 +109,7 @@ struct StateCorruptionTests {
         ("exposures", "expected", .flag), ("exposures", "name", .text),
         ("inventory", "position", .ignored), ("inventory", "network", .address), ("inventory", "name", .text),
         ("inventory", "state", .text),
-        ("blobs", "name", .text), ("blobs", "data", .blob),
+        ("sections", "name", .text), ("sections", "version", .version), ("sections", "data", .blob),
     ]
 
     /// The values tried in every column, as SQL literals.
@@ -126,8 +126,9 @@ struct StateCorruptionTests {
         case .ignored: return false
         case .integer(let nullable): return wrongType && (value != "NULL" || !nullable)
         case .count: return wrongType || ["negative", "int64-min"].contains(value)
-        // Nothing tried is 0 or 1, a slot (0 to 2^31-1), a generation (32 bits), a port or a protocol number.
-        case .flag, .slot, .generation, .port, .ipProtocol: return true
+        // Nothing tried is 0 or 1, a slot (0 to 2^31-1), a generation (32 bits), a port, a protocol number or a
+        // layout version (1 to 2^31-1).
+        case .flag, .slot, .generation, .port, .ipProtocol, .version: return true
         // Text columns take any text (tried only where it is not a valid value), never a number, a blob or NULL.
         case .text, .address: return true
         case .blob: return value != "blob"
@@ -141,8 +142,10 @@ struct StateCorruptionTests {
         var refusals = 0, cases = 0
         for (table, column, kind) in Self.columns {
             for (label, sql) in Self.values {
-                // Any text is a name; 'garbage' is no address, network, stage, host state or blob name.
-                if label == "text" && (table, column) == ("exposures", "name") || label == "text" && (table, column) == ("inventory", "name") { continue }
+                // Any text is a name; 'garbage' is no address, network, stage or host state. A section of an unknown
+                // name is skipped (tried in StateSectionTests).
+                if label == "text" && [("exposures", "name"), ("inventory", "name"), ("sections", "name")]
+                    .contains(where: { $0 == (table, column) }) { continue }
                 let name = "\(table)-\(column)-\(label)"
                 // The first row in the order the file is read (hosts by slot).
                 let order = table == "hosts" ? "slot" : "rowid"
@@ -155,8 +158,8 @@ struct StateCorruptionTests {
                     #expect(replay.refused, "\(name): the replay accepted it")
                     #expect(replay.messages.contains("column \(column)") || replay.messages.contains("cannot continue from this state"),
                             "\(name): the replay's message does not say what is wrong: \(replay.messages)")
-                    // The report reads every table, but not the stages' internals inside the blobs.
-                    if !(table == "blobs" && column == "data" && label == "blob") {
+                    // The report reads every table, but not the stages' internals inside the sections.
+                    if !(table == "sections" && column == "data" && label == "blob") {
                         #expect(report.refused, "\(name): the report accepted it")
                         #expect(report.messages.contains("table \(table)") && report.messages.contains("column \(column)"),
                                 "\(name): the report's message names no table and column: \(report.messages)")
@@ -183,7 +186,8 @@ struct StateCorruptionTests {
                 UPDATE hosts SET address = (SELECT address FROM hosts ORDER BY slot DESC LIMIT 1) WHERE \(first)
                 """, true),
             ("host-gone", "hosts", "DELETE FROM hosts WHERE \(first)", true),
-            ("blob-twice", "blobs", "INSERT INTO blobs SELECT * FROM blobs WHERE name = 'open_flows'", true),
+            ("section-twice", "sections", "INSERT INTO sections SELECT * FROM sections WHERE name = 'flows'", true),
+            ("hosts-layout-gone", "sections", "DELETE FROM sections WHERE name = 'hosts.layout'", true),
             ("clock-max", "meta", "UPDATE meta SET value = 9223372036854775807 WHERE key = 'clock'", false),
             ("clock-min", "meta", "UPDATE meta SET value = (-9223372036854775807 - 1) WHERE key = 'clock'", false),
             ("service-twice", "services", "INSERT INTO services SELECT * FROM services LIMIT 1", false),
@@ -232,15 +236,16 @@ struct StateCorruptionTests {
         }
     }
 
-    @Test("truncated, extended, emptied and garbled blobs (the stages' internals and each host's baseline) are refused or read sanely")
+    @Test("truncated, extended, emptied and garbled sections (the stages' internals) and baselines are refused or read sanely")
     func blobSweep() throws {
         let fixture = try Self.fixture()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         var targets: [(table: String, column: String, row: String, name: String)] = [
             ("hosts", "baseline", "rowid = (SELECT rowid FROM hosts ORDER BY slot LIMIT 1)", "baseline"),
         ]
-        for blob in ["host_layout", "open_flows", "detection_windows"] {
-            targets.append(("blobs", "data", "name = '\(blob)'", blob))
+        for section in ["hosts.layout", "flows", "engine.flows", "ledger", "detection.scans",
+                        "detection.maintenance-port-inbound"] {
+            targets.append(("sections", "data", "name = '\(section)'", section))
         }
         var generator = SplitMix(seed: 14)
         for target in targets {
