@@ -1,7 +1,8 @@
 // Big-endian field reads over borrowed packet bytes.
 //
-// Every caller has already checked the header length when it made its view (see the `init?(checking:)` of each
-// view), so these reads cannot run past the buffer. In debug builds the standard library still checks bounds.
+// Every read goes through a header view whose failable initializer checked the header's length once, against the
+// offset table that names its fields (see each view's `Field`), so these reads cannot run past the buffer and do no
+// checks of their own. In debug builds the standard library still checks bounds, which the tests rely on.
 
 extension UnsafeRawBufferPointer {
     @inlinable @inline(__always)
@@ -34,5 +35,14 @@ extension UnsafeRawBufferPointer {
     @inlinable @inline(__always)
     func from(_ offset: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: self[offset...])
+    }
+
+    /// The bytes from `offset` up to `end` or the end of the buffer, whichever comes first; empty when `offset` is
+    /// past them. What a view is made over, so that its initializer alone decides whether its header is there.
+    @inlinable @inline(__always)
+    func bytes(from offset: Int, upTo end: Int) -> UnsafeRawBufferPointer {
+        let limit = Swift.min(end, count)
+        guard offset >= 0, offset <= limit else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: self[offset..<limit])
     }
 }

@@ -2,20 +2,24 @@
 // network byte order). AF_INET is 2 everywhere; AF_INET6 differs by operating system.
 
 public struct LoopbackHeader {
-    public static let length = 4
+    @usableFromInline enum Field {
+        @inlinable static var family: Int { 0 }  // 4 bytes, in the writer's byte order (LINKTYPE_NULL)
+        @inlinable static var end: Int { 4 }
+    }
+    public static let length = Field.end
 
     public let bytes: UnsafeRawBufferPointer
 
     @inlinable
     public init?(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count >= Self.length else { return nil }
+        guard bytes.count >= Field.end else { return nil }
         self.bytes = bytes
     }
 
     /// The address family, read in whichever byte order gives a small value (the writer's order is unknown for
     /// LINKTYPE_NULL; families are all below 0x10000).
     @inlinable public var family: UInt32 {
-        let bigEndian = bytes.u32(0)
+        let bigEndian = bytes.u32(Field.family)
         return bigEndian > 0xffff ? bigEndian.byteSwapped : bigEndian
     }
 

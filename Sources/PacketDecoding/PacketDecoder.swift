@@ -4,7 +4,10 @@
 // limits apply to every header: the captured bytes (`caplen`), the frame on the wire (`len`), and the enclosing
 // length field (IPv4 total length, IPv6 payload length). A header past the captured bytes but within the other
 // two is `truncated`; past the frame or the enclosing length field it is a contradiction (`malformed`).
-// The decoder allocates nothing and reads only through views whose length it has checked.
+// The decoder allocates nothing and reads packet bytes only through header views. Each view is made over the bytes
+// from its header's offset to the nearer of the captured end and the enclosing datagram's end
+// (`Cursor.header(at:end:)`), so its failable initializer is the one length check for that header; when it refuses,
+// `Cursor.stopShort` only classifies the stop (truncated or too short) and its coordinates.
 
 public enum PacketDecoder {
     /// Deepest 802.1Q/802.1ad stack followed; the corpus has up to 3, real networks rarely more than 2.
@@ -55,34 +58,34 @@ public enum PacketDecoder {
     // MARK: Link layer
 
     static func decodeEthernet(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(EthernetHeader.length, at: 0, layer: .link, &summary),
-            let ethernet = EthernetHeader(cursor.bytes)
-        else { return }
+        guard let ethernet = EthernetHeader(cursor.header(at: 0)) else {
+            return cursor.stopShort(EthernetHeader.length, at: 0, layer: .link, &summary)
+        }
         summary.destinationMAC = ethernet.destination
         summary.sourceMAC = ethernet.source
         decodeEtherType(ethernet.etherType, at: EthernetHeader.length, &cursor, &summary)
     }
 
     static func decodeLinuxSLL(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(LinuxSLLHeader.length, at: 0, layer: .link, &summary),
-            let sll = LinuxSLLHeader(cursor.bytes)
-        else { return }
+        guard let sll = LinuxSLLHeader(cursor.header(at: 0)) else {
+            return cursor.stopShort(LinuxSLLHeader.length, at: 0, layer: .link, &summary)
+        }
         summary.sourceMAC = sll.sourceMAC
         decodeEtherType(sll.protocolType, at: LinuxSLLHeader.length, &cursor, &summary)
     }
 
     static func decodeLinuxSLL2(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(LinuxSLL2Header.length, at: 0, layer: .link, &summary),
-            let sll2 = LinuxSLL2Header(cursor.bytes)
-        else { return }
+        guard let sll2 = LinuxSLL2Header(cursor.header(at: 0)) else {
+            return cursor.stopShort(LinuxSLL2Header.length, at: 0, layer: .link, &summary)
+        }
         summary.sourceMAC = sll2.sourceMAC
         decodeEtherType(sll2.protocolType, at: LinuxSLL2Header.length, &cursor, &summary)
     }
 
     static func decodeLoopback(_ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(LoopbackHeader.length, at: 0, layer: .link, &summary),
-            let loopback = LoopbackHeader(cursor.bytes)
-        else { return }
+        guard let loopback = LoopbackHeader(cursor.header(at: 0)) else {
+            return cursor.stopShort(LoopbackHeader.length, at: 0, layer: .link, &summary)
+        }
         guard let etherType = loopback.etherType else {
             summary.etherType = UInt16(truncatingIfNeeded: loopback.family)
             summary.stop(.unsupportedEtherType, .link, offset: 0, required: 0, available: cursor.bytes.count)
@@ -92,8 +95,11 @@ public enum PacketDecoder {
     }
 
     static func decodeRawIP(_ cursor: inout Cursor, _ summary: inout PacketSummary, required: UInt8?) {
-        guard cursor.require(1, at: 0, layer: .link, &summary) else { return }
-        let version = cursor.bytes.u8(0) >> 4
+        // The version nibble opens both IPv4 and IPv6 headers: one checked byte says which view to make.
+        guard let first = cursor.header(at: 0).first else {
+            return cursor.stopShort(1, at: 0, layer: .link, &summary)
+        }
+        let version = first >> 4
         if let required, version != required {
             summary.stop(.badIPVersion, .link, offset: 0, required: 1, available: cursor.bytes.count)
             return
@@ -121,9 +127,9 @@ public enum PacketDecoder {
                 summary.stop(.vlanStackTooDeep, .vlan, offset: offset, required: 0, available: cursor.available(offset))
                 return
             }
-            guard cursor.require(VLANTag.length, at: offset, layer: .vlan, &summary),
-                let tag = VLANTag(cursor.bytes.from(offset))
-            else { return }
+            guard let tag = VLANTag(cursor.header(at: offset)) else {
+                return cursor.stopShort(VLANTag.length, at: offset, layer: .vlan, &summary)
+            }
             switch summary.vlanCount {
             case 0: summary.outerVLAN = tag.vlanID
             case 1: summary.innerVLAN = tag.vlanID
@@ -151,28 +157,32 @@ public enum PacketDecoder {
     // MARK: ARP
 
     static func decodeARP(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(ARPPacket.fixedLength, at: offset, layer: .arp, &summary),
-            let fixed = ARPPacket(cursor.bytes.from(offset))
-        else { return }
+        let bytes = cursor.header(at: offset)
+        guard let fixed = ARPHeader(bytes) else {
+            return cursor.stopShort(ARPHeader.length, at: offset, layer: .arp, &summary)
+        }
         guard fixed.isEthernetIPv4 else {
             summary.stop(.unsupportedARP, .arp, offset: offset, required: 0, available: cursor.available(offset))
             return
         }
-        guard cursor.require(ARPPacket.length, at: offset, layer: .arp, &summary) else { return }
+        // Ethernet and IPv4, as `fixed` says: the only reason left for no packet is its length.
+        guard let arp = ARPPacket(bytes) else {
+            return cursor.stopShort(ARPPacket.length, at: offset, layer: .arp, &summary)
+        }
         summary.network = .arp
-        summary.arpOperation = fixed.operation
-        summary.arpSenderMAC = fixed.senderHardware
-        summary.arpTargetMAC = fixed.targetHardware
-        summary.source = fixed.senderProtocol
-        summary.destination = fixed.targetProtocol
+        summary.arpOperation = arp.operation
+        summary.arpSenderMAC = arp.senderHardware
+        summary.arpTargetMAC = arp.targetHardware
+        summary.source = arp.senderProtocol
+        summary.destination = arp.targetProtocol
     }
 
     // MARK: IPv4
 
     static func decodeIPv4(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(IPv4Header.minimumLength, at: offset, layer: .ipv4, &summary),
-            let ip = IPv4Header(cursor.bytes.from(offset))
-        else { return }
+        guard let ip = IPv4Header(cursor.header(at: offset)) else {
+            return cursor.stopShort(IPv4Header.minimumLength, at: offset, layer: .ipv4, &summary)
+        }
         let onWire = cursor.wireAvailable(offset)
         guard ip.version == 4 else {
             summary.stop(.badIPVersion, .ipv4, offset: offset, required: IPv4Header.minimumLength, available: onWire)
@@ -222,9 +232,9 @@ public enum PacketDecoder {
             // Part of the fixed TCP header is in this fragment and part in another (RFC 1858's tiny fragments):
             // keep this fragment's share for the flow table, which reassembles the header as the receiver would.
             let start = offset + headerLength
-            if start < end && start < cursor.bytes.count {
-                summary.fragment.head = FragmentHead(
-                    UnsafeRawBufferPointer(rebasing: cursor.bytes[start..<min(end, cursor.bytes.count)]))
+            let share = cursor.header(at: start, end: end)
+            if !share.isEmpty {
+                summary.fragment.head = FragmentHead(share)
             }
             if fragmentOffset == 0 && totalLength - headerLength < TCPHeader.minimumLength {
                 decodeTinyTCP(at: start, end: end, &cursor, &summary)
@@ -246,9 +256,9 @@ public enum PacketDecoder {
     // MARK: IPv6
 
     static func decodeIPv6(at offset: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
-        guard cursor.require(IPv6Header.length, at: offset, layer: .ipv6, &summary),
-            let ip = IPv6Header(cursor.bytes.from(offset))
-        else { return }
+        guard let ip = IPv6Header(cursor.header(at: offset)) else {
+            return cursor.stopShort(IPv6Header.length, at: offset, layer: .ipv6, &summary)
+        }
         let onWire = cursor.wireAvailable(offset)
         guard ip.version == 6 else {
             summary.stop(.badIPVersion, .ipv6, offset: offset, required: IPv6Header.length, available: onWire)
@@ -275,9 +285,10 @@ public enum PacketDecoder {
                              required: IPv6ExtensionHeader.minimumLength, available: end - headerOffset)
                 return
             }
-            guard cursor.require(IPv6ExtensionHeader.minimumLength, at: headerOffset, layer: .ipv6Extension, &summary),
-                let ext = IPv6ExtensionHeader(cursor.bytes.from(headerOffset), kind: next)
-            else { return }
+            guard let ext = IPv6ExtensionHeader(cursor.header(at: headerOffset, end: end), kind: next) else {
+                return cursor.stopShort(IPv6ExtensionHeader.minimumLength, at: headerOffset, end: end,
+                                        layer: .ipv6Extension, &summary)
+            }
             let length = ext.headerLength
             guard length <= end - headerOffset else {
                 summary.stop(.badIPv6ExtensionChain, .ipv6Extension, offset: headerOffset, required: length,
@@ -324,9 +335,9 @@ public enum PacketDecoder {
         let isFirstFragment = summary.fragment.isFragment
         switch protocolNumber {
         case IPProtocol.tcp:
-            guard cursor.require(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary),
-                let tcp = TCPHeader(cursor.bytes.from(offset))
-            else { return }
+            guard let tcp = TCPHeader(cursor.header(at: offset, end: end)) else {
+                return cursor.stopShort(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary)
+            }
             let headerLength = tcp.headerLength
             // A first fragment may end inside the TCP options (RFC 791 lets it end on any 8-byte boundary): the
             // fixed header is here, the rest comes with the next fragment.
@@ -344,9 +355,9 @@ public enum PacketDecoder {
             // Options cut by the snapshot length: ports and flags are good.
             _ = cursor.require(min(headerLength, inDatagram), at: offset, end: end, layer: .tcp, &summary)
         case IPProtocol.udp:
-            guard cursor.require(UDPHeader.length, at: offset, end: end, layer: .udp, &summary),
-                let udp = UDPHeader(cursor.bytes.from(offset))
-            else { return }
+            guard let udp = UDPHeader(cursor.header(at: offset, end: end)) else {
+                return cursor.stopShort(UDPHeader.length, at: offset, end: end, layer: .udp, &summary)
+            }
             let length = udp.length
             guard length >= UDPHeader.length, isFirstFragment || length <= inDatagram else {
                 summary.stop(.badUDPLength, .udp, offset: offset, required: length, available: inDatagram)
@@ -358,9 +369,9 @@ public enum PacketDecoder {
             summary.payloadLength = Int32(clamping: (isFirstFragment ? inDatagram : length) - UDPHeader.length)
         case IPProtocol.icmp, IPProtocol.icmpv6:
             let layer: Layer = protocolNumber == IPProtocol.icmp ? .icmp : .icmpv6
-            guard cursor.require(ICMPHeader.length, at: offset, end: end, layer: layer, &summary),
-                let icmp = ICMPHeader(cursor.bytes.from(offset))
-            else { return }
+            guard let icmp = ICMPHeader(cursor.header(at: offset, end: end)) else {
+                return cursor.stopShort(ICMPHeader.length, at: offset, end: end, layer: layer, &summary)
+            }
             summary.hasICMP = true
             summary.icmpType = icmp.type
             summary.icmpCode = icmp.code
@@ -368,18 +379,13 @@ public enum PacketDecoder {
             let isError =
                 layer == .icmp ? ICMPHeader.isIPv4Error(icmp.type) : ICMPHeader.isIPv6Error(icmp.type)
             if isError {
-                let quotedStart = offset + ICMPHeader.quotedPacketOffset
-                let quotedEnd = min(end, cursor.bytes.count)
-                if quotedStart <= quotedEnd {
-                    let quoted = UnsafeRawBufferPointer(rebasing: cursor.bytes[quotedStart..<quotedEnd])
-                    summary.quoted = decodeQuoted(quoted, ipv6: layer == .icmpv6)
-                }
+                summary.quoted = decodeQuoted(icmp.quotedPacket, ipv6: layer == .icmpv6)
             }
         case IPProtocol.sctp:
             // SCTP's common header (RFC 9260) starts with the two ports, as UDP's does; the rest is chunks.
-            guard cursor.require(SCTPHeader.length, at: offset, end: end, layer: .sctp, &summary),
-                let sctp = SCTPHeader(cursor.bytes.from(offset))
-            else { return }
+            guard let sctp = SCTPHeader(cursor.header(at: offset, end: end)) else {
+                return cursor.stopShort(SCTPHeader.length, at: offset, end: end, layer: .sctp, &summary)
+            }
             summary.hasPorts = true
             summary.sourcePort = sctp.sourcePort
             summary.destinationPort = sctp.destinationPort
@@ -394,16 +400,18 @@ public enum PacketDecoder {
     /// there in any first fragment it reassembles; shorter ones stay `tooShort`, as before.
     static func decodeTinyTCP(at offset: Int, end: Int, _ cursor: inout Cursor, _ summary: inout PacketSummary) {
         let carried = end - offset
-        guard carried >= 8 else {
+        guard carried >= TCPHeaderStart.length else {
             _ = cursor.require(TCPHeader.minimumLength, at: offset, end: end, layer: .tcp, &summary)
             return
         }
         // The snapshot length cut the ports: truncated, as any header.
-        guard cursor.require(8, at: offset, end: end, layer: .tcp, &summary) else { return }
+        guard let start = TCPHeaderStart(cursor.header(at: offset, end: end)) else {
+            return cursor.stopShort(TCPHeaderStart.length, at: offset, end: end, layer: .tcp, &summary)
+        }
         summary.hasPorts = true
-        summary.sourcePort = cursor.bytes.u16(offset)
-        summary.destinationPort = cursor.bytes.u16(offset + 2)
-        summary.tcpSequence = cursor.bytes.u32(offset + 4)
+        summary.sourcePort = start.sourcePort
+        summary.destinationPort = start.destinationPort
+        summary.tcpSequence = start.sequenceNumber
         summary.fragment.transportSplit = true
         // The rest of its share of the header cut by the snapshot length: the ports are good, the cut is counted.
         _ = cursor.require(carried, at: offset, end: end, layer: .tcp, &summary)
@@ -431,12 +439,12 @@ public enum PacketDecoder {
             if ip.fragmentOffset > 0 { quoted.isValid = true; return quoted }
         }
         quoted.isValid = true
-        if (quoted.ipProtocol == IPProtocol.tcp || quoted.ipProtocol == IPProtocol.udp)
-            && bytes.count >= transportOffset + 4
+        if quoted.ipProtocol == IPProtocol.tcp || quoted.ipProtocol == IPProtocol.udp,
+            let ports = TransportPorts(bytes.bytes(from: transportOffset, upTo: bytes.count))
         {
             quoted.hasPorts = true
-            quoted.sourcePort = bytes.u16(transportOffset)
-            quoted.destinationPort = bytes.u16(transportOffset + 2)
+            quoted.sourcePort = ports.sourcePort
+            quoted.destinationPort = ports.destinationPort
         }
         return quoted
     }
@@ -453,8 +461,30 @@ struct Cursor {
     @inline(__always)
     func wireAvailable(_ offset: Int) -> Int { max(0, wireLength - offset) }
 
-    /// Checks that `length` bytes at `offset` were captured. When they were not, records `truncated` if the frame
-    /// on the wire was long enough (the snapshot length cut it) and `tooShort` otherwise.
+    /// The bytes a view of the header at `offset` is made over: up to the end of the capture or, inside a datagram,
+    /// to `end`, its end by the enclosing length field, whichever comes first (empty past them). The view's
+    /// initializer then checks the header's length, once.
+    @inline(__always)
+    func header(at offset: Int, end: Int? = nil) -> UnsafeRawBufferPointer {
+        bytes.bytes(from: offset, upTo: end ?? bytes.count)
+    }
+
+    /// Records why the `length` bytes a header needs at `offset` could not be read (its view refused them):
+    /// `truncated` if the frame on the wire, and the enclosing datagram ending at `end`, were long enough (the
+    /// snapshot length cut it), `tooShort` otherwise. Checks nothing: it is called only once a view refused.
+    @inline(__always)
+    func stopShort(_ length: Int, at offset: Int, end: Int? = nil, layer: Layer, _ summary: inout PacketSummary) {
+        let limit = min(end ?? wireLength, wireLength)
+        if offset + length > limit {
+            summary.stop(.tooShort, layer, offset: offset, required: length, available: max(0, limit - offset))
+        } else {
+            summary.stop(.truncated, layer, offset: offset, required: length, available: available(offset))
+        }
+    }
+
+    /// Checks that `length` bytes at `offset` were captured, for a part of a header no view reads (IPv4 and TCP
+    /// options, a fragment's share of a TCP header): the layer after it is out of reach when they were not, and the
+    /// stop is recorded as `stopShort` records it.
     @inline(__always)
     func require(_ length: Int, at offset: Int, layer: Layer, _ summary: inout PacketSummary) -> Bool {
         require(length, at: offset, end: wireLength, layer: layer, &summary)
@@ -464,11 +494,7 @@ struct Cursor {
     @inline(__always)
     func require(_ length: Int, at offset: Int, end: Int, layer: Layer, _ summary: inout PacketSummary) -> Bool {
         if offset + length <= bytes.count && offset + length <= end { return true }
-        if offset + length > min(end, wireLength) {
-            summary.stop(.tooShort, layer, offset: offset, required: length, available: max(0, min(end, wireLength) - offset))
-        } else {
-            summary.stop(.truncated, layer, offset: offset, required: length, available: available(offset))
-        }
+        stopShort(length, at: offset, end: end, layer: layer, &summary)
         return false
     }
 }

@@ -6,18 +6,34 @@ import Testing
 @Suite struct ARPTests {
     @Test func packetView() {
         Array(Corpus.arpReply[14...]).withUnsafeBytes { bytes in
+            let fixed = ARPHeader(bytes)
+            #expect(fixed?.hardwareType == 1)
+            #expect(fixed?.protocolType == EtherType.ipv4)
+            #expect(fixed?.hardwareLength == 6)
+            #expect(fixed?.protocolLength == 4)
+            #expect(fixed?.operation == 2)
+            #expect(fixed?.isEthernetIPv4 == true)
             let arp = ARPPacket(bytes)
-            #expect(arp?.hardwareType == 1)
-            #expect(arp?.protocolType == EtherType.ipv4)
-            #expect(arp?.hardwareLength == 6)
-            #expect(arp?.protocolLength == 4)
             #expect(arp?.operation == 2)
-            #expect(arp?.isEthernetIPv4 == true)
             #expect(arp?.senderHardware == mac("aa:00:04:00:14:0e"))
             #expect(arp?.senderProtocol == ip("10.20.30.40"))
             #expect(arp?.targetHardware == mac("08:00:27:e5:28:d1"))
             #expect(arp?.targetProtocol == ip("10.20.30.41"))
-            #expect(ARPPacket(UnsafeRawBufferPointer(rebasing: bytes[0..<7])) == nil)
+            #expect(ARPHeader(UnsafeRawBufferPointer(rebasing: bytes[0..<7])) == nil)
+            #expect(ARPHeader(UnsafeRawBufferPointer(rebasing: bytes[0..<8])) != nil)
+            // The addresses need all 28 bytes: the fixed part alone makes no packet view.
+            #expect(ARPPacket(UnsafeRawBufferPointer(rebasing: bytes[0..<27])) == nil)
+            #expect(ARPPacket(UnsafeRawBufferPointer(rebasing: bytes[0..<28])) != nil)
+        }
+    }
+
+    @Test func packetViewNeedsEthernetAndIPv4() {
+        // The offsets of the addresses hold only for 6-byte hardware and 4-byte protocol addresses.
+        for (offset, value): (Int, UInt8) in [(1, 6), (2, 0x86), (4, 14), (5, 16)] {
+            patched(Array(Corpus.arpReply[14...]), [offset: value]).withUnsafeBytes { bytes in
+                #expect(ARPHeader(bytes)?.isEthernetIPv4 == false, "byte \(offset)")
+                #expect(ARPPacket(bytes) == nil, "byte \(offset)")
+            }
         }
     }
 
