@@ -183,12 +183,7 @@ extension BoundedWindow {
     public mutating func observe<Member>(_ member: Member, for key: Key, at time: Timestamp)
         -> (outcome: WindowMembers<Member>.Outcome, members: WindowMembers<Member>)?
     where Entry == WindowMembers<Member> {
-        let (window, capacity, whenFull) = (self.window, memberCapacity, membersWhenFull)
-        guard let result = update(key, at: time, { members in
-            (members.observe(member, at: time, window: window, capacity: capacity, whenFull: whenFull), members)
-        }) else { return nil }
-        countOutcome(result.0)
-        return result
+        note(member, for: key, at: time, distinct: true)
     }
 
     /// Counts one occurrence for `key` at `time` (see `WindowMembers.occur`). Returns the key's occurrences after
@@ -196,12 +191,22 @@ extension BoundedWindow {
     @inlinable @discardableResult
     public mutating func occur<Member>(_ member: Member, for key: Key, at time: Timestamp) -> WindowMembers<Member>?
     where Entry == WindowMembers<Member> {
+        note(member, for: key, at: time, distinct: false)?.members
+    }
+
+    @inlinable
+    mutating func note<Member>(_ member: Member, for key: Key, at time: Timestamp, distinct: Bool)
+        -> (outcome: WindowMembers<Member>.Outcome, members: WindowMembers<Member>)?
+    where Entry == WindowMembers<Member> {
         let (window, capacity, whenFull) = (self.window, memberCapacity, membersWhenFull)
         guard let result = update(key, at: time, { members in
-            (members.occur(member, at: time, window: window, capacity: capacity, whenFull: whenFull), members)
+            let outcome = distinct
+                ? members.observe(member, at: time, window: window, capacity: capacity, whenFull: whenFull)
+                : members.occur(member, at: time, window: window, capacity: capacity, whenFull: whenFull)
+            return (outcome, members)
         }) else { return nil }
         countOutcome(result.0)
-        return result.1
+        return result
     }
 
     @inlinable
