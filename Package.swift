@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "PacketDecoding"),
         // Tables whose memory stays fixed under floods: the hash index behind the flow and host tables, the
         // arrival-order table that forgets its oldest entry first.
-        .target(name: "BoundedTables", dependencies: ["PacketDecoding"]),
+        .target(name: "BoundedTables", dependencies: ["PacketDecoding", "StateCoding"]),
         // The fixed-width encoding each stage writes its own saved state in (the state store keeps the bytes).
         .target(name: "StateCoding", dependencies: ["PacketDecoding"]),
         // Flow keys, the flow table, TCP state, packet-time timeouts, flow events.
@@ -85,7 +85,7 @@ let package = Package(
         // The libFuzzer target, built by scripts/fuzz; in an ordinary build, a replayer of fuzz inputs.
         .executableTarget(name: "idlewatch-fuzz", dependencies: ["FuzzHarness", "Sensor", "CLibFuzzer"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
-        .testTarget(name: "BoundedTablesTests", dependencies: ["BoundedTables", "PacketDecoding"]),
+        .testTarget(name: "BoundedTablesTests", dependencies: ["BoundedTables", "PacketDecoding", "StateCoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
         .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
         .testTarget(

@@ -5,6 +5,7 @@
 // back. Incidents: the first alert about a local host opens an incident; alerts about the same host within
 // `incidentWindow` of the incident's last alert carry its id, so a host that wakes up and then scans is one story.
 
+import BoundedTables
 import PacketDecoding
 
 public struct SuppressionKey: Hashable, Comparable, Sendable {
@@ -57,6 +58,12 @@ public struct AlertLedger {
     /// a repeat may then be raised again, or a later alert open a new incident (run counters, not saved).
     public private(set) var suppressionForgotten: UInt64 = 0
     public private(set) var incidentsForgotten: UInt64 = 0
+
+    /// The counters above by name, as the detections give theirs (for the run summary).
+    public var counters: [DetectionCounter] {
+        [DetectionCounter("suppressionKeysForgotten", "suppression keys", suppressionForgotten),
+         DetectionCounter("incidentsForgotten", "incidents", incidentsForgotten)]
+    }
 
     public init(configuration: AlertLedgerConfiguration = AlertLedgerConfiguration()) {
         self.configuration = configuration

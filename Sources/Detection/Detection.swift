@@ -73,8 +73,9 @@ public protocol Detection {
     /// it ends, saved with it.
     mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger)
     mutating func arp(_ context: ARPContext, ledger: inout AlertLedger)
-    /// Its run counters (state forgotten to stay bounded, and the like), by name; not saved.
-    var counters: [(name: String, value: UInt64)] { get }
+    /// Its run counters (state forgotten to stay bounded), by name; not saved. The run summary lists those above
+    /// zero, in the registry's order.
+    var counters: [DetectionCounter] { get }
     /// Its saved section (nothing for a detection without state between events).
     func encode(into writer: inout StateWriter)
     /// Reads back what `encode` wrote, checking every value; called on a new instance.
@@ -89,10 +90,25 @@ extension Detection {
     public static var stateVersion: Int { 1 }
     public mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {}
     public mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {}
-    public var counters: [(name: String, value: UInt64)] { [] }
+    public var counters: [DetectionCounter] { [] }
     public func encode(into writer: inout StateWriter) {}
     public mutating func restore(from reader: inout StateReader) throws {}
     public mutating func restore(from reader: inout StateReader, version: Int) throws { try restore(from: &reader) }
+}
+
+/// A run counter of a detection (or of the alert ledger): what was forgotten to stay bounded, for people and tests.
+public struct DetectionCounter: Sendable, Equatable {
+    /// Stable name, for tests and `DetectionEngine.counter(_:)`: `scanWindowsForgotten`.
+    public var name: String
+    /// What is counted, for the run summary: `scan windows` (printed as "3 scan windows").
+    public var label: String
+    public var value: UInt64
+
+    public init(_ name: String, _ label: String, _ value: UInt64) {
+        self.name = name
+        self.label = label
+        self.value = value
+    }
 }
 
 public enum DetectionRegistry {

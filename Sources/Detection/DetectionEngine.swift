@@ -55,21 +55,9 @@ public struct FlowContext {
     public var serviceKnownBefore = false
 }
 
-/// What the detections had to forget to stay within their bounds, and hosts found again for open flows.
+/// Hosts found again for open flows (what the detections forgot to stay bounded is in their own counters:
+/// `DetectionEngine.forgotten`).
 public struct DetectionCounters: Sendable, Equatable {
-    /// Scanners' windows of failed attempts (two or more) dropped while still inside the window (`ScanDetection`).
-    public var scanWindowsForgotten: UInt64 = 0
-    /// Sources with a single failed attempt dropped while still inside the window (a SYN flood's forged sources).
-    public var firstFailuresForgotten: UInt64 = 0
-    /// ARP requesters' windows of unanswered requests dropped while still inside the window.
-    public var arpWindowsForgotten: UInt64 = 0
-    /// Short-session histories (password guessing) dropped while still inside the window.
-    public var guessingHistoriesForgotten: UInt64 = 0
-    /// Maintenance-port exposure entries dropped before going a week unused.
-    public var exposuresForgotten: UInt64 = 0
-    /// Idle hosts whose peers could not be learned (too many idle hosts) and new peers not remembered (too many
-    /// peers): those peers may be reported as new again, subject to suppression.
-    public var idlePeersNotKept: UInt64 = 0
     /// Flows whose host record was evicted while they were open: the host was found (or recreated) again.
     public var hostsReattached: UInt64 = 0
     public init() {}
@@ -106,22 +94,19 @@ public struct DetectionEngine: FlowEventHandler {
         detections.firstIndex { $0 is D }
     }
 
-    /// A run counter of the detections, by name (0 when no detection keeps it).
+    /// A run counter of the detections or the ledger, by name (0 when none keeps it).
     public func counter(_ name: String) -> UInt64 {
-        detections.reduce(0) { sum, detection in
-            sum &+ (detection.counters.first { $0.name == name }?.value ?? 0)
-        }
+        forgotten.reduce(0) { sum, counter in counter.name == name ? sum &+ counter.value : sum }
     }
 
-    /// Bounded state forgotten, and hosts found again (for the run summary).
+    /// What the detections (in the registry's order), then the ledger, forgot to stay bounded (for the run summary).
+    public var forgotten: [DetectionCounter] {
+        detections.flatMap(\.counters) + ledger.counters
+    }
+
+    /// Hosts found again (for the run summary).
     public var counters: DetectionCounters {
         var c = DetectionCounters()
-        c.scanWindowsForgotten = counter("scanWindowsForgotten")
-        c.firstFailuresForgotten = counter("firstFailuresForgotten")
-        c.arpWindowsForgotten = counter("arpWindowsForgotten")
-        c.guessingHistoriesForgotten = counter("guessingHistoriesForgotten")
-        c.exposuresForgotten = counter("exposuresForgotten")
-        c.idlePeersNotKept = counter("idlePeersNotKept")
         c.hostsReattached = hostsReattached
         return c
     }

@@ -14,6 +14,7 @@
 // take about 50 MB). Beyond either bound a peer is not remembered, so it is reported as new again, subject to
 // suppression. One alert per host per suppression interval (what follows, such as a scan, is linked by its incident).
 
+import BoundedTables
 import FlowTracking
 import PacketDecoding
 import SiteModel
@@ -26,28 +27,28 @@ struct IdleHostActive: Detection {
     static let severity = 2
     let volumeFactor = 10.0
     let volumeFloor = 1.0
-    let peersPerHost = 256
-    let hostCapacity = 4_096
-    /// Peers each idle host talked to during the learning period (and new peers since, once reported).
-    var learnedPeers: [IPAddress: Set<IPAddress>] = [:]
-    /// Peers not remembered because of the bounds above (a run counter).
-    var peersNotKept: UInt64 = 0
+    let peersPerHost = IdleHostActive.peersPerHost
+    let hostCapacity = IdleHostActive.hostCapacity
+    static let peersPerHost = 256
+    static let hostCapacity = 4_096
+    /// Peers each idle host talked to during the learning period (and new peers since, once reported), with the
+    /// time each was last seen. No time window: what was learned stays learned; beyond either bound the new is
+    /// refused, never the learned forgotten.
+    var learnedPeers = BoundedWindow<IPAddress, WindowMembers<IPAddress>>(
+        window: nil, capacity: IdleHostActive.hostCapacity, whenFull: .refuseNew,
+        memberCapacity: IdleHostActive.peersPerHost, membersWhenFull: .refuseNew)
 
     /// Remembers `peer` for `host` within the bounds.
-    mutating func remember(_ peer: IPAddress, for host: IPAddress) {
-        if learnedPeers[host]?.contains(peer) == true { return }
-        guard learnedPeers[host] != nil || learnedPeers.count < hostCapacity else {
-            peersNotKept &+= 1
-            return
-        }
-        guard learnedPeers[host, default: []].count < peersPerHost else {
-            peersNotKept &+= 1
-            return
-        }
-        learnedPeers[host, default: []].insert(peer)
+    mutating func remember(_ peer: IPAddress, for host: IPAddress, at time: Timestamp) {
+        learnedPeers.observe(peer, for: host, at: time)
     }
 
-    var counters: [(name: String, value: UInt64)] { [("idlePeersNotKept", peersNotKept)] }
+    /// Peers not remembered because of the bounds above: those peers may be reported as new again, subject to
+    /// suppression.
+    var counters: [DetectionCounter] {
+        [DetectionCounter("idlePeersNotKept", "idle hosts' peers",
+                          learnedPeers.counters.refused &+ learnedPeers.counters.membersRefused)]
+    }
 
     mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {
         let (sender, time) = (context.sender, context.time)
@@ -99,7 +100,7 @@ struct IdleHostActive: Detection {
                                ledger: inout AlertLedger) {
         let flow = context.flow
         if context.time < context.learningEnds {
-            if context.event == .started || context.event == .answered { remember(peer, for: idleAddress) }
+            if context.event == .started || context.event == .answered { remember(peer, for: idleAddress, at: context.time) }
             return
         }
         var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
@@ -107,7 +108,7 @@ struct IdleHostActive: Detection {
         switch context.event {
         case .started, .answered:
             guard learnedPeers[idleAddress]?.contains(peer) != true else { return }
-            remember(peer, for: idleAddress)
+            remember(peer, for: idleAddress, at: context.time)
             alert.message = "idle host \(entry.name) (\(idleAddress)) talked to \(peer) (\(describe(flow))), "
                 + "a peer it never had while learning"
             alert.reason = "new peer"
@@ -164,21 +165,18 @@ func wholeNumber(_ value: Double) -> Int {
 // the same bytes).
 extension IdleHostActive {
     func encode(into writer: inout StateWriter) {
-        writer.putCount(learnedPeers.count)
-        for (host, peers) in learnedPeers.sorted(by: { $0.key < $1.key }) {
+        learnedPeers.encode(into: &writer) { host, peers, writer in
             writer.put(host)
-            writer.putCount(peers.count)
-            for peer in peers.sorted() { writer.put(peer) }
+            peers.encode(into: &writer) { peer, writer in writer.put(peer.member) }
         }
     }
 
+    /// The section has no times: the peers come back as seen at time zero (the window has none, so nothing reads it).
     mutating func restore(from reader: inout StateReader) throws {
-        learnedPeers = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
-            let host = try reader.address()
-            var peers = Set<IPAddress>()
-            for _ in 0..<(try reader.count(minimumItemSize: 17)) { peers.insert(try reader.address()) }
-            learnedPeers[host] = peers
+        try learnedPeers.restore(from: &reader, minimumItemSize: 21) { reader in
+            (try reader.address(), try WindowMembers.decode(from: &reader, minimumItemSize: 17, distinct: true) {
+                .init(member: try $0.address(), time: .zero)
+            })
         }
     }
 }

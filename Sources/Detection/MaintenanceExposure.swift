@@ -5,6 +5,7 @@
 // vendor's sanctioned sessions next to the ones that raised alerts. Probes nobody answered are left out: the
 // internet knocks on port 22 of every address all day, and an unanswered knock is not an open door.
 
+import BoundedTables
 import FlowTracking
 import PacketDecoding
 import SiteModel
@@ -64,7 +65,7 @@ struct MaintenanceExposure: Detection {
     /// Notes how far an outside-to-local flow on a maintenance port got. Call for every event: a flow counts once,
     /// when it first reaches `open` (TCP: the handshake completed, since a RST also answers; UDP: a reply) or
     /// `session` (a TCP flow picked up mid-stream has no handshake), and raises the entry's stage after that.
-    var counters: [(name: String, value: UInt64)] { [("exposuresForgotten", forgotten)] }
+    var counters: [DetectionCounter] { [DetectionCounter("exposuresForgotten", "exposures", forgotten)] }
 
     mutating func flow(_ context: FlowContext, site: Site, mark noted: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow

@@ -17,6 +17,7 @@
 // MaintenanceClassification.swift). Its own byte per flow: the stages raised for it. Saved: the short-session
 // histories (DetectionState.swift).
 
+import BoundedTables
 import FlowTracking
 import PacketDecoding
 import SiteModel
@@ -30,11 +31,13 @@ struct MaintenancePortInbound: Detection {
     /// Short sessions from one source to one service that make it password guessing (Zeek's SSH bruteforcing
     /// script uses 30 failed logins in 30 minutes; a session here is one TCP connection carrying data both ways,
     /// and SSH clients try 3 to 6 passwords per connection, so 5 connections in 10 minutes is a comparable rate).
-    let guessingSessions = 5
-    let guessingWindow = Duration.seconds(600)
+    let guessingSessions = MaintenancePortInbound.guessingSessions
+    static let guessingSessions = 5
+    let guessingWindow = MaintenancePortInbound.guessingWindow
+    static let guessingWindow = Duration.seconds(600)
     let shortSession = Duration.seconds(30)
     /// Short-session histories kept (source, host, port); the stalest are forgotten beyond it.
-    let historyCapacity = 65_536
+    static let historyCapacity = 65_536
 
     struct GuessKey: Hashable, Comparable {
         var source: IPAddress
@@ -46,11 +49,18 @@ struct MaintenancePortInbound: Detection {
             (a.source, a.host, a.port, a.ipProtocol) < (b.source, b.host, b.port, b.ipProtocol)
         }
     }
-    var shortSessions: [GuessKey: [Timestamp]] = [:]
-    /// Histories dropped to stay within `historyCapacity` while still inside the window (a run counter).
-    var historiesForgotten: UInt64 = 0
+    /// Only the most recent sessions matter for the count: four times `guessingSessions` are kept per history, the
+    /// oldest forgotten first, so the work per session stays bounded.
+    static let sessionsKept = MaintenancePortInbound.guessingSessions * 4
+    /// Short sessions per (source, host, port) within `guessingWindow`, counted (not distinct).
+    var shortSessions = BoundedWindow<GuessKey, WindowMembers<Occurrence>>(
+        window: MaintenancePortInbound.guessingWindow, capacity: MaintenancePortInbound.historyCapacity,
+        memberCapacity: MaintenancePortInbound.sessionsKept)
 
-    var counters: [(name: String, value: UInt64)] { [("guessingHistoriesForgotten", historiesForgotten)] }
+    /// Histories dropped to stay within `historyCapacity` while still inside the window.
+    var counters: [DetectionCounter] {
+        [DetectionCounter("guessingHistoriesForgotten", "guessing histories", shortSessions.counters.forgotten)]
+    }
 
     /// `raisedStages`: this detection's byte for the flow, one bit per `Stage.rawValue` already raised.
     mutating func flow(_ context: FlowContext, site: Site, mark raisedStages: inout UInt8, ledger: inout AlertLedger) {
@@ -75,15 +85,7 @@ struct MaintenancePortInbound: Detection {
             guard flow.originatorSentData, flow.responderPayload > 0, flow.duration < shortSession else { return }
             let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
                                ipProtocol: flow.ipProtocol)
-            if shortSessions[key] == nil {
-                historiesForgotten &+= UInt64(shortSessions.makeRoom(capacity: historyCapacity, now: context.time,
-                                                                    window: guessingWindow) { $0.last ?? .zero })
-            }
-            var times = shortSessions[key, default: []].filter { context.time - $0 <= guessingWindow }
-            // Only the most recent sessions matter for the count: keep the work per session bounded.
-            if times.count >= guessingSessions * 4 { times.removeFirst(times.count - guessingSessions * 4 + 1) }
-            times.append(context.time)
-            shortSessions[key] = times
+            guard let times = shortSessions.occur(Occurrence(), for: key, at: context.time) else { return }
             if times.count >= guessingSessions {
                 raise(.guessing, context, &raisedStages, ledger: &ledger, sessions: times.count)
             }
@@ -143,25 +145,22 @@ public enum MaintenanceReason: String, Sendable, BitwiseCopyable {
 // bytes).
 extension MaintenancePortInbound {
     func encode(into writer: inout StateWriter) {
-        writer.putCount(shortSessions.count)
-        for (key, times) in shortSessions.sorted(by: { $0.key < $1.key }) {
+        shortSessions.encode(into: &writer) { key, times, writer in
             writer.put(key.source)
             writer.put(key.host)
             writer.put(key.port)
             writer.put(key.ipProtocol)
-            writer.putCount(times.count)
-            for time in times { writer.put(time) }
+            times.encode(into: &writer, inMemberOrder: false) { session, writer in writer.put(session.time) }
         }
     }
 
     mutating func restore(from reader: inout StateReader) throws {
-        shortSessions = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 41)) {
+        try shortSessions.restore(from: &reader, minimumItemSize: 41) { reader in
             let key = GuessKey(source: try reader.address(), host: try reader.address(), port: try reader.uint16(),
                                ipProtocol: try reader.uint8())
-            var times: [Timestamp] = []
-            for _ in 0..<(try reader.count(minimumItemSize: 8)) { times.append(try reader.timestamp()) }
-            shortSessions[key] = times
+            return (key, try WindowMembers.decode(from: &reader, minimumItemSize: 8, distinct: false) {
+                .init(member: Occurrence(), time: try $0.timestamp())
+            })
         }
     }
 }

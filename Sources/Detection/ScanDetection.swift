@@ -13,7 +13,9 @@
 // gives it a window: a SYN flood leaves one failure per forged source, and a million of them must neither cost a
 // scanner's worth of memory each nor push the real scanners out. Both tables hold `scannerCapacity` sources. The
 // first-failure table forgets in arrival order (`ArrivalOrderTable`): the flood's own oldest debris goes first, at
-// constant cost per forged source (a dictionary sorted to make room was a tenth of a SYN flood's time).
+// constant cost per forged source (a dictionary sorted to make room was a tenth of a SYN flood's time). The windows
+// of sources with two failures or more, and the ARP requests, are `BoundedWindow`s (BoundedTables): bounded in
+// sources and in members per source, swept together once per window of packet time.
 
 import BoundedTables
 import FlowTracking
@@ -26,25 +28,42 @@ struct ScanDetection: Detection {
     static let events: DetectionEvents = [.arp, .answered, .ended]
     static let savedInSchema2Layout = true
     static let severity = 2
-    let portScanThreshold = 15
-    let addressScanThreshold = 25
+    let portScanThreshold = ScanDetection.portScanThreshold
+    let addressScanThreshold = ScanDetection.addressScanThreshold
+    static let portScanThreshold = 15
+    static let addressScanThreshold = 25
     /// Unanswered ARP requests for distinct addresses that make a sweep. Higher than the TCP threshold: a router
     /// asks for the unused addresses that outside scanners probe, a DHCP server checks for conflicts, hosts ask for
     /// peers that went away; a discovery sweep asks for most of a subnet (nmap -sn, arp-scan: 254 for a /24).
     let arpSweepThreshold = 64
-    let window = Duration.seconds(300)
+    let window = ScanDetection.window
+    static let window = Duration.seconds(300)
     /// Sources tracked at once in each table (one failure; more); the ones idle longest are forgotten beyond it.
     static let sourceCapacity = 65_536
     let scannerCapacity = ScanDetection.sourceCapacity
+    /// Members kept per window: past four times a threshold nothing more is added (the answer is known), so the work
+    /// per event stays bounded whatever the scanner does (a scan of every port would otherwise cost time quadratic in
+    /// the number of probes). Hosts per scanner: 100; ports per host: 60; ARP targets per requester: 256.
+    static let boundFactor = 4
 
-    struct ScannerState {
-        var failedHosts: [IPAddress: Timestamp] = [:]
-        var failedPorts: [IPAddress: [UInt16: Timestamp]] = [:]
+    /// A source with at least two failures in its window: the hosts it failed to reach, and per host the ports.
+    struct ScannerState: WindowEntry {
+        var failedHosts = WindowMembers<IPAddress>()
+        /// Hosts beyond four times the address threshold get no port window (their ports cannot make a port scan
+        /// before the address scan is reported).
+        var failedPorts = BoundedWindow<IPAddress, WindowMembers<UInt16>>(
+            window: ScanDetection.window, capacity: ScanDetection.addressScanThreshold * ScanDetection.boundFactor,
+            whenFull: .refuseNew, memberCapacity: ScanDetection.portScanThreshold * ScanDetection.boundFactor, membersWhenFull: .refuseNew)
         var last = Timestamp.zero
+        var lastActive: Timestamp { last }
+        var memberCount: Int { failedHosts.count }
     }
     /// Sources with at least two failures in their window.
-    var scanners: [IPAddress: ScannerState] = [:]
-    /// Sources with one failure so far: which host and port (and, as the entry's time, when).
+    var scanners = BoundedWindow<IPAddress, ScannerState>(window: ScanDetection.window,
+                                                          capacity: ScanDetection.sourceCapacity)
+    /// Sources with one failure so far: which host and port (and, as the entry's time, when). Kept apart from
+    /// `scanners` on purpose: a window per forged source would cost a scanner's memory for each, and a table that
+    /// forgets in arrival order forgets a flood's debris at constant cost (see the header).
     struct FirstFailure {
         var host: IPAddress
         var port: UInt16
@@ -52,23 +71,19 @@ struct ScanDetection: Detection {
     var firstFailures = ArrivalOrderTable<IPAddress, FirstFailure>(capacity: ScanDetection.sourceCapacity)
     /// Seeds the first-failure table's index only (nothing depends on its layout).
     let seed = UInt64.random(in: .min ... .max)
-    /// ARP requests per requester: target -> time of the request, removed when the target replies.
-    var arpRequests: [IPAddress: [IPAddress: Timestamp]] = [:]
-    /// Packet time of the next sweep of sources whose failures are all older than the window. A failure older than
-    /// the window can never count towards an alert, so forgetting it changes nothing; without the sweep every
-    /// client that once had a connection refused would be remembered until the capacity forced it out, and memory
-    /// would grow with the length of the input (6,500 sources after 10 million packets of ordinary traffic,
-    /// 9,500 after 30 million).
-    var nextSweep = Timestamp(nanoseconds: Int64.min)
-    var callsSinceSweep = 0
-    /// Windows dropped to stay within `scannerCapacity` while still open (run counters, not saved).
-    var scannersForgotten: UInt64 = 0
+    /// ARP requests per requester: the targets not answered yet, removed when the target replies. Requesters with one
+    /// unanswered request are forgotten first: each forged sender of a flood leaves one, and they must not push out a
+    /// sweeping host's window.
+    var arpRequests = BoundedWindow<IPAddress, WindowMembers<IPAddress>>(
+        window: ScanDetection.window, capacity: ScanDetection.sourceCapacity, forgetSingletonsFirst: true,
+        memberCapacity: 64 * ScanDetection.boundFactor, membersWhenFull: .refuseNew)
+    /// First failures dropped to stay within their table's capacity while still inside the window (a run counter).
     var firstFailuresForgotten: UInt64 = 0
-    var arpRequestersForgotten: UInt64 = 0
 
-    var counters: [(name: String, value: UInt64)] {
-        [("scanWindowsForgotten", scannersForgotten), ("firstFailuresForgotten", firstFailuresForgotten),
-         ("arpWindowsForgotten", arpRequestersForgotten)]
+    var counters: [DetectionCounter] {
+        [DetectionCounter("scanWindowsForgotten", "scan windows", scanners.counters.forgotten),
+         DetectionCounter("firstFailuresForgotten", "sources with one failed attempt", firstFailuresForgotten),
+         DetectionCounter("arpWindowsForgotten", "ARP windows", arpRequests.counters.forgotten)]
     }
 
     /// An ARP request or reply on the local segment.
@@ -77,21 +92,14 @@ struct ScanDetection: Detection {
             (context.sender, context.target, context.isReply, context.senderEntry, context.time)
         if isReply {
             // `sender` answers whoever asked for it.
-            arpRequests[target]?[sender] = nil
+            arpRequests.remove(sender, for: target)
             return
         }
         guard sender != target else { return }  // gratuitous ARP announces, it does not look for anyone
         sweep(at: time)
-        if arpRequests[sender] == nil {
-            arpRequestersForgotten &+= UInt64(arpRequests.makeRoom(
-                capacity: scannerCapacity, now: time, window: window, rank: { $0.count > 1 ? 1 : 0 },
-                lastActivity: { $0.values.max() ?? .zero }))
-        }
-        var pending = arpRequests[sender] ?? [:]
-        if let latest = pending.values.max(), time - latest > window { pending = [:] }
-        record(target, at: time, in: &pending, threshold: arpSweepThreshold)
-        arpRequests[sender] = pending
-        guard pending.count >= arpSweepThreshold else { return }
+        guard let pending = arpRequests.observe(target, for: sender, at: time)?.members,
+            pending.count >= arpSweepThreshold
+        else { return }
         var alert = Alert(timestamp: time, rule: .hostScan, severity: Self.severity, message: "", source: sender,
                           host: AlertHost(sender, senderEntry))
         let who = senderEntry.map { "\($0.name) (\(sender))" } ?? "\(sender)"
@@ -117,42 +125,32 @@ struct ScanDetection: Detection {
         }
         let time = context.time
         sweep(at: time)
-        var state: ScannerState
-        if let existing = scanners[flow.originator] {
-            // A window whose failures are all stale holds nothing that can count: start it again.
-            state = time - existing.last > window ? ScannerState() : existing
+        let (host, port) = (flow.responder, flow.responderPort)
+        let first: ArrivalOrderTable<IPAddress, FirstFailure>.Entry?
+        if scanners.contains(flow.originator) {
+            first = nil
         } else if let position = firstFailures.find(flow.originator, hash: flow.originator.hash(seed: seed)) {
             // The second failure: the source gets a window, holding its first failure as it was noted.
-            let first = firstFailures[position]
+            first = firstFailures[position]
             firstFailures.remove(at: position)
-            scannersForgotten &+= UInt64(scanners.makeRoom(capacity: scannerCapacity, now: time, window: window) {
-                $0.last
-            })
-            state = ScannerState(failedHosts: [first.value.host: first.time],
-                                 failedPorts: [first.value.host: [first.value.port: first.time]], last: first.time)
         } else {
             // One failure reaches no threshold (15 ports, 25 hosts): noted compactly, nothing to judge yet.
-            noteFirstFailure(of: flow.originator, FirstFailure(host: flow.responder, port: flow.responderPort),
-                             at: time)
+            noteFirstFailure(of: flow.originator, FirstFailure(host: host, port: port), at: time)
             return
         }
-        state.last = time
-        record(flow.responder, at: time, in: &state.failedHosts, threshold: addressScanThreshold)
-        var ports = state.failedPorts[flow.responder] ?? [:]
-        record(flow.responderPort, at: time, in: &ports, threshold: portScanThreshold)
-        if state.failedPorts[flow.responder] == nil && state.failedPorts.count >= addressScanThreshold * 4 {
-            state.failedPorts = state.failedPorts.filter { $0.value.values.contains { time - $0 <= window } }
-        }
-        if state.failedPorts[flow.responder] != nil || state.failedPorts.count < addressScanThreshold * 4 {
-            state.failedPorts[flow.responder] = ports
-        }
-        scanners[flow.originator] = state
+        guard let failed = scanners.update(flow.originator, at: time, { state in
+            if let first {
+                _ = state.note(first.value.host, port: first.value.port, at: first.time)
+            }
+            return state.note(host, port: port, at: time)
+        }) else { return }
+        let (hostCount, portCount) = failed
 
         let kind: String, count: Int
-        if ports.count >= portScanThreshold {
-            (kind, count) = ("port", ports.count)
-        } else if state.failedHosts.count >= addressScanThreshold {
-            (kind, count) = ("address", state.failedHosts.count)
+        if portCount >= portScanThreshold {
+            (kind, count) = ("port", portCount)
+        } else if hostCount >= addressScanThreshold {
+            (kind, count) = ("address", hostCount)
         } else {
             return
         }
@@ -180,29 +178,24 @@ struct ScanDetection: Detection {
         }
     }
 
-    /// Forgets, once per window of packet time, the sources whose latest failure is older than the window.
-    /// Also after `sourceCapacity` calls without a sweep, whatever the clock says: a capture whose timestamps jump to
-    /// the representable end (2262) and back would otherwise put the next sweep out of reach for the rest of the
-    /// run. A sweep walks at most the tables' capacity, so this costs O(1) per call amortised.
+    /// Forgets, once per window of packet time, the sources whose latest failure is older than the window, in all
+    /// three tables on one schedule (`BoundedWindow.sweep`, with its guard against a clock that jumps to 2262).
     mutating func sweep(at time: Timestamp) {
-        callsSinceSweep &+= 1
-        guard time >= nextSweep || callsSinceSweep >= ScanDetection.sourceCapacity else { return }
-        callsSinceSweep = 0
-        nextSweep = time + window
-        scanners.removeStale(now: time, window: window) { $0.last }
-        firstFailures.removeExpired(now: time, window: window)
-        arpRequests.removeStale(now: time, window: window) { $0.values.max() ?? .zero }
+        arpRequests.sweep(at: time)
+        if scanners.sweep(at: time) { firstFailures.removeExpired(now: time, window: window) }
     }
+}
 
-    /// Adds `key` to a window of failures, keeping the work per event bounded whatever the scanner does: entries
-    /// older than the window are dropped only once the count reaches the threshold (before that, stale entries
-    /// cannot make an alert), and past four times the threshold nothing more is added (the answer is known).
-    /// Without these bounds a scan of every port would cost time quadratic in the number of probes.
-    func record<Key: Hashable>(_ key: Key, at time: Timestamp, in failures: inout [Key: Timestamp], threshold: Int) {
-        if failures.count >= threshold - 1 {
-            failures = failures.filter { time - $0.value <= window }
-        }
-        if failures[key] != nil || failures.count < threshold * 4 { failures[key] = time }
+extension ScanDetection.ScannerState {
+    /// Notes a failed attempt to `host`:`port`; returns the failed hosts and the failed ports of `host` after it.
+    mutating func note(_ host: IPAddress, port: UInt16, at time: Timestamp) -> (hosts: Int, ports: Int) {
+        last = time
+        failedHosts.observe(host, at: time, window: ScanDetection.window,
+                            capacity: ScanDetection.addressScanThreshold * ScanDetection.boundFactor,
+                            whenFull: .refuseNew)
+        // A host refused a port window counts its one port, as it always did: no port scan from it.
+        let ports = failedPorts.observe(port, for: host, at: time)?.members.count ?? 1
+        return (failedHosts.count, ports)
     }
 }
 
@@ -216,69 +209,70 @@ extension ScanDetection {
         for first in firstFailures.entries {
             writer.put(first.key)
             writer.put(first.time)
-            encode([first.value.host: first.time], into: &writer)
+            writer.putCount(1)
+            writer.put(first.value.host)
+            writer.put(first.time)
             writer.putCount(1)
             writer.put(first.value.host)
             writer.putCount(1)
             writer.put(first.value.port)
             writer.put(first.time)
         }
-        for (source, state) in scanners.sorted(by: { $0.key < $1.key }) {
+        for (source, state) in scanners.sorted {
             writer.put(source)
             writer.put(state.last)
             encode(state.failedHosts, into: &writer)
-            writer.putCount(state.failedPorts.count)
-            for (host, ports) in state.failedPorts.sorted(by: { $0.key < $1.key }) {
+            state.failedPorts.encode(into: &writer) { host, ports, writer in
                 writer.put(host)
-                writer.putCount(ports.count)
-                for (port, time) in ports.sorted(by: { $0.key < $1.key }) {
-                    writer.put(port)
-                    writer.put(time)
+                ports.encode(into: &writer) { sighting, writer in
+                    writer.put(sighting.member)
+                    writer.put(sighting.time)
                 }
             }
         }
-        writer.putCount(arpRequests.count)
-        for (requester, targets) in arpRequests.sorted(by: { $0.key < $1.key }) {
+        arpRequests.encode(into: &writer) { requester, targets, writer in
             writer.put(requester)
             encode(targets, into: &writer)
         }
     }
 
-    func encode(_ times: [IPAddress: Timestamp], into writer: inout StateWriter) {
-        writer.putCount(times.count)
-        for (address, time) in times.sorted(by: { $0.key < $1.key }) {
-            writer.put(address)
-            writer.put(time)
+    /// Addresses and their times, in address order.
+    func encode(_ times: WindowMembers<IPAddress>, into writer: inout StateWriter) {
+        times.encode(into: &writer) { sighting, writer in
+            writer.put(sighting.member)
+            writer.put(sighting.time)
         }
     }
 
-    func decodeTimes(from reader: inout StateReader) throws -> [IPAddress: Timestamp] {
-        var times: [IPAddress: Timestamp] = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 25)) { times[try reader.address()] = try reader.timestamp() }
-        return times
+    static func decodeTimes(from reader: inout StateReader) throws -> WindowMembers<IPAddress> {
+        try WindowMembers.decode(from: &reader, minimumItemSize: 25, distinct: true) {
+            .init(member: try $0.address(), time: try $0.timestamp())
+        }
     }
 
     mutating func restore(from reader: inout StateReader) throws {
-        scanners = [:]
+        scanners.removeAll()
         firstFailures.removeAll()
         var firsts: [(source: IPAddress, first: FirstFailure, time: Timestamp)] = []
         for _ in 0..<(try reader.count(minimumItemSize: 33)) {
             let source = try reader.address()
             var state = ScannerState()
             state.last = try reader.timestamp()
-            state.failedHosts = try decodeTimes(from: &reader)
-            for _ in 0..<(try reader.count(minimumItemSize: 21)) {
+            state.failedHosts = try Self.decodeTimes(from: &reader)
+            try state.failedPorts.restore(from: &reader, minimumItemSize: 21) { reader in
                 let host = try reader.address()
-                var ports: [UInt16: Timestamp] = [:]
-                for _ in 0..<(try reader.count(minimumItemSize: 10)) { ports[try reader.uint16()] = try reader.timestamp() }
-                state.failedPorts[host] = ports
+                return (host, try WindowMembers.decode(from: &reader, minimumItemSize: 10, distinct: true) {
+                    .init(member: try $0.uint16(), time: try $0.timestamp())
+                })
             }
-            if state.failedHosts.count == 1, state.failedPorts.count == 1, let host = state.failedPorts.first,
-                host.value.count == 1, let port = host.value.first, state.failedHosts[host.key] == port.value
+            let hosts = state.failedHosts.oldestFirst, ports = state.failedPorts.sorted
+            if hosts.count == 1, ports.count == 1, ports[0].entry.count == 1, ports[0].key == hosts[0].member,
+                ports[0].entry.oldestFirst[0].time == hosts[0].time
             {
-                firsts.append((source, FirstFailure(host: host.key, port: port.key), port.value))
+                firsts.append((source, FirstFailure(host: hosts[0].member, port: ports[0].entry.oldestFirst[0].member),
+                               hosts[0].time))
             } else {
-                scanners[source] = state
+                scanners.restore(source, state)
             }
         }
         // Back into arrival order (schema 2 saves it so; schema 1 saved a dictionary's order, which the seed decided),
@@ -289,10 +283,8 @@ extension ScanDetection {
             firstFailures.removeExpired(now: entry.time, window: window)
             firstFailures.append(entry.source, hash: entry.source.hash(seed: seed), value: entry.first, at: entry.time)
         }
-        arpRequests = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 21)) {
-            let requester = try reader.address()
-            arpRequests[requester] = try decodeTimes(from: &reader)
+        try arpRequests.restore(from: &reader, minimumItemSize: 21) { reader in
+            (try reader.address(), try Self.decodeTimes(from: &reader))
         }
     }
 }

@@ -98,16 +98,10 @@ public enum RunSummary {
                 if h.servicesDropped > 0 { parts.append("\(h.servicesDropped) services not learned (ledger full)") }
                 lines.append("  evicted hosts: \(parts.joined(separator: "; "))")
             }
-            let d = engine.counters
-            let forgotten = [
-                ("scan windows", d.scanWindowsForgotten), ("sources with one failed attempt", d.firstFailuresForgotten),
-                ("ARP windows", d.arpWindowsForgotten), ("guessing histories", d.guessingHistoriesForgotten),
-                ("exposures", d.exposuresForgotten), ("suppression keys", ledger.suppressionForgotten),
-                ("incidents", ledger.incidentsForgotten), ("idle hosts' peers", d.idlePeersNotKept),
-            ].filter { $0.1 > 0 }
+            let forgotten = engine.forgotten.filter { $0.value > 0 }
             if !forgotten.isEmpty {
                 lines.append("  detection state forgotten to stay bounded: "
-                    + forgotten.map { "\($0.1) \($0.0)" }.joined(separator: ", "))
+                    + forgotten.map { "\($0.value) \($0.label)" }.joined(separator: ", "))
             }
         }
         if timeOutliers > 0 {

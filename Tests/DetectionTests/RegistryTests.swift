@@ -33,7 +33,7 @@ struct ARPSenders: Detection {
         if context.event == .ended { endedWith.append(mark) }
     }
 
-    var counters: [(name: String, value: UInt64)] { [("arpSendersNotKept", notKept)] }
+    var counters: [DetectionCounter] { [DetectionCounter("arpSendersNotKept", "ARP senders", notKept)] }
 
     func encode(into writer: inout StateWriter) {
         writer.putCount(senders.count)

@@ -1,5 +1,7 @@
-// Per-key histories (scanners, ARP requesters, guessing sources) are bounded: a flood of distinct sources must not
-// grow memory, and making room must not cost time proportional to the table for every new key.
+// Room in a bounded dictionary keyed by something with a last activity: a flood of distinct keys must not grow
+// memory, and making room must not cost time proportional to the table for every new key. `BoundedWindow` makes its
+// room so; the alert ledger's suppression keys and incidents and the exposure ledger, which are plain key-to-value
+// tables, use it directly.
 
 import PacketDecoding
 
@@ -13,7 +15,7 @@ extension Dictionary where Key: Comparable {
     /// Returns how many entries were forgotten while still inside the window (state lost to the bound, for the
     /// run summary; entries past the window carried nothing).
     @discardableResult
-    mutating func makeRoom(capacity: Int, now: Timestamp, window: Duration, rank: (Value) -> Int = { _ in 0 },
+    public mutating func makeRoom(capacity: Int, now: Timestamp, window: Duration, rank: (Value) -> Int = { _ in 0 },
                            lastActivity: (Value) -> Timestamp) -> Int {
         guard count >= capacity else { return 0 }
         removeStale(now: now, window: window, lastActivity: lastActivity)
@@ -27,7 +29,7 @@ extension Dictionary where Key: Comparable {
 
     /// Drops the entries whose last activity is older than `window`, in place: `filter` would build a second table
     /// as large as the first, doubling the peak memory of a full table exactly when a flood fills it.
-    mutating func removeStale(now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp) {
+    public mutating func removeStale(now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp) {
         for key in compactMap({ now - lastActivity($0.value) > window ? $0.key : nil }) { removeValue(forKey: key) }
     }
 }
