@@ -32,6 +32,10 @@ public struct DetectionEvents: OptionSet, Sendable {
     public static let ended = DetectionEvents(rawValue: 1 << 5)
     /// ARP frames (requests, replies, announcements) on the local segment.
     public static let arp = DetectionEvents(rawValue: 1 << 6)
+    /// Packet time going on: at most once per `DetectionEngine.tickInterval` of packet time, when a packet moves the
+    /// clock past the next tick (before the packet is analysed), or a quiet live link's sensor clock does
+    /// (SensorClock.swift). For what must happen when nothing arrives: a window that closes, a deadline.
+    public static let timePassed = DetectionEvents(rawValue: 1 << 7)
     public static let allFlowEvents: DetectionEvents = [.started, .answered, .established, .data, .longLived, .ended]
 
     public init(_ event: FlowEvent) {
@@ -56,7 +60,7 @@ public struct ARPContext {
     public var time: Timestamp
 }
 
-public protocol Detection {
+public protocol Detection: SendableMetatype {
     /// Stable name: its saved section's name and its counters' prefix. Never reused for another meaning.
     static var name: String { get }
     /// The events it reacts to.
@@ -73,6 +77,8 @@ public protocol Detection {
     /// it ends, saved with it.
     mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger)
     mutating func arp(_ context: ARPContext, ledger: inout AlertLedger)
+    /// Packet time reached `time` (see `DetectionEvents.timePassed`); never called with a time before an earlier one.
+    mutating func timePassed(_ time: Timestamp, site: Site, ledger: inout AlertLedger)
     /// Its run counters (state forgotten to stay bounded), by name; not saved. The run summary lists those above
     /// zero, in the registry's order.
     var counters: [DetectionCounter] { get }
@@ -90,6 +96,7 @@ extension Detection {
     public static var stateVersion: Int { 1 }
     public mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {}
     public mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {}
+    public mutating func timePassed(_ time: Timestamp, site: Site, ledger: inout AlertLedger) {}
     public var counters: [DetectionCounter] { [] }
     public func encode(into writer: inout StateWriter) {}
     public mutating func restore(from reader: inout StateReader) throws {}

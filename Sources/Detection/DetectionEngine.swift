@@ -75,6 +75,10 @@ public struct DetectionEngine: FlowEventHandler {
     /// The detections, in the registry's order, and for each event the positions of those that react to it.
     var detections: [any Detection]
     let reacting: [[Int]]
+    /// Packet time of the next `timePassed` event. One second: finer than any window or timeout a detection keeps
+    /// (the shortest, the guessing window, is minutes), coarse enough that the per-packet cost is one comparison.
+    public static let tickInterval = Duration.seconds(1)
+    public private(set) var nextTick = Timestamp(nanoseconds: Int64.min)
 
     /// Who reached which maintenance port from outside (for the hosts report).
     public var exposures: [ExposureKey: ExposureRecord] { detection(MaintenanceExposure.self)?.entries ?? [:] }
@@ -118,7 +122,7 @@ public struct DetectionEngine: FlowEventHandler {
         precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
         precondition(Set(detections.map { $0.name }).count == detections.count, "detection names must differ")
         self.detections = detections.map { $0.init() }
-        reacting = (0..<7).map { bit in
+        reacting = (0..<8).map { bit in
             detections.indices.filter { detections[$0].events.contains(DetectionEvents(rawValue: 1 << UInt16(bit))) }
         }
         self.site = site
@@ -199,6 +203,14 @@ public struct DetectionEngine: FlowEventHandler {
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
                                  senderEntry: inventory(of: reference), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
+    }
+
+    /// Packet time reached `time`: the detections that asked for it hear so, once per `tickInterval` at most. A
+    /// clock that jumps ahead gives one event at the new time, not one per second skipped.
+    public mutating func timePassed(to time: Timestamp) {
+        guard time >= nextTick else { return }
+        nextTick = time + Self.tickInterval
+        for position in reacting[7] { detections[position].timePassed(time, site: site, ledger: &ledger) }
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {

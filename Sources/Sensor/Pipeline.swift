@@ -22,6 +22,8 @@ public struct PipelineConfiguration: Sendable {
     /// ports are watched.
     public var site = Site()
     public var format = OutputFormat.text
+    /// The detections run, in order: the registry's, unless a test runs others.
+    public var detections: [any Detection.Type] = DetectionRegistry.all
 
     public init() {}
 }
@@ -107,7 +109,7 @@ public struct Pipeline: PacketHandler {
         let output = sinks.isEmpty ? nil : SinkSet(sinks)
         flows = FlowTable(configuration: configuration.flows)
         let engine = DetectionEngine(site: configuration.site, hosts: configuration.hosts,
-                                     ledger: configuration.ledger)
+                                     ledger: configuration.ledger, detections: configuration.detections)
         analyzer = Analyzer(records: FlowRecordSink(output: configuration.writeFlows ? output : nil),
                             engine: engine, detecting: configuration.alerts)
         self.output = output
@@ -137,6 +139,7 @@ public struct Pipeline: PacketHandler {
             clock = time
             packetsAtClock = 1
             if !guardsWithWallClock { aheadLimit = time + PacketClock.aheadLimit }
+            if analyzer.detecting && time >= analyzer.engine.nextTick { analyzer.engine.timePassed(to: time) }
         } else if time == clock {
             packetsAtClock &+= 1
         }

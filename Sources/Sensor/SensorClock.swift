@@ -74,6 +74,7 @@ extension Pipeline {
         clock = time
         packetsAtClock = 0
         flows.advanceTime(to: time, handler: &analyzer)
+        if analyzer.detecting { analyzer.engine.timePassed(to: time) }
         if analyzer.engine.ledger.hasPending { writeAlerts() }
     }
 }

@@ -67,6 +67,7 @@ struct Harness {
     /// Feeds packets `spacing` apart, starting at the harness's current time.
     mutating func feed(_ packets: [PacketSummary], spacing: Duration = .milliseconds(10)) {
         for packet in packets {
+            engine.timePassed(to: time)  // as the pipeline: before the packet that moves the clock
             if packet.network == .arp {
                 engine.arp(packet, at: time)
             } else {
