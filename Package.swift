@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
         .testTarget(name: "BoundedTablesTests", dependencies: ["BoundedTables", "PacketDecoding", "StateCoding"]),
         .testTarget(name: "PacketCaptureTests", dependencies: ["PacketCapture", "PacketDecoding"]),
-        .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding"]),
+        .testTarget(name: "FlowTrackingTests", dependencies: ["FlowTracking", "PacketDecoding", "StateCoding"]),
         .testTarget(
             name: "OutputSinksTests",
             dependencies: ["OutputSinks", "FlowTracking", "PacketDecoding", "Detection", "SiteModel"]

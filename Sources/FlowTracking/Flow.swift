@@ -85,6 +85,13 @@ public struct Flow: Sendable {
     public var responderHistory = TCPHistory()
     /// Later fragments (offset > 0) counted against this flow.
     public var fragments: UInt32 = 0
+    /// Link layer: the source MAC of the latest frame each side sent (0 until it sends, or when the link type has
+    /// none), so what a side is below IP is what it says itself, never the MAC a peer addressed it by.
+    public var originatorMAC: UInt64 = 0
+    public var responderMAC: UInt64 = 0
+    /// The flow's first frame was sent to a group MAC (broadcast or multicast): to a unicast IP address, a directed
+    /// broadcast, which names no host.
+    public var firstFrameToGroupMAC = false
     /// TCP: the acknowledgment number of the responder's SYN-ACK (the originator's first sequence number after its
     /// SYN), and how far past it the responder has acknowledged since: the originator's data as the responder
     /// received it, which a capture that sees only the responder's side cannot see otherwise. Not in state files.

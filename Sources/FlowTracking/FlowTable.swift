@@ -322,10 +322,12 @@ public struct FlowTable {
         if time > entries[i].lastSeen { entries[i].lastSeen = time }
         if packet.fragment.isNonFirst { entries[i].fragments &+= 1 }
         if fromOriginator {
+            entries[i].originatorMAC = packet.sourceMAC
             entries[i].originatorPackets &+= 1
             entries[i].originatorBytes &+= UInt64(wireLength)
             entries[i].originatorPayload &+= payload
         } else {
+            entries[i].responderMAC = packet.sourceMAC
             entries[i].responderPackets &+= 1
             entries[i].responderBytes &+= UInt64(wireLength)
             entries[i].responderPayload &+= payload
@@ -450,6 +452,9 @@ public struct FlowTable {
         if FlowTable.senderIsLikelyResponder(packet) { originatorIsA.toggle() }
         var flow = Flow(key: key, originatorIsA: originatorIsA, id: nextID, firstSeen: time, lastSeen: time)
         flow.slot = index
+        flow.firstFrameToGroupMAC = MACAddress.isGroup(packet.destinationMAC)
+        // The sender's MAC before `started` is raised (the packet's counters come after it, in `update`).
+        if originatorIsA == senderIsA { flow.originatorMAC = packet.sourceMAC } else { flow.responderMAC = packet.sourceMAC }
         nextID &+= 1
         flow.timeoutClass = classify(flow)
         entries[Int(index)] = flow

@@ -12,8 +12,9 @@ import PacketDecoding
 import StateCoding
 
 extension FlowTable {
-    /// The version of the `flows` section this build writes and reads.
-    public static let openFlowsVersion = 1
+    /// The version of the `flows` section this build writes and reads: 2 added each side's MAC and whether the
+    /// first frame went to a group MAC (version 1's flows restore without them: 0 and false).
+    public static let openFlowsVersion = 2
 
     /// The table's clock, the next flow id and every open flow, class by class, oldest first in each.
     public func encodeOpenFlows(into writer: inout StateWriter) {
@@ -26,6 +27,9 @@ extension FlowTable {
             let start = writer.count
             writer.put(UInt8(entries[Int(index)].timeoutClass.rawValue))
             Self.encode(entries[Int(index)], into: &writer)
+            writer.put(entries[Int(index)].originatorMAC)
+            writer.put(entries[Int(index)].responderMAC)
+            writer.put(entries[Int(index)].firstFrameToGroupMAC)
             if first {
                 // Every flow takes the same room: make it for all of them at once (a full table is tens of MB).
                 writer.reserveCapacity(writer.count + (writer.count - start) * (activeCount - 1))
@@ -57,12 +61,13 @@ extension FlowTable {
     /// Puts saved flows back into an empty table, in their saved order (each class's order of last activity). More
     /// saved flows than this table holds (its capacity was lowered since) is an error: choosing which to drop would
     /// end flows no event reports.
-    public mutating func restoreOpenFlows(from reader: inout StateReader) throws {
+    public mutating func restoreOpenFlows(from reader: inout StateReader, version: Int = openFlowsVersion) throws {
         precondition(activeCount == 0 && entries.isEmpty, "restore into an empty flow table")
         let savedNow = try reader.timestamp()
         let savedSweep = try reader.timestamp()
         let savedNextID = try reader.uint64()
-        let count = try reader.count(minimumItemSize: 1 + Self.savedFlowSize)
+        let linkLayerSize = version >= 2 ? 17 : 0
+        let count = try reader.count(minimumItemSize: 1 + Self.savedFlowSize + linkLayerSize)
         guard count <= configuration.capacity else {
             throw StateDecodingError("\(count) saved open flows; this table holds \(configuration.capacity) (raise --flow-capacity)")
         }
@@ -72,6 +77,14 @@ extension FlowTable {
                 throw StateDecodingError("a saved flow has timeout class \(rawClass)")
             }
             var flow = try Self.decodeFlow(from: &reader)
+            if version >= 2 {
+                flow.originatorMAC = try reader.uint64()
+                flow.responderMAC = try reader.uint64()
+                flow.firstFrameToGroupMAC = try reader.bool()
+                guard flow.originatorMAC >> 48 == 0, flow.responderMAC >> 48 == 0 else {
+                    throw StateDecodingError("saved flow \(flow.id) has a MAC address wider than 48 bits")
+                }
+            }
             let hash = flow.key.hash(seed: seed)
             guard flow.id < savedNextID, find(flow.key, hash: hash) < 0 else {
                 throw StateDecodingError("saved flow \(flow.id) is a duplicate or from the future")

@@ -169,7 +169,7 @@ extension Pipeline {
         if let section = sections[Self.flowsSection] {
             try decoding("section \(Self.flowsSection)") {
                 var reader = try section.reader(upTo: FlowTable.openFlowsVersion)
-                try flows.restoreOpenFlows(from: &reader)
+                try flows.restoreOpenFlows(from: &reader, version: section.version)
                 guard reader.isAtEnd else { throw StateDecodingError("saved flows have trailing bytes") }
             }
         }

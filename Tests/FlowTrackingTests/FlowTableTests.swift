@@ -3,6 +3,7 @@
 
 import FlowTracking
 import PacketDecoding
+import StateCoding
 import Testing
 
 let client = IPAddress("10.0.0.1")!
@@ -437,5 +438,103 @@ struct FlowTableTests {
             + Array(repeating: tcp(client, 1, server, 22, .ack, payload: 10), count: 12)
         let r = run(packets, configuration: configuration, spacing: .seconds(60))
         #expect(r.events.filter { $0.0 == .longLived }.count == 1)
+    }
+}
+
+@Suite("Link layer per flow")
+struct FlowLinkLayerTests {
+    let clientMAC: UInt64 = 0x0011_2233_4455
+    let serverMAC: UInt64 = 0x0066_7788_99aa
+
+    func framed(_ packet: PacketSummary, from source: UInt64, to destination: UInt64) -> PacketSummary {
+        var packet = packet
+        packet.sourceMAC = source
+        packet.destinationMAC = destination
+        return packet
+    }
+
+    @Test("each side's MAC is the one it sent from, never the one a peer addressed it by")
+    func eachSideItsOwnSourceMAC() {
+        // The client addresses the server by a stale MAC; the server answers from its own.
+        let r = run([framed(tcp(client, 40000, server, 22, .syn), from: clientMAC, to: 0x0000_0000_0bad),
+                     framed(tcp(server, 22, client, 40000, [.syn, .ack]), from: serverMAC, to: clientMAC)])
+        #expect(r.ended.first.map { MACAddress($0.originatorMAC) } == MACAddress(clientMAC))
+        #expect(r.ended.first.map { MACAddress($0.responderMAC) } == MACAddress(serverMAC))
+        #expect(r.ended.first?.firstFrameToGroupMAC == false)
+    }
+
+    @Test("a flow whose first packet came from the server knows the server's MAC and not yet the client's")
+    func flippedFlowSenderMAC() {
+        let r = run([framed(tcp(server, 22, client, 40000, [.syn, .ack]), from: serverMAC, to: clientMAC)])
+        #expect(r.ended.first?.originator == client)
+        #expect(r.ended.first?.originatorMAC == 0)
+        #expect(r.ended.first?.responderMAC == serverMAC)
+    }
+
+    @Test("the sender's MAC is known when the flow starts")
+    func macAtStart() {
+        struct StartMAC: FlowEventHandler {
+            var atStart: UInt64 = 0
+            mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+                if event == .started { atStart = flow.originatorMAC }
+            }
+        }
+        var table = FlowTable(configuration: FlowTableConfiguration())
+        var handler = StartMAC()
+        _ = table.process(framed(udp(client, 5353, server, 5353), from: clientMAC, to: serverMAC), at: t0,
+                          wireLength: 80, handler: &handler)
+        #expect(handler.atStart == clientMAC)
+    }
+
+    @Test("a first frame to a broadcast MAC is marked (a directed broadcast names no host)")
+    func groupAddressedFirstFrame() {
+        let r = run([framed(udp(client, 137, IPAddress("10.0.0.255")!, 137), from: clientMAC, to: 0xFFFF_FFFF_FFFF)])
+        #expect(r.ended.first?.firstFrameToGroupMAC == true)
+    }
+
+    @Test("MAC text: parsed with colons or dashes, printed lower case; the group and local bits")
+    func macText() {
+        #expect(MACAddress("00:1A:2b:3c:4d:5e")?.description == "00:1a:2b:3c:4d:5e")
+        #expect(MACAddress("00-1a-2b-3c-4d-5e") == MACAddress("00:1a:2b:3c:4d:5e"))
+        #expect(MACAddress("00:1a:2b:3c:4d") == nil)
+        #expect(MACAddress("00:1a:2b:3c:4d:5g") == nil)
+        #expect(MACAddress("001:a:2b:3c:4d:5e") == nil)
+        #expect(MACAddress(0xFFFF_FFFF_FFFF).isGroup)
+        #expect(MACAddress("01:00:5e:00:00:fb")!.isGroup)
+        #expect(!MACAddress("00:1a:2b:3c:4d:5e")!.isGroup)
+        #expect(MACAddress("da:a1:19:00:00:01")!.isLocallyAdministered)
+        #expect(!MACAddress("00:1a:2b:3c:4d:5e")!.isLocallyAdministered)
+        #expect(MACAddress("00:1a:2b:3c:4d:5e")!.oui == 0x001a2b)
+    }
+
+    @Test("open flows keep their MACs across a save; a version 1 section restores without them")
+    func savedMACs() throws {
+        var table = FlowTable(configuration: FlowTableConfiguration())
+        var recorder = Recorder()
+        _ = table.process(framed(tcp(client, 40000, server, 22, .syn), from: clientMAC, to: serverMAC), at: t0,
+                          wireLength: 60, handler: &recorder)
+        _ = table.process(framed(tcp(server, 22, client, 40000, [.syn, .ack]), from: serverMAC, to: clientMAC),
+                          at: t0 + .milliseconds(1), wireLength: 60, handler: &recorder)
+        var writer = StateWriter()
+        table.encodeOpenFlows(into: &writer)
+        var restored = FlowTable(configuration: FlowTableConfiguration())
+        var reader = StateReader(writer.bytes)
+        try restored.restoreOpenFlows(from: &reader)
+        #expect(reader.isAtEnd)
+        restored.endAll(handler: &recorder)
+        #expect(recorder.ended.first?.originatorMAC == clientMAC)
+        #expect(recorder.ended.first?.responderMAC == serverMAC)
+
+        // Version 1: the same flow without the 17 bytes of link layer after it.
+        var old = writer.bytes
+        old.removeLast(17)
+        var version1 = FlowTable(configuration: FlowTableConfiguration())
+        var oldReader = StateReader(old)
+        try version1.restoreOpenFlows(from: &oldReader, version: 1)
+        #expect(oldReader.isAtEnd)
+        var later = Recorder()
+        version1.endAll(handler: &later)
+        #expect(later.ended.count == 1)
+        #expect(later.ended.first?.originatorMAC == 0)
     }
 }
