@@ -200,8 +200,9 @@ public struct DetectionEngine: FlowEventHandler {
         let sender = packet.source
         guard sender != IPAddress(ipv4: 0) else { return }
         let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
+        let mac = packet.arpSenderMAC != 0 ? packet.arpSenderMAC : packet.sourceMAC
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
-                                 senderEntry: inventory(of: reference), time: time)
+                                 senderEntry: inventory(of: reference, address: sender, mac: mac), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
     }
 
@@ -219,7 +220,10 @@ public struct DetectionEngine: FlowEventHandler {
     }
 
     /// As above, from the site file when the host's record was evicted (its slot may hold another host by now).
-    func inventory(of reference: HostReference, address: IPAddress) -> InventoryEntry? {
+    /// `mac`: the MAC the host sent from (0: unknown): an entry declaring it wins over the address's (see
+    /// `Site.inventoryIndex(for:mac:)`), so a machine declared by its MAC is found whatever address it uses.
+    func inventory(of reference: HostReference, address: IPAddress, mac: UInt64 = 0) -> InventoryEntry? {
+        if let index = site.inventoryIndex(forMAC: mac) { return site.hosts[index] }
         if hosts.isCurrent(reference) { return inventory(of: reference) }
         return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
@@ -273,8 +277,9 @@ public struct DetectionEngine: FlowEventHandler {
         let context = FlowContext(
             event: event, flow: flow, time: time, originatorIsLocal: annotation.originatorIsLocal,
             responderIsLocal: annotation.responderIsLocal,
-            originatorEntry: inventory(of: annotation.originator, address: flow.originator),
-            responderEntry: inventory(of: annotation.responder, address: flow.responder), originatorSilence: silence,
+            originatorEntry: inventory(of: annotation.originator, address: flow.originator, mac: flow.originatorMAC),
+            responderEntry: inventory(of: annotation.responder, address: flow.responder, mac: flow.responderMAC),
+            originatorSilence: silence,
             learningEnds: learningEnds,
             originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
             responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,

@@ -112,20 +112,30 @@ public enum AllowedActivity: Hashable, Sendable, CustomStringConvertible {
 }
 
 public struct InventoryEntry: Sendable {
-    /// One address or a range (a camera subnet, say).
-    public var network: IPNetwork
+    /// One address or a range (a camera subnet, say); nil for a host declared by its MAC alone.
+    public var network: IPNetwork?
     public var name: String
     public var state: HostState
     public var allow: [AllowedActivity]
     /// Line of the entry in the site file, for messages.
     public var line: Int
+    /// The machine's MACs (`mac:`, one or a list). A frame sent from one of them is this host, whatever address
+    /// it carries (IPv4 or IPv6, a new DHCP lease, a link-local address): a NIC moves less often than an address.
+    public var macs: [MACAddress]
 
-    public init(network: IPNetwork, name: String, state: HostState, allow: [AllowedActivity] = [], line: Int = 0) {
+    public init(network: IPNetwork?, name: String, state: HostState, allow: [AllowedActivity] = [],
+                macs: [MACAddress] = [], line: Int = 0) {
         self.network = network
         self.name = name
         self.state = state
         self.allow = allow
+        self.macs = macs
         self.line = line
+    }
+
+    /// How the entry is declared, for reports and messages: its network, else its MACs.
+    public var declared: String {
+        network?.description ?? macs.map(\.description).joined(separator: ",")
     }
 }
 
@@ -215,9 +225,16 @@ public struct Site: Sendable {
     public var publicAddresses: [IPAddress] { didSet { localLookup = LocalLookup(localNetworks, publicAddresses) } }
     /// `localNetworks` and `publicAddresses` indexed for `isLocal`, rebuilt whenever either changes.
     var localLookup: LocalLookup
-    public var hosts: [InventoryEntry] { didSet { inventoryLookup = InventoryLookup(hosts) } }
+    public var hosts: [InventoryEntry] {
+        didSet {
+            inventoryLookup = InventoryLookup(hosts)
+            macLookup = Site.macLookup(hosts)
+        }
+    }
     /// `hosts` indexed for `inventoryIndex(for:)`, rebuilt whenever `hosts` changes.
     var inventoryLookup: InventoryLookup
+    /// Declared MACs -> the first entry declaring each (the loader refuses a MAC declared twice).
+    var macLookup: [UInt64: Int]
     public var maintenancePorts: [MaintenancePort]
     /// Remote-administration ports watched on every local host.
     public var remoteAdminPorts: [PortSpec]
@@ -237,6 +254,7 @@ public struct Site: Sendable {
         localLookup = LocalLookup(localNetworks, publicAddresses)
         self.hosts = hosts
         inventoryLookup = InventoryLookup(hosts)
+        macLookup = Site.macLookup(hosts)
         self.maintenancePorts = maintenancePorts
         self.remoteAdminPorts = remoteAdminPorts
         self.learning = learning
@@ -275,6 +293,29 @@ public struct Site: Sendable {
     public func inventoryIndex(for address: IPAddress) -> Int? {
         inventoryLookup.index(for: address)
     }
+
+    /// Whether any entry declares a MAC (so lookups by MAC are worth asking).
+    public var declaresMACs: Bool { !macLookup.isEmpty }
+
+    /// Index in `hosts` of the entry declaring `mac` (the decoder's 48-bit value; 0, no link layer, is no one's).
+    public func inventoryIndex(forMAC mac: UInt64) -> Int? {
+        macLookup.isEmpty || mac == 0 ? nil : macLookup[mac]
+    }
+
+    /// The entry for a host that sent from `mac` with `address`: the one declaring the MAC, else the most specific
+    /// one covering the address. The MAC wins: it names the machine, where an address names whoever holds it now
+    /// (a decommissioned server's MAC on an address since given to another entry is still that server talking).
+    public func inventoryIndex(for address: IPAddress, mac: UInt64) -> Int? {
+        inventoryIndex(forMAC: mac) ?? inventoryIndex(for: address)
+    }
+
+    static func macLookup(_ hosts: [InventoryEntry]) -> [UInt64: Int] {
+        var lookup: [UInt64: Int] = [:]
+        for (index, entry) in hosts.enumerated() {
+            for mac in entry.macs where lookup[mac.value] == nil { lookup[mac.value] = index }
+        }
+        return lookup
+    }
 }
 
 /// The inventory's entries by address, asked once per new host (a flood of forged sources asks once per packet): one
@@ -293,7 +334,7 @@ struct InventoryLookup: Sendable {
 
     init(_ hosts: [InventoryEntry]) {
         for (index, entry) in hosts.enumerated() {
-            let network = entry.network
+            guard let network = entry.network else { continue }
             var level = levels.firstIndex { $0.prefixLength == network.prefixLength && $0.isIPv6 == network.address.isIPv6 }
             if level == nil {
                 levels.append(Level(prefixLength: network.prefixLength, isIPv6: network.address.isIPv6))

@@ -13,14 +13,16 @@ import Darwin
 #endif
 
 /// Loads and validates site files. Rules beyond the types (documented in the README):
-/// - every key is optional except `hosts[].address/name/state` and `maintenance_ports[].name/host/port`;
+/// - every key is optional except `hosts[].address/name/state` (`mac` may stand for `address`) and
+///   `maintenance_ports[].name/host/port`;
 ///   an empty value (`key:` or `key: ~`) is the same as leaving an optional key out;
 /// - values are read as text, whatever YAML type they resolved to: `"22"` is port 22, `2026-12-31` a date;
 /// - `local_networks: []` is an error (leave the key out for the private ranges); `remote_admin_ports: []` turns
 ///   the undeclared-port check off;
 /// - inventory networks and maintenance hosts must lie inside `local_networks` (or be a `public_addresses` entry);
 ///   an `external` address must be one of `public_addresses` when that list is given;
-/// - `allow` is an error on a decommissioned host (it may send nothing at all) and ignored on an active one.
+/// - `allow` is an error on a decommissioned host (it may send nothing at all) and ignored on an active one;
+/// - `mac` is one station MAC or a list, each declared by one entry only, on an entry for one address or none.
 public enum SiteLoader {
     /// A site file larger than this is refused rather than read into memory.
     public static let maximumFileSize = 16 << 20
@@ -177,7 +179,7 @@ struct SiteReader {
 
     static let topKeys = ["local_networks", "public_addresses", "hosts", "maintenance_ports", "remote_admin_ports",
                           "learning"]
-    static let hostKeys = ["address", "name", "state", "allow"]
+    static let hostKeys = ["address", "mac", "name", "state", "allow"]
     static let maintenanceKeys = ["name", "host", "port", "proto", "external", "allowed_sources", "windows", "expires",
                                   "closed"]
     static let learningKeys = ["period", "dormant_after"]
@@ -268,6 +270,7 @@ struct SiteReader {
 
         if let field = optional(top, "hosts"), let items = items(field) {
             var firstEntry: [IPNetwork: (index: Int, line: Int)] = [:]
+            var firstMAC: [MACAddress: (index: Int, line: Int)] = [:]
             var entries: [InventoryEntry] = []
             for (index, item) in items.enumerated() {
                 // Cross-checks use whatever parts of the entry were valid, so one bad key hides nothing else.
@@ -282,6 +285,16 @@ struct SiteReader {
                     }
                     if placesKnown && !isInside(network, site) {
                         report(addressField, "\(network) is outside \(localNetworksName); add its network there")
+                    }
+                }
+                if let macField = read.macField {
+                    for mac in read.macs {
+                        if let first = firstMAC[mac] {
+                            report(macField, "\(mac) is already declared by hosts[\(first.index)] (line \(first.line)): "
+                                       + "one machine, one entry")
+                        } else {
+                            firstMAC[mac] = (index, item.value.mark?.line ?? 0)
+                        }
                     }
                 }
                 if let entry = read.entry { entries.append(entry) }
@@ -385,12 +398,26 @@ struct SiteReader {
         var entry: InventoryEntry?
         var network: IPNetwork?
         var addressField: Field?
+        var macField: Field?
+        var macs: [MACAddress] = []
     }
 
     mutating func host(_ item: Field) -> ReadHost {
-        guard let entry = fields(of: item, known: Self.hostKeys, what: "address, name and state") else { return ReadHost() }
-        let addressField = required(entry, "address", in: item, hint: "an address or network, e.g. 10.0.5.20 or 10.0.7.0/28")
+        guard let entry = fields(of: item, known: Self.hostKeys, what: "address, mac, name and state") else { return ReadHost() }
+        // A host is declared by its address (or network), its MAC(s), or both.
+        let macField = optional(entry, "mac")
+        let addressField = macField != nil && entry["address"] == nil ? nil
+            : required(entry, "address", in: item, hint: "an address or network, e.g. 10.0.5.20 or 10.0.7.0/28 "
+                           + "(or declare the host by its mac: 00:11:22:33:44:55)")
         let network = addressField.flatMap { value($0, expected: "an address or network", SiteSyntax.network) }
+        var macs: [MACAddress] = []
+        if let macField {
+            macs = self.macs(macField)
+            if let network, network.prefixLength != (network.address.isIPv6 ? 128 : 32), !macs.isEmpty {
+                report(macField, "\(network) is a network: a MAC names one machine, so declare it on that machine's "
+                           + "own entry (a single address, or the MAC alone)")
+            }
+        }
         let name = required(entry, "name", in: item, hint: "the host's name").flatMap { self.name($0) }
         let state = required(entry, "state", in: item, hint: "decommissioned, idle or active").flatMap { self.state($0) }
         var allow: [AllowedActivity] = []
@@ -405,12 +432,32 @@ struct SiteReader {
                        "a decommissioned host may send nothing at all; remove allow, or declare the host idle")
             }
         }
-        var read = ReadHost(network: network, addressField: addressField)
-        if let network, let name, let state {
-            read.entry = InventoryEntry(network: network, name: name, state: state, allow: allow,
+        var read = ReadHost(network: network, addressField: addressField, macField: macField, macs: macs)
+        if network != nil || addressField == nil && !macs.isEmpty, let name, let state {
+            read.entry = InventoryEntry(network: network, name: name, state: state, allow: allow, macs: macs,
                                         line: item.value.mark?.line ?? 0)
         }
         return read
+    }
+
+    /// `mac:`, one MAC or a list of them, each a station's own: not a group (broadcast, multicast) MAC, not zero.
+    mutating func macs(_ field: Field) -> [MACAddress] {
+        let listed: [Field]
+        if case .sequence = field.value { listed = items(field) ?? [] } else { listed = [field] }
+        var macs: [MACAddress] = []
+        for item in listed {
+            guard let mac = value(item, expected: "a MAC address (00:11:22:33:44:55)", SiteSyntax.mac) else { continue }
+            if macs.contains(mac) {
+                warn(item, "\(mac) is listed twice")
+                continue
+            }
+            if mac.isLocallyAdministered {
+                warn(item, "\(mac) is locally administered (a randomised or software MAC): the machine may use "
+                         + "another one tomorrow, and a virtual machine's can be copied; frames from it are still this host")
+            }
+            macs.append(mac)
+        }
+        return macs
     }
 
     mutating func state(_ field: Field) -> HostState? {

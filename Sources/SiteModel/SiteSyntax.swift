@@ -47,6 +47,19 @@ public enum SiteSyntax {
         return IPNetwork(address: IPAddress(ipv4: address.ipv4Value), prefixLength: network.prefixLength - 96)
     }
 
+    /// A station's MAC address, `00:11:22:33:44:55` or `00-11-22-33-44-55`, either case. Group MACs (the first
+    /// byte's lowest bit: broadcast, multicast) and the all-zero MAC belong to no one machine, so they are refused.
+    public static func mac(_ text: String) throws(SiteValueError) -> MACAddress {
+        guard let mac = MACAddress(text) else {
+            throw SiteValueError("'\(text)' is not a MAC address (six hex bytes: 00:11:22:33:44:55)")
+        }
+        guard !mac.isGroup else {
+            throw SiteValueError("\(mac) is a group (broadcast or multicast) MAC: no one machine sends from it")
+        }
+        guard mac.value != 0 else { throw SiteValueError("00:00:00:00:00:00 is no machine's MAC") }
+        return mac
+    }
+
     /// A single address (no prefix; `/32` and `/128` are accepted as the same thing); IPv4-mapped IPv6 addresses
     /// as their IPv4 address (see `network`).
     public static func address(_ text: String) throws(SiteValueError) -> IPAddress {

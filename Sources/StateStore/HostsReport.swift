@@ -84,7 +84,10 @@ public struct HostsReport: Sendable {
         declaredQuietButTalked = all.filter { $0.talked && ($0.entry?.state == .idle || $0.entry?.state == .decommissioned) }
 
         for item in inventory where item.state == .active {
-            let members = all.filter { $0.talked && item.network.contains($0.record.address) }
+            // A host declared by its MAC alone has no address to look for in the host table (its addresses are
+            // found through the MAC bindings): it is no candidate by address.
+            guard let network = item.network else { continue }
+            let members = all.filter { $0.talked && network.contains($0.record.address) }
             let last = members.map(\.record.lastSeen).max()
             guard let since = last ?? observedFrom else { continue }
             let silence = now - since

@@ -24,7 +24,7 @@ extension HostsReport {
             silentHeader += "\n  (the traffic covers only \(formatDuration(to - from)): nothing can be silent that long yet; see --silent-days)"
         }
         out.append(section(silentHeader, ["NAME", "NETWORK", "LAST FRAME", "SILENT FOR"], decommissionCandidates.map {
-            [shown($0.entry.name), $0.entry.network.description, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
+            [shown($0.entry.name), $0.entry.declared, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
         }))
         out.append(section("Local hosts seen but not in the inventory (\(unknownHosts.count))",
                            ["ADDRESS", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
@@ -74,7 +74,7 @@ extension HostsReport {
         o.raw("decommission_candidates", array(decommissionCandidates.map { candidate in
             var c = JSONObjectWriter()
             c.string("name", candidate.entry.name)
-            c.string("network", candidate.entry.network.description)
+            if let network = candidate.entry.network { c.string("network", network.description) } else { c.null("network") }
             if let last = candidate.lastSeen { c.string("last_seen", last.rfc3339(fractionDigits: 6)) } else { c.null("last_seen") }
             c.number("silent_seconds", candidate.silentFor.nanoseconds / 1_000_000_000)
             return c.finish()

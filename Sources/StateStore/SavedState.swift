@@ -176,9 +176,11 @@ extension StateFile {
                                              key.source.description, e.firstSeen.nanoseconds, e.lastSeen.nanoseconds,
                                              signed(e.flows), e.stage.description, e.expected, e.name])
         }
-        let inventory = try db.makeStatement(sql: "INSERT INTO inventory (position, network, name, state) VALUES (?, ?, ?, ?)")
+        let inventory = try db.makeStatement(
+            sql: "INSERT INTO inventory (position, network, name, state, macs) VALUES (?, ?, ?, ?, ?)")
         for (position, entry) in state.inventory.enumerated() {
-            try inventory.execute(arguments: [position, entry.network.description, entry.name, entry.state.rawValue])
+            try inventory.execute(arguments: [position, entry.network?.description ?? "", entry.name,
+                                              entry.state.rawValue, entry.macs.map(\.description).joined(separator: ",")])
         }
         let section = try db.makeStatement(sql: "INSERT INTO sections (name, version, data) VALUES (?, ?, zeroblob(?))")
         for (name, version) in state.sectionList {
@@ -307,12 +309,25 @@ extension StateFile {
         try forEachRow(db, "SELECT * FROM inventory ORDER BY position", table: "inventory", path: path) { row in
             let network = try row.text("network")
             row.key = "network \(network.prefix(60))"
-            guard let parsed = IPNetwork(network) else { throw row.failure("network", "not a network") }
+            // Schema 3 and older have no `macs`: their entries are declared by address.
+            let macText = row.row.hasColumn("macs") ? try row.text("macs") : ""
+            var macs: [MACAddress] = []
+            for part in macText.split(separator: ",", omittingEmptySubsequences: false) where !macText.isEmpty {
+                guard let mac = MACAddress(part), !mac.isGroup, mac.value != 0 else {
+                    throw row.failure("macs", "'\(part.prefix(40))' is not a station MAC")
+                }
+                macs.append(mac)
+            }
+            let parsed = IPNetwork(network)
+            guard parsed != nil || network.isEmpty && !macs.isEmpty else {
+                throw row.failure("network", "not a network")
+            }
             let declared = try row.text("state")
             guard let hostState = HostState(rawValue: declared) else {
                 throw row.failure("state", "'\(declared.prefix(40))' is not a host state")
             }
-            state.inventory.append(InventoryEntry(network: parsed, name: try row.text("name"), state: hostState))
+            state.inventory.append(InventoryEntry(network: parsed, name: try row.text("name"), state: hostState,
+                                                  macs: macs))
         }
         let tables = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"))
         if tables.contains("sections") {

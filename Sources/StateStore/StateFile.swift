@@ -26,7 +26,7 @@ public final class StateFile {
     public static let applicationID: Int32 = 0x4957_7374
     /// The schema this build writes and reads. Older files are migrated (by a sensor) or read as they are (by a
     /// report: every older layout is a subset of this one); newer ones are refused.
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
 
     public let path: String
     let database: any DatabaseWriter & DatabaseReader
@@ -233,6 +233,8 @@ public final class StateFile {
     /// acknowledged), which a version 1 build cannot place. Tables and blob layouts are otherwise unchanged, so a
     /// version 1 file is read as it is and only marked; the version keeps a build that knows only version 1 from
     /// loading a file it would misread, with "written by a newer IdleWatch".
+    /// Version 4: the inventory's `macs` (an entry's declared MACs, comma-separated; `network` is '' for a host
+    /// declared by its MAC alone).
     /// Version 3: the stages' internals are named, versioned sections (`sections`: name, version, data), one per
     /// stage and per detection, flows keyed by their flow keys; a stage changes its own layout by its section's
     /// version, without a new schema. A migrated file keeps its blobs until its first save replaces them (they are
@@ -276,6 +278,12 @@ public final class StateFile {
                 PRAGMA user_version = 3;
                 """)
             if try Int.fetchOne(db, sql: "SELECT count(*) FROM blobs") == 0 { try db.execute(sql: "DROP TABLE blobs") }
+        }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE inventory ADD COLUMN macs TEXT NOT NULL DEFAULT '';
+                PRAGMA user_version = 4;
+                """)
         }
         return migrator
     }

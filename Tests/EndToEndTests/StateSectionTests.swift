@@ -1,4 +1,4 @@
-// The state file's layout (schema 3): the same state saves to the same rows and bytes; a schema 2 file written by
+// The state file's layout (schema 3, and 4's inventory MACs): the same state saves to the same rows and bytes; a schema 2 file written by
 // the build before sections loads and continues as one run would; sections this build does not know are skipped
 // and said once; a section newer than this build reads is refused (a stage's) or started empty and said (a
 // detection's); a missing section is empty state.
@@ -102,6 +102,35 @@ struct StateSectionTests {
         #expect(!tables.contains("blobs") && user == StateFile.schemaVersion)
         #expect(sections.prefix(4) == ["hosts.layout", "flows", "engine.flows", "ledger"])
         #expect(sections.contains("detection.scans"))
+    }
+
+    @Test("the inventory's declared MACs are saved (schema 4) and read back by a report run without the site file")
+    func inventoryMACs() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = directory.appendingPathComponent("site.yaml")
+        try """
+            hosts:
+              - { mac: 00:11:22:33:44:55, name: old-erp, state: decommissioned }
+              - { address: 10.0.5.20, mac: [00:1a:2b:3c:4d:5e, 00:1a:2b:3c:4d:5f], name: files, state: active }
+            """.write(to: site, atomically: true, encoding: .utf8)
+        let state = directory.appendingPathComponent("macs.db").path
+        let run = try runIdleWatch(["replay", "--site", site.path, "--format", "json", "--state", state,
+                                    TestPaths.captures.appendingPathComponent("basic-lan.pcap").path])
+        #expect(run.status == 0, "\(run.standardError)")
+        let rows = try DatabaseQueue(path: state).read { db in
+            try Row.fetchAll(db, sql: "SELECT network, name, macs FROM inventory ORDER BY position").map {
+                "\($0["network"] as String) \($0["name"] as String) \($0["macs"] as String)"
+            }
+        }
+        #expect(rows == [" old-erp 00:11:22:33:44:55", "10.0.5.20 files 00:1a:2b:3c:4d:5e,00:1a:2b:3c:4d:5f"])
+        let report = try runIdleWatch(["hosts", "--state", state, "--format", "json"])
+        #expect(report.status == 0, "\(report.standardError)")
+        // A damaged MAC is refused naming the row and the column.
+        try DatabaseQueue(path: state).write { try $0.execute(sql: "UPDATE inventory SET macs = 'ff:ff:ff:ff:ff:ff' WHERE position = 0") }
+        let damaged = try runIdleWatch(["hosts", "--state", state])
+        #expect(damaged.status != 0 && damaged.standardError.contains("table inventory, row 1")
+                && damaged.standardError.contains("column macs"), "\(damaged.standardError)")
     }
 
     /// A state file saved by part 1 of the sample captures, and copies of it changed by SQL and continued by part 2.

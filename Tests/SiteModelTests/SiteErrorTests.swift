@@ -39,7 +39,7 @@ func problem(_ yaml: String) -> String {
         #expect(problem("local_networks: 10.0.0.0/8")
             == "t.yaml:1:17: local_networks: expected a list, found '10.0.0.0/8'")
         #expect(problem("hosts:\n  - 10.0.0.1")
-            == "t.yaml:2:5: hosts[0]: expected a mapping of address, name and state, found '10.0.0.1'")
+            == "t.yaml:2:5: hosts[0]: expected a mapping of address, mac, name and state, found '10.0.0.1'")
         #expect(problem("learning: 24h") == "t.yaml:1:11: learning: expected a mapping of period and dormant_after, found '24h'")
         #expect(problem("hosts:\n  - { address: [10.0.0.1], name: a, state: idle }")
             == "t.yaml:2:16: hosts[0].address: expected an address or network, found a list")

@@ -46,7 +46,7 @@ func utc(_ year: Int64, _ month: Int64, _ day: Int64, _ hour: Int64 = 0, _ minut
         #expect(site.hosts.count == 3)
         let erp = site.hosts[0]
         #expect(erp.network == net("10.0.5.20"))
-        #expect(erp.network.prefixLength == 32)
+        #expect(erp.network?.prefixLength == 32)
         #expect(erp.name == "old-erp")
         #expect(erp.state == .decommissioned)
         #expect(erp.allow.isEmpty)
@@ -120,8 +120,8 @@ func utc(_ year: Int64, _ month: Int64, _ day: Int64, _ hour: Int64 = 0, _ minut
             for _ in 0..<200 {
                 let candidate = address()
                 var best: Int?
-                for (index, entry) in hosts.enumerated() where entry.network.contains(candidate) {
-                    if best == nil || entry.network.prefixLength > hosts[best!].network.prefixLength { best = index }
+                for (index, entry) in hosts.enumerated() where entry.network!.contains(candidate) {
+                    if best == nil || entry.network!.prefixLength > hosts[best!].network!.prefixLength { best = index }
                 }
                 #expect(site.inventoryIndex(for: candidate) == best, "\(candidate) in \(hosts.map(\.network))")
             }
@@ -222,7 +222,7 @@ func utc(_ year: Int64, _ month: Int64, _ day: Int64, _ hour: Int64 = 0, _ minut
     }
 
     @Test func cidrContains() {
-        let cameras = site.hosts[1].network
+        let cameras = site.hosts[1].network!
         #expect(cameras.contains(ip("10.0.7.0")))
         #expect(cameras.contains(ip("10.0.7.15")))
         #expect(!cameras.contains(ip("10.0.7.16")))
