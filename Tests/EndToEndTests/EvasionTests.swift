@@ -61,22 +61,36 @@ struct EvasionTests {
         #expect(oneSided == Self.expected(Self.client4, Self.server4))
     }
 
-    @Test("every client segment behind 17 IPv6 destination-options headers: the kernel answers, and so does the sensor")
-    func seventeenDestinationOptionsHeaders() throws {
-        let (result, directory) = try Self.session("dstopts", ["--headers", "17"])
+    /// Long chains of extension headers: kernels up to 6.12 accept every segment behind them; later ones (6.18 here)
+    /// drop a long chain unanswered. Either way the sensor must see what the server's kernel saw: the session when it
+    /// answered, nothing when it did not (an evasion is the sensor and the kernel disagreeing). One header must be
+    /// accepted by every kernel, so the chain itself is known to be well formed.
+    func destinationOptions(headers: Int) throws {
+        let (result, directory) = try Self.session("dstopts", ["--headers", "\(headers)"])
         defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(result.synack && result.closed && result.server_read == "SSH-2.0-crafted-client", "\(result)")
         let both = try Self.signatures(directory.appendingPathComponent("both.pcap"))
-        #expect(both == Self.expected(Self.client6, Self.server6))
+        if result.synack {
+            #expect(result.closed, "\(result)")
+            #expect(both == Self.expected(Self.client6, Self.server6))
+        } else {
+            #expect(headers > 1, "the kernel refused a single destination-options header: \(result)")
+            #expect(both.isEmpty, "the kernel dropped the SYN, the sensor saw \(both)")
+        }
     }
 
-    @Test("150 destination-options headers, as many as a 1500-byte link carries with the segment")
+    @Test("one IPv6 destination-options header before every client segment: the kernel answers, and so does the sensor")
+    func oneDestinationOptionsHeader() throws {
+        try destinationOptions(headers: 1)
+    }
+
+    @Test("every client segment behind 17 IPv6 destination-options headers: the sensor sees what the kernel accepted")
+    func seventeenDestinationOptionsHeaders() throws {
+        try destinationOptions(headers: 17)
+    }
+
+    @Test("150 destination-options headers, as many as a 1500-byte link carries with the segment: the sensor sees what the kernel accepted")
     func longDestinationOptionsChain() throws {
-        let (result, directory) = try Self.session("dstopts", ["--headers", "150"])
-        defer { try? FileManager.default.removeItem(at: directory) }
-        #expect(result.synack && result.closed, "\(result)")
-        let both = try Self.signatures(directory.appendingPathComponent("both.pcap"))
-        #expect(both == Self.expected(Self.client6, Self.server6))
+        try destinationOptions(headers: 150)
     }
 
     @Test("every client segment in tiny fragments with a decoy duplicate naming port 80: the kernel reassembles port 22, and so does the sensor")
