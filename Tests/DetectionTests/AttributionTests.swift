@@ -93,7 +93,10 @@ struct NonHostTests {
 
     @Test("an ARP frame from an address that is no host makes no record and reaches no detection")
     func arpFromNonHost() throws {
-        var h = try Harness("hosts: [{ address: 127.0.0.0/8, name: loop, state: decommissioned }]")
+        var h = try Harness("""
+            local_networks: [127.0.0.0/8, 10.0.0.0/8]
+            hosts: [{ address: 127.0.0.0/8, name: loop, state: decommissioned }]
+            """)
         h.feed([arp("127.0.0.1", asks: "10.0.0.1"), arp("0.0.0.0", asks: "10.0.0.9")])
         #expect(!h.holds("127.0.0.1") && !h.holds("0.0.0.0"))
         #expect(h.alerts.isEmpty)
