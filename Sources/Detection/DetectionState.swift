@@ -215,12 +215,14 @@ extension DetectionEngine {
         return HostTable.isHost(address, receivedFirstFrame: true, opening: opening, placement: site) ? .lost : .none
     }
 
-    /// Puts back when learning began, the learned host table (see `HostTable.restore`) and the exposure ledger.
+    /// Puts back when learning began, the learned host table (see `HostTable.restore`; without the records an older
+    /// state holds for addresses that are no host: `HostTable.removeHosts`) and the exposure ledger.
     public mutating func restoreHosts(learningStart: Timestamp?, layout: [UInt8], hosts saved: [SavedHost],
                                       services: [ServiceKey: ServiceRecord],
                                       exposures: [ExposureKey: ExposureRecord]) throws {
         start = learningStart
         try hosts.restore(layout: layout, hosts: saved, services: services)
+        hosts.removeHosts { !site.namesHost($0) }
         if let position = exposurePosition, var ledger = detections[position] as? MaintenanceExposure {
             ledger.entries = exposures
             detections[position] = ledger

@@ -7,6 +7,7 @@ import FlowTracking
 import HostBaselines
 import PacketDecoding
 import SiteModel
+import StateCoding
 import Testing
 
 let broadcastMAC: UInt64 = 0xFFFF_FFFF_FFFF
@@ -119,6 +120,32 @@ struct NonHostTests {
         #expect(h.alerts[1].message.contains("ICMP type 136 to ff02::1"))
         #expect(h.alerts.map(\.source) == [ip("10.0.5.20"), ip("fe80::5:20")])
         #expect(!h.holds("224.0.0.251") && !h.holds("ff02::1"))
+    }
+}
+
+@Suite("Attribution: older state")
+struct OlderStateTests {
+    @Test("a state saved with records for addresses that are no host comes back without them")
+    func restoredWithoutNonHosts() throws {
+        // As an older build saved it: hosts for a DHCP discover's 0.0.0.0 and 255.255.255.255, a group, and one host.
+        var saved = HostTable()
+        for address in ["0.0.0.0", "255.255.255.255", "224.0.0.251", "192.168.1.20"] {
+            _ = saved.findOrInsert(ip(address), isLocal: address == "192.168.1.20", at: start)
+        }
+        saved.recordService(host: ip("255.255.255.255"), port: 67, ipProtocol: IPProtocol.udp, clientIsLocal: false,
+                            during: true, at: start)
+        var layout = StateWriter()
+        saved.encodeLayout(into: &layout)
+        var engine = DetectionEngine(site: Site())
+        try engine.restoreHosts(learningStart: start, layout: layout.bytes, hosts: saved.savedHosts, services: saved.services,
+                                exposures: [:])
+        #expect(engine.hosts.count == 1)
+        #expect(engine.hosts.find(ip("192.168.1.20")) != nil)
+        #expect(["0.0.0.0", "255.255.255.255", "224.0.0.251"].allSatisfy { engine.hosts.find(ip($0)) == nil })
+        #expect(engine.hosts.services.isEmpty)
+        // The freed slots take new hosts as usual.
+        _ = engine.hosts.findOrInsert(ip("192.168.1.21"), isLocal: true, at: start)
+        #expect(engine.hosts.count == 2 && engine.hosts.records.count == 4)
     }
 }
 
