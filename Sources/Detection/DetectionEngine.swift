@@ -6,6 +6,12 @@
 //
 // Per packet, only the sending host's counters are touched, through the host references each flow keeps in its
 // storage; host lookups happen when a flow starts or an ARP frame arrives.
+//
+// An end of a flow that is no host by nature (unspecified, loopback, multicast, broadcast: see HostUpkeep.swift)
+// has the reference `HostReference.none`: nothing is counted for it and it is never looked for again, unlike a host
+// evicted while its flow was open, which is found again. The flow still reaches the detections with its other end's
+// facts (`FlowContext.originatorIsHost`/`responderIsHost` say which ends are hosts; a non-host end has no inventory
+// entry), and no detection raises an alert about a non-host.
 
 import FlowTracking
 import HostBaselines
@@ -35,6 +41,9 @@ public struct FlowContext {
     public var responderIsLocal: Bool
     public var originatorEntry: InventoryEntry?
     public var responderEntry: InventoryEntry?
+    /// Whether each end can be a host (false: unspecified, loopback, multicast or broadcast; no alert is about it).
+    public var originatorIsHost = true
+    public var responderIsHost = true
     /// Before this event (for `started`): whether the originator woke from a long silence, and how long it was.
     public var originatorSilence: Duration?
     /// The packet time after which learning is over.
@@ -162,7 +171,7 @@ public struct DetectionEngine: FlowEventHandler {
         guard disposition.outcome == .counted else { return true }
         let annotation = flows.storage(at: disposition.flowIndex).load(FlowAnnotation.self)
         let sender = disposition.fromOriginator ? annotation.originator : annotation.responder
-        guard hosts.isCurrent(sender) else { return false }
+        guard hosts.isCurrent(sender) else { return sender == .none }
         hosts.accountPacket(sender, at: time, wireLength: wireLength, dormantAfter: site.learning.dormantAfter,
                             duringLearning: time < learningEnds)
         return true
@@ -183,24 +192,34 @@ public struct DetectionEngine: FlowEventHandler {
     /// A flood of new addresses can fill a side of the host table and evict a host while one of its flows is open.
     /// Dropping that flow's later events would lose its alerts (a remote-desktop session hidden in a flood would
     /// never reach `session`), so the flow finds its host again, recreated with no history if it has to be.
+    /// An end that is no host (`.none`) has nothing to find.
     mutating func reattach(_ annotation: inout FlowAnnotation, _ flow: Flow, at time: Timestamp) {
-        if !hosts.isCurrent(annotation.originator) {
+        if !holds(annotation.originator) {
             annotation.originator = hosts.host(flow.originator, at: time, placement: site)
             hostsReattached &+= 1
         }
-        if !hosts.isCurrent(annotation.responder) {
+        if !holds(annotation.responder) {
             annotation.responder = hosts.host(flow.responder, at: time, sparing: annotation.originator, placement: site)
             hostsReattached &+= 1
         }
     }
 
-    /// An ARP frame: its sender protocol address is a host that is alive (0.0.0.0 probes name no host).
+    /// Whether a flow's reference to one of its ends is as it should be: the host still held, or no host by nature.
+    @inline(__always)
+    func holds(_ reference: HostReference) -> Bool {
+        reference == .none || hosts.isCurrent(reference)
+    }
+
+    /// An ARP frame: its sender protocol address is a host that is alive (0.0.0.0 probes, and any other address
+    /// that names no host, reach no detection).
     public mutating func arp(_ packet: PacketSummary, at time: Timestamp) {
         if start == nil { start = time }
         let sender = packet.source
-        guard sender != IPAddress(ipv4: 0) else { return }
         let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
         let mac = packet.arpSenderMAC != 0 ? packet.arpSenderMAC : packet.sourceMAC
+        // An ARP probe (from 0.0.0.0, RFC 5227) names no host by its address, but a MAC declared in the site file
+        // still names its machine: a retired host probing for an address is that host waking.
+        guard reference != .none || site.inventoryIndex(forMAC: mac) != nil else { return }
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
                                  senderEntry: inventory(of: reference, address: sender, mac: mac), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
@@ -215,15 +234,20 @@ public struct DetectionEngine: FlowEventHandler {
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {
+        guard hosts.isCurrent(reference) else { return nil }
         let index = hosts[reference].inventoryIndex
         return index >= 0 && Int(index) < site.hosts.count ? site.hosts[Int(index)] : nil
     }
 
-    /// As above, from the site file when the host's record was evicted (its slot may hold another host by now).
-    /// `mac`: the MAC the host sent from (0: unknown): an entry declaring it wins over the address's (see
-    /// `Site.inventoryIndex(for:mac:)`), so a machine declared by its MAC is found whatever address it uses.
+    /// As above, from the site file when the host's record was evicted (its slot may hold another host by now); none
+    /// for an end that is no host (a site file declaring a whole subnet covers its broadcast address too).
+    /// `mac`: the MAC the end sent from (0: unknown, or it never sent): an entry declaring it wins over the
+    /// address's (see `Site.inventoryIndex(for:mac:)`), so a machine declared by its MAC is found whatever address
+    /// it uses, the unspecified address of duplicate-address detection included (a group never sends, so a group
+    /// end has no MAC).
     func inventory(of reference: HostReference, address: IPAddress, mac: UInt64 = 0) -> InventoryEntry? {
         if let index = site.inventoryIndex(forMAC: mac) { return site.hosts[index] }
+        if reference == .none { return nil }
         if hosts.isCurrent(reference) { return inventory(of: reference) }
         return site.inventoryIndex(for: address).map { site.hosts[$0] }
     }
@@ -235,7 +259,8 @@ public struct DetectionEngine: FlowEventHandler {
         defer { storage.store(annotation) }
         if event == .started {
             if start == nil { start = time }
-            let found = hosts.flowStarted(originator: flow.originator, responder: flow.responder, at: time,
+            let found = hosts.flowStarted(originator: flow.originator, responder: flow.responder,
+                                          opening: FlowOpening(flow), at: time,
                                           dormantAfter: site.learning.dormantAfter, duringLearning: time < learningEnds,
                                           placement: site)
             annotation = FlowAnnotation()
@@ -245,30 +270,38 @@ public struct DetectionEngine: FlowEventHandler {
             annotation.responderIsLocal = found.responderIsLocal
             Self.classify(flow, annotation: &annotation, site: site)
         }
-        let known = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
+        let known = holds(annotation.originator) && holds(annotation.responder)
         // A flow's last event needs no host record (its verdicts read addresses, the site and the flow), so an
         // evicted host is not recreated just to see its flow end: a SYN flood's forged sources stay evicted.
         if !known && event != .ended { reattach(&annotation, flow, at: time) }
-        let current = hosts.isCurrent(annotation.originator) && hosts.isCurrent(annotation.responder)
+        let current = holds(annotation.originator) && holds(annotation.responder)
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
-        if event == .answered { hosts.flowAnswered(by: annotation.responder, at: time) }
-        let silence = event == .started ? hosts.takeWaking(annotation.originator, at: time) : nil
+        let (originatorIsHost, responderIsHost) = (annotation.originator != .none, annotation.responder != .none)
+        if event == .answered && responderIsHost { hosts.flowAnswered(by: annotation.responder, at: time) }
+        // The originator's waking is judged only when its own first packet started the flow: not when the flow was
+        // turned round (it has sent nothing yet) nor when that packet answered someone (a DHCP server's offer).
+        let silence = event == .started && originatorIsHost && flow.originatorSentFirst && !flow.openedByAnswer
+            ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).
         var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
         if current && (event == .ended || event == .longLived) {
             let period = site.learning.period
-            (rates.originatorRecent, rates.originatorLearned) =
-                hosts.foldedRates(annotation.originator, at: time, learningPeriod: period)
-            (rates.responderRecent, rates.responderLearned) =
-                hosts.foldedRates(annotation.responder, at: time, learningPeriod: period)
+            if originatorIsHost {
+                (rates.originatorRecent, rates.originatorLearned) =
+                    hosts.foldedRates(annotation.originator, at: time, learningPeriod: period)
+            }
+            if responderIsHost {
+                (rates.responderRecent, rates.responderLearned) =
+                    hosts.foldedRates(annotation.responder, at: time, learningPeriod: period)
+            }
         }
         // The ledger of services: every answered service teaches it, inside clients and outside alike.
         var serviceKnownBefore = false
         let serves = event == .established && flow.ipProtocol == IPProtocol.tcp
             || event == .answered && flow.ipProtocol == IPProtocol.udp
-        if serves && annotation.responderIsLocal {
+        if serves && annotation.responderIsLocal && responderIsHost {
             serviceKnownBefore = hosts.recordService(
                 host: flow.responder, port: flow.responderPort, ipProtocol: flow.ipProtocol,
                 clientIsLocal: annotation.originatorIsLocal, during: time < learningEnds, at: time) != nil
@@ -279,7 +312,7 @@ public struct DetectionEngine: FlowEventHandler {
             responderIsLocal: annotation.responderIsLocal,
             originatorEntry: inventory(of: annotation.originator, address: flow.originator, mac: flow.originatorMAC),
             responderEntry: inventory(of: annotation.responder, address: flow.responder, mac: flow.responderMAC),
-            originatorSilence: silence,
+            originatorIsHost: originatorIsHost, responderIsHost: responderIsHost, originatorSilence: silence,
             learningEnds: learningEnds,
             originatorRecentRate: rates.originatorRecent, originatorLearnedRate: rates.originatorLearned,
             responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,
@@ -293,8 +326,18 @@ public struct DetectionEngine: FlowEventHandler {
     }
 }
 
-/// The site file says where hosts stand for the hosts stage.
+/// The site file says where hosts stand for the hosts stage (`namesHost` is the site's own: directed broadcasts
+/// depend on its networks).
 extension Site: HostPlacement {}
+
+extension FlowOpening {
+    /// How `flow` began, from what the flow table noted at its first packet.
+    init(_ flow: Flow) {
+        self.init(originatorSentFirst: flow.originatorSentFirst,
+                  originatorAnswered: flow.openedByAnswer && flow.originatorSentFirst,
+                  firstFrameToGroupMAC: flow.firstFrameToGroupMAC)
+    }
+}
 
 extension AlertHost {
     init(_ address: IPAddress, _ entry: InventoryEntry?) {

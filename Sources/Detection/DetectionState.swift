@@ -170,9 +170,9 @@ extension DetectionEngine {
             let flow = openFlows.flow(at: slot)
             var a = FlowAnnotation()
             // A host the flow still held is found again by address; one it had lost stays lost (its next event finds
-            // it again, as in one run).
-            a.originator = try reader.bool() ? hosts.find(flow.originator) ?? .none : .none
-            a.responder = try reader.bool() ? hosts.find(flow.responder) ?? .none : .none
+            // it again, as in one run); an end that is no host stays none.
+            a.originator = restoredReference(flow, originator: true, held: try reader.bool())
+            a.responder = restoredReference(flow, originator: false, held: try reader.bool())
             a.originatorIsLocal = try reader.bool()
             a.responderIsLocal = try reader.bool()
             let match = try reader.uint8()
@@ -192,8 +192,8 @@ extension DetectionEngine {
         for slot in openFlows.openFlowSlots {
             let flow = openFlows.flow(at: slot)
             var a = FlowAnnotation()
-            a.originator = hosts.find(flow.originator) ?? .none
-            a.responder = hosts.find(flow.responder) ?? .none
+            a.originator = restoredReference(flow, originator: true, held: hosts.find(flow.originator) != nil)
+            a.responder = restoredReference(flow, originator: false, held: hosts.find(flow.responder) != nil)
             a.originatorIsLocal = hosts.isCurrent(a.originator) ? hosts[a.originator].isLocal : site.isLocal(flow.originator)
             a.responderIsLocal = hosts.isCurrent(a.responder) ? hosts[a.responder].isLocal : site.isLocal(flow.responder)
             Self.classify(flow, annotation: &a, site: site)
@@ -201,12 +201,28 @@ extension DetectionEngine {
         }
     }
 
-    /// Puts back when learning began, the learned host table (see `HostTable.restore`) and the exposure ledger.
+    /// The reference for one end of a restored flow: `.none` when it is no host by nature (even if a file saved
+    /// before that rule holds a record for the address), the host found again by address when the flow held it,
+    /// else `.lost` (found again at its next event). Which end a flow's first frame went to is not saved, so when
+    /// that frame went to a group MAC, an IPv4 end the flow did not hold is taken for the directed broadcast it most
+    /// likely was (a host evicted while such a flow was open then stays uncounted for the rest of the flow, where one
+    /// run would have found it again).
+    func restoredReference(_ flow: Flow, originator: Bool, held: Bool) -> HostReference {
+        let address = originator ? flow.originator : flow.responder
+        guard site.namesHost(address) else { return .none }
+        if held { return hosts.find(address) ?? .lost }
+        let opening = FlowOpening(firstFrameToGroupMAC: flow.firstFrameToGroupMAC)
+        return HostTable.isHost(address, receivedFirstFrame: true, opening: opening, placement: site) ? .lost : .none
+    }
+
+    /// Puts back when learning began, the learned host table (see `HostTable.restore`; without the records an older
+    /// state holds for addresses that are no host: `HostTable.removeHosts`) and the exposure ledger.
     public mutating func restoreHosts(learningStart: Timestamp?, layout: [UInt8], hosts saved: [SavedHost],
                                       services: [ServiceKey: ServiceRecord],
                                       exposures: [ExposureKey: ExposureRecord]) throws {
         start = learningStart
         try hosts.restore(layout: layout, hosts: saved, services: services)
+        hosts.removeHosts { !site.namesHost($0) }
         if let position = exposurePosition, var ledger = detections[position] as? MaintenanceExposure {
             ledger.entries = exposures
             detections[position] = ledger

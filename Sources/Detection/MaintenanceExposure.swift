@@ -76,7 +76,7 @@ struct MaintenanceExposure: Detection {
         case .dataBothWays: stage = .session
         default: return
         }
-        guard !context.originatorIsLocal, context.responderIsLocal,
+        guard !context.originatorIsLocal, context.responderIsLocal, context.originatorIsHost, context.responderIsHost,
             flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp,
             Int(noted) - 1 < stage.rawValue
         else { return }

@@ -65,6 +65,8 @@ struct MaintenancePortInbound: Detection {
     /// `raisedStages`: this detection's byte for the flow, one bit per `Stage.rawValue` already raised.
     mutating func flow(_ context: FlowContext, site: Site, mark raisedStages: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
+        // A broadcast or multicast destination is no port of any host, and a source that is no host reached nothing.
+        guard context.originatorIsHost, context.responderIsHost else { return }
         if context.event == .started {
             if context.maintenance == .unexpected { raise(.probe, context, &raisedStages, ledger: &ledger) }
             return

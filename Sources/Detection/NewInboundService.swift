@@ -30,7 +30,8 @@ struct NewInboundService: Detection {
         case (.established, IPProtocol.tcp), (.answered, IPProtocol.udp): break
         default: return
         }
-        guard context.responderIsLocal else { return }
+        // A client that is no host (a broadcast or unspecified source) is forged: nothing to say about its "service".
+        guard context.responderIsLocal, context.responderIsHost, context.originatorIsHost else { return }
         let learning = context.time < context.learningEnds
         guard !context.serviceKnownBefore, !learning, !context.originatorIsLocal, flow.responderPort < ephemeralStart,
             !context.maintenance.isDeclared

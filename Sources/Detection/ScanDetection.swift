@@ -113,7 +113,9 @@ struct ScanDetection: Detection {
         let flow = context.flow
         let refused = context.event == .answered && flow.responderState == .reset
         guard context.event == .ended || refused, flow.ipProtocol == IPProtocol.tcp,
-            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established)
+            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established),
+            // A scanner is a host, and so is what it failed to reach: a SYN to a broadcast address is no host's port.
+            context.originatorIsHost, context.responderIsHost
         else { return }
         let rule: RuleID
         if context.originatorIsLocal {

@@ -92,6 +92,14 @@ public struct Flow: Sendable {
     /// The flow's first frame was sent to a group MAC (broadcast or multicast): to a unicast IP address, a directed
     /// broadcast, which names no host.
     public var firstFrameToGroupMAC = false
+    /// The first packet came from the originator: false when the table turned the flow round (its first packet was
+    /// the responder's answer to something not captured). With `openedByAnswer`, who really sent what when the flow
+    /// started (for the hosts stage at `started`; not in state files, as nothing after `started` reads them).
+    public var originatorSentFirst = true
+    /// The first packet looked like an answer (see `FlowTable.senderIsLikelyResponder`). When `originatorSentFirst`
+    /// is still true, the table did not turn the flow round because its destination is no host (a DHCP offer to
+    /// 255.255.255.255): the originator answered someone rather than starting anything.
+    public var openedByAnswer = false
     /// TCP: the acknowledgment number of the responder's SYN-ACK (the originator's first sequence number after its
     /// SYN), and how far past it the responder has acknowledged since: the originator's data as the responder
     /// received it, which a capture that sees only the responder's side cannot see otherwise. Not in state files.

@@ -73,17 +73,22 @@ public enum ICMPPorts {
         return (UInt16(type), UInt16(code), true)
     }
 
-    /// Whether the type answers a request (so a flow that starts with it was started by the other side).
+    /// Whether the type answers a request to the same address (so a flow that starts with it was started by the
+    /// other side): echo, timestamp, information, address mask, node information and home-agent discovery replies.
+    /// Router and neighbour discovery and multicast listener messages are not: their "request" goes to a group (a
+    /// router solicitation to ff02::2, a neighbour solicitation to a solicited-node group, a listener query to
+    /// ff02::1) and the advertisement or report is the sender's own statement, often unsolicited. A flow that starts
+    /// with one is its sender's, with the type as in the frame (ICMPv4 router advertisement, 9, likewise).
     @inlinable
     public static func isReply(type: UInt8, isIPv6: Bool) -> Bool {
         if isIPv6 {
             switch type {
-            case 129, 131, 134, 136, 140, 145: return true
+            case 129, 140, 145: return true
             default: return false
             }
         }
         switch type {
-        case 0, 9, 14, 16, 18: return true
+        case 0, 14, 16, 18: return true
         default: return false
         }
     }

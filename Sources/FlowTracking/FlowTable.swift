@@ -449,10 +449,14 @@ public struct FlowTable {
         }
         let index = freeList.removeLast()
         var originatorIsA = senderIsA
-        if FlowTable.senderIsLikelyResponder(packet) { originatorIsA.toggle() }
+        let answer = FlowTable.senderIsLikelyResponder(packet)
+        // Never turned round toward a group: the destination would become the originator of a flow it never sent in.
+        if answer && !FlowTable.isGroupDestination(packet) { originatorIsA.toggle() }
         var flow = Flow(key: key, originatorIsA: originatorIsA, id: nextID, firstSeen: time, lastSeen: time)
         flow.slot = index
         flow.firstFrameToGroupMAC = MACAddress.isGroup(packet.destinationMAC)
+        flow.originatorSentFirst = originatorIsA == senderIsA
+        flow.openedByAnswer = answer
         // The sender's MAC before `started` is raised (the packet's counters come after it, in `update`).
         if originatorIsA == senderIsA { flow.originatorMAC = packet.sourceMAC } else { flow.responderMAC = packet.sourceMAC }
         nextID &+= 1
@@ -468,7 +472,8 @@ public struct FlowTable {
     }
 
     /// The first packet of a flow that came from the server side: a SYN-ACK (the SYN was missed), an ICMP reply,
-    /// or TCP/UDP without a SYN from a well-known port to an ephemeral one. Zeek flips roles the same way.
+    /// or TCP/UDP without a SYN from a well-known port to an ephemeral one. Zeek flips roles the same way. A DHCP
+    /// server's answer goes from one well-known port to another (67 to 68; DHCPv6 547 to 546), so it is named.
     static func senderIsLikelyResponder(_ packet: PacketSummary) -> Bool {
         switch packet.ipProtocol {
         case IPProtocol.tcp:
@@ -476,12 +481,30 @@ public struct FlowTable {
             if flags.contains(.syn) { return flags.contains(.ack) }
             return isLikelyServerPort(packet.sourcePort) && !isLikelyServerPort(packet.destinationPort)
         case IPProtocol.udp:
+            if isDHCPServerAnswer(sourcePort: packet.sourcePort, destinationPort: packet.destinationPort) { return true }
             return isLikelyServerPort(packet.sourcePort) && !isLikelyServerPort(packet.destinationPort)
         case IPProtocol.icmp, IPProtocol.icmpv6:
             return packet.hasICMP && ICMPPorts.isReply(type: packet.icmpType, isIPv6: packet.network == .ipv6)
         default:
             return false
         }
+    }
+
+    /// DHCP server to client (RFC 2131: server port 67, client port 68) or DHCPv6 server to client (RFC 8415: 547
+    /// to 546). A relay talks 67 to 67 and is left as it comes.
+    static func isDHCPServerAnswer(sourcePort: UInt16, destinationPort: UInt16) -> Bool {
+        (sourcePort == 67 && destinationPort == 68) || (sourcePort == 547 && destinationPort == 546)
+    }
+
+    /// The packet went to no one host: a multicast group, the limited broadcast, the unspecified address, or any
+    /// address through a broadcast or multicast MAC (a directed broadcast). A flow is never turned round toward such
+    /// a destination: it sent nothing and is no host to originate anything, so the sender stays the originator
+    /// (`Flow.openedByAnswer` says its first packet answered someone). Loopback is not here: its two ends are real
+    /// sockets of one machine, and a SYN-ACK between them is turned round as any other.
+    static func isGroupDestination(_ packet: PacketSummary) -> Bool {
+        let destination = packet.destination
+        return destination.isMulticast || destination.isLimitedBroadcast || destination.isUnspecified
+            || MACAddress.isGroup(packet.destinationMAC)
     }
 
     /// Ports below 1024 are services; so are the registered ports of common remote-administration and database

@@ -12,7 +12,8 @@ public struct HostRecord: Sendable {
     public internal(set) var generation: UInt32 = 0
     /// Index of the site inventory entry that covers this address (-1: none), set by whoever creates the record.
     public var inventoryIndex: Int32 = -1
-    /// The last frame from this host (IP or ARP).
+    /// The last frame from this host (IP or ARP); `firstSeen` while it has sent none (`hasSent`: a host first seen
+    /// as a destination has no frame of its own yet).
     public var lastSeen: Timestamp
     public var packetsSent: UInt64 = 0
     public var bytesSent: UInt64 = 0
@@ -44,6 +45,12 @@ public struct HostRecord: Sendable {
         self.firstSeen = firstSeen
         self.lastSeen = firstSeen
     }
+
+    /// The host has sent a frame (an IP packet or ARP). Until then it has no silence to break: its first frame starts
+    /// its history rather than waking it. Read from the counters, so state files saved before this existed say the
+    /// same (their destination-only hosts have counted no frame).
+    @inlinable
+    public var hasSent: Bool { packetsSent > 0 || arpFrames > 0 }
 }
 
 /// A reference to a host table slot that notices when the slot was reused.
@@ -51,7 +58,12 @@ public struct HostReference: Sendable, Equatable, BitwiseCopyable {
     public var index: Int32
     public var generation: UInt32
 
+    /// No host, by nature: that end of a flow is an address that names none (unspecified, loopback, multicast,
+    /// broadcast). Never found again.
     public static let none = HostReference(index: -1, generation: 0)
+    /// A host the holder had and lost track of (its record not held when the state was saved): found again by
+    /// address when next needed, as an evicted one is.
+    public static let lost = HostReference(index: -2, generation: 0)
 
     public init(index: Int32, generation: UInt32) {
         self.index = index

@@ -137,10 +137,15 @@ public struct HostTable {
     }
 
     /// Notes a frame from the host at `time`: when it breaks a silence of at least `dormantAfter`, the waking time
-    /// and the length of the silence are kept for the dormancy rule.
+    /// and the length of the silence are kept for the dormancy rule. A host's first frame breaks no silence: it had
+    /// none of its own before (see `HostRecord.hasSent`).
     public mutating func touch(_ reference: HostReference, at time: Timestamp, dormantAfter: Duration) {
         let i = Int(reference.index)
         let last = storage[i].lastSeen
+        guard storage[i].hasSent else {
+            storage[i].lastSeen = max(time, storage[i].firstSeen)
+            return
+        }
         if time - last >= dormantAfter {
             storage[i].wokeAt = time
             storage[i].silenceBeforeWaking = time - last

@@ -232,4 +232,23 @@ extension HostTable {
         while localCount > configuration.localCapacity { evict(local: true) }
         while externalCount > configuration.externalCapacity { evict(local: false) }
     }
+
+    /// Removes the hosts whose address `isNoHost` says names no host, with the services recorded for them: a state
+    /// saved before the hosts stage knew such addresses holds records for 0.0.0.0, groups and broadcasts, which
+    /// nothing would ever find again (the stage no longer looks them up) and which the hosts report would show
+    /// forever. Not counted as evictions. Returns how many went.
+    @discardableResult
+    public mutating func removeHosts(where isNoHost: (IPAddress) -> Bool) -> Int {
+        let doomed = index.entries.filter { isNoHost(storage[Int($0)].address) }.sorted()
+        for slot in doomed {
+            let i = Int(slot)
+            index.remove(hash: storage[i].address.hash(seed: seed), entry: slot)
+            storage[i].generation &+= 1
+            live[i] = false
+            free.append(slot)
+            if storage[i].isLocal { localCount -= 1 } else { externalCount -= 1 }
+        }
+        if !doomed.isEmpty { services = services.filter { !isNoHost($0.key.host) } }
+        return doomed.count
+    }
 }

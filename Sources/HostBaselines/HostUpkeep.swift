@@ -6,13 +6,47 @@
 //
 // Where a new host stands (local or outside, which inventory entry covers it) is the site file's to say: the stage
 // asks through `HostPlacement`, which the site model provides, so this module needs no site file of its own.
+//
+// Some addresses are no host at all: unspecified, loopback, multicast, broadcast (`HostPlacement.namesHost`, and a
+// unicast IPv4 destination reached by a broadcast frame). The stage makes no record for them and hands on
+// `HostReference.none` for that end of a flow; the flow itself is still tracked, and its other end is a host as
+// usual. A host's frames are the only thing that feed its last-seen time and its waking: being the destination of
+// a flow, or the originator of a flow whose first packet came from the other side, is not a frame of its own.
 
 import PacketDecoding
 
-/// Where an address stands in the site: inside or outside, and which inventory entry (by position) covers it.
+/// Where an address stands in the site: inside or outside, which inventory entry (by position) covers it, and
+/// whether it can be a host at all.
 public protocol HostPlacement {
     func isLocal(_ address: IPAddress) -> Bool
     func inventoryIndex(for address: IPAddress) -> Int?
+    /// False for an address that names no single host (unspecified, loopback, multicast, broadcast): the stage makes
+    /// no host for it.
+    func namesHost(_ address: IPAddress) -> Bool
+}
+
+extension HostPlacement {
+    /// Without site networks, only what the address itself says (`IPAddress.canBeHost`).
+    public func namesHost(_ address: IPAddress) -> Bool { address.canBeHost }
+}
+
+/// How a flow began, as the hosts stage needs it: who sent its first packet, whether that packet answered someone,
+/// and where its first frame went below IP.
+public struct FlowOpening: Sendable {
+    /// The first packet came from the originator. False when the flow table turned the flow round (a SYN-ACK, a
+    /// server's reply: the originator's packet was not captured), so the originator has sent nothing yet.
+    public var originatorSentFirst = true
+    /// The first packet looked like an answer but was not turned round, its destination being no host (a DHCP offer
+    /// to 255.255.255.255): the originator answered someone, it started nothing.
+    public var originatorAnswered = false
+    /// The first frame went to a broadcast or multicast MAC: its unicast IPv4 destination is a directed broadcast.
+    public var firstFrameToGroupMAC = false
+
+    public init(originatorSentFirst: Bool = true, originatorAnswered: Bool = false, firstFrameToGroupMAC: Bool = false) {
+        self.originatorSentFirst = originatorSentFirst
+        self.originatorAnswered = originatorAnswered
+        self.firstFrameToGroupMAC = firstFrameToGroupMAC
+    }
 }
 
 /// The two hosts of an open flow, as the hosts stage found them when it started.
@@ -29,9 +63,11 @@ extension HostTable {
     /// to count as one waking (read by dormant-host-active as the flow's `originatorSilence`).
     public static let wakeWindow = Duration.seconds(600)
 
-    /// The host for `address`, added if new (placed and matched to the inventory as `placement` says).
+    /// The host for `address`, added if new (placed and matched to the inventory as `placement` says); `.none` for
+    /// an address that names no host.
     public mutating func host(_ address: IPAddress, at time: Timestamp, sparing spared: HostReference? = nil,
                               placement: some HostPlacement) -> HostReference {
+        guard placement.namesHost(address) else { return .none }
         let (reference, isNew) = findOrInsert(address, isLocal: placement.isLocal(address), at: time, sparing: spared)
         if isNew, let entry = placement.inventoryIndex(for: address) {
             self[reference].inventoryIndex = Int32(entry)
@@ -39,28 +75,51 @@ extension HostTable {
         return reference
     }
 
-    /// A flow started: both hosts found or added (the originator spared while the responder is added), the
-    /// originator's frame and client activity, both sides' peers, and during learning the originator's flows and
-    /// peers.
-    public mutating func flowStarted(originator: IPAddress, responder: IPAddress, at time: Timestamp,
-                                     dormantAfter: Duration, duringLearning: Bool,
+    /// Whether one end of a flow can be a host: `placement` says for the address, and the end the first frame went
+    /// to is no host either when that frame went to a group MAC with a unicast IPv4 destination (a directed broadcast
+    /// of a subnet the site file does not list: `192.168.1.255` on a sensor without a site file).
+    public static func isHost(_ address: IPAddress, receivedFirstFrame: Bool, opening: FlowOpening,
+                              placement: some HostPlacement) -> Bool {
+        if receivedFirstFrame && opening.firstFrameToGroupMAC && !address.isIPv6 { return false }
+        return placement.namesHost(address)
+    }
+
+    /// A flow started: both hosts found or added (the originator spared while the responder is added), `.none` for
+    /// an end that is no host; the frame of the first packet's sender (never a host's that sent nothing: silence
+    /// counts from a host's own frames); the originator's client activity, unless its first packet answered someone;
+    /// both sides' peers, and during learning the originator's flows and peers.
+    public mutating func flowStarted(originator: IPAddress, responder: IPAddress, opening: FlowOpening = FlowOpening(),
+                                     at time: Timestamp, dormantAfter: Duration, duringLearning: Bool,
                                      placement: some HostPlacement) -> FlowHosts {
         var hosts = FlowHosts()
-        hosts.originator = host(originator, at: time, placement: placement)
-        hosts.responder = host(responder, at: time, sparing: hosts.originator, placement: placement)
-        hosts.originatorIsLocal = self[hosts.originator].isLocal
-        hosts.responderIsLocal = self[hosts.responder].isLocal
-        touch(hosts.originator, at: time, dormantAfter: dormantAfter)
-        self[hosts.originator].lastActiveAsClient = time
-        self[hosts.originator].flowsOriginated &+= 1
-        self[hosts.originator].activity.add(flows: 1)
-        self[hosts.originator].activity.fold(at: time)
-        self[hosts.originator].peers.insert(responder)
-        self[hosts.responder].peers.insert(originator)
-        if duringLearning {
-            self[hosts.originator].learningFlows &+= 1
-            self[hosts.originator].learningPeers.insert(responder)
+        if HostTable.isHost(originator, receivedFirstFrame: !opening.originatorSentFirst, opening: opening,
+                            placement: placement) {
+            hosts.originator = host(originator, at: time, placement: placement)
         }
+        if HostTable.isHost(responder, receivedFirstFrame: opening.originatorSentFirst, opening: opening,
+                            placement: placement) {
+            hosts.responder = host(responder, at: time, sparing: hosts.originator, placement: placement)
+        }
+        let (o, r) = (hosts.originator, hosts.responder)
+        hosts.originatorIsLocal = o == .none ? placement.isLocal(originator) : self[o].isLocal
+        hosts.responderIsLocal = r == .none ? placement.isLocal(responder) : self[r].isLocal
+        let sender = opening.originatorSentFirst ? o : r
+        if sender != .none { touch(sender, at: time, dormantAfter: dormantAfter) }
+        if o != .none {
+            if opening.originatorAnswered {
+                self[o].lastActiveAsServer = time
+                self[o].flowsAnswered &+= 1
+            } else {
+                self[o].lastActiveAsClient = time
+                self[o].flowsOriginated &+= 1
+                self[o].activity.add(flows: 1)
+                self[o].activity.fold(at: time)
+                if duringLearning { self[o].learningFlows &+= 1 }
+            }
+            self[o].peers.insert(responder)
+            if duringLearning { self[o].learningPeers.insert(responder) }
+        }
+        if r != .none { self[r].peers.insert(originator) }
         return hosts
     }
 
@@ -86,10 +145,12 @@ extension HostTable {
                 Double(self[reference].learningPackets) / max(1, learningPeriod.seconds))
     }
 
-    /// An ARP frame from `sender`: the host found or added, its frame noted and counted.
+    /// An ARP frame from `sender`: the host found or added, its frame noted and counted; `.none` when the sender
+    /// address names no host (`0.0.0.0` in an ARP probe).
     public mutating func arpFrame(from sender: IPAddress, at time: Timestamp, dormantAfter: Duration,
                                   placement: some HostPlacement) -> HostReference {
         let reference = host(sender, at: time, placement: placement)
+        guard reference != .none else { return .none }
         touch(reference, at: time, dormantAfter: dormantAfter)
         self[reference].arpFrames &+= 1
         return reference

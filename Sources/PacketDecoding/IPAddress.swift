@@ -33,6 +33,37 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         return lhs.low < rhs.low
     }
 
+    // MARK: What kind of address it is
+    //
+    // Addresses that never name one host of a network: the hosts stage makes no host for them, and no alert is about
+    // one (a directed broadcast, the last address of a site's subnet, depends on the site's networks and is the site
+    // model's to say).
+
+    /// `0.0.0.0` or `::`: "no address yet" (a DHCP discover's source, a duplicate-address probe's source).
+    @inlinable
+    public var isUnspecified: Bool { high == 0 && low == 0 }
+
+    /// `127.0.0.0/8` or `::1`: the capturing machine talking to itself (RFC 1122 section 3.2.1.3, RFC 4291 2.5.3).
+    @inlinable
+    public var isLoopback: Bool {
+        isIPv6 ? high == 0 && low == 1 : ipv4Value >> 24 == 127
+    }
+
+    /// `224.0.0.0/4` or `ff00::/8` (link-local groups such as `224.0.0.251` and `ff02::1` included): a group, which
+    /// any number of hosts may have joined.
+    @inlinable
+    public var isMulticast: Bool {
+        isIPv6 ? high >> 56 == 0xff : ipv4Value >> 28 == 0xe
+    }
+
+    /// `255.255.255.255`: every host of the link (RFC 919).
+    @inlinable
+    public var isLimitedBroadcast: Bool { !isIPv6 && ipv4Value == 0xFFFF_FFFF }
+
+    /// Whether the address can name one host: not unspecified, loopback, multicast or the limited broadcast.
+    @inlinable
+    public var canBeHost: Bool { !(isUnspecified || isLoopback || isMulticast || isLimitedBroadcast) }
+
     /// The address in network byte order: 4 bytes for IPv4, 16 for IPv6.
     public var bytes: [UInt8] {
         if !isIPv6 {

@@ -284,6 +284,20 @@ public struct Site: Sendable {
         localLookup.contains(address)
     }
 
+    /// The last address of one of the IPv4 `localNetworks` of length 30 or shorter: that subnet's directed broadcast
+    /// (RFC 919, RFC 922), which names every host on it, never one. A /31 has no broadcast (RFC 3021) and a /32 is one
+    /// host. Asked once per new flow end, one hash.
+    public func isDirectedBroadcast(_ address: IPAddress) -> Bool {
+        !address.isIPv6 && localLookup.broadcasts.contains(address)
+    }
+
+    /// Whether `address` can be a host of this site: not unspecified, loopback, multicast, the limited broadcast
+    /// (`IPAddress.canBeHost`) or a directed broadcast of one of the local networks. The hosts stage makes no host
+    /// for any other address, so no alert is ever about one.
+    public func namesHost(_ address: IPAddress) -> Bool {
+        address.canBeHost && !isDirectedBroadcast(address)
+    }
+
     /// The most specific inventory entry covering `address` (a /32 entry wins over its subnet's).
     public func inventory(for address: IPAddress) -> InventoryEntry? {
         inventoryIndex(for: address).map { hosts[$0] }
@@ -373,8 +387,15 @@ struct LocalLookup: Sendable {
     /// Longest prefix first (any order would do: membership, not the most specific match, is asked); empty when
     /// `walked` is used.
     var levels: [Level] = []
+    /// The directed broadcast address of each IPv4 network of length 30 or shorter (public addresses are single
+    /// hosts, not networks).
+    var broadcasts: Set<IPAddress> = []
 
     init(_ networks: [IPNetwork], _ publicAddresses: [IPAddress]) {
+        for network in networks where !network.address.isIPv6 && network.prefixLength <= 30 {
+            let hostBits = UInt32.max >> UInt32(network.prefixLength)
+            broadcasts.insert(IPAddress(ipv4: network.address.ipv4Value | hostBits))
+        }
         let all = networks + publicAddresses.map { IPNetwork(address: $0, prefixLength: $0.isIPv6 ? 128 : 32)! }
         guard all.count > LocalLookup.walkedAtMost else {
             walked = all

@@ -67,6 +67,10 @@ struct DeclaredMACTests {
         h.feed([from(Self.oldERP, arp("10.0.9.9", asks: "10.0.9.1"))])
         #expect(h.alerts.map(\.rule) == [.decommissionedHostActive])
         #expect(h.alerts.first?.message == "decommissioned host old-erp (10.0.9.9) sent ARP for 10.0.9.1")
+        // An ARP probe (sender 0.0.0.0, RFC 5227) names no host by address; by its declared MAC it is old-erp.
+        var probe = try Harness(Self.site)
+        probe.feed([from(Self.other, arp("0.0.0.0", asks: "10.0.9.10")), from(Self.oldERP, arp("0.0.0.0", asks: "10.0.9.10"))])
+        #expect(probe.alerts.map(\.message) == ["decommissioned host old-erp (0.0.0.0) sent ARP for 10.0.9.10"])
         var later = try Harness(Self.site)
         later.feed([from(Self.oldERP, udp("10.0.9.77", 5000, "10.0.9.1", 53))])
         #expect(later.alerts.first?.message == "decommissioned host old-erp (10.0.9.77) sent UDP/53 to 10.0.9.1")
