@@ -66,6 +66,8 @@ public struct DetectionCounters: Sendable, Equatable {
 public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
+    /// The MAC each local address sends from (MACBindings.swift; fed by LinkLearning.swift).
+    public internal(set) var links: MACBindings
     public var ledger: AlertLedger
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
@@ -122,11 +124,12 @@ public struct DetectionEngine: FlowEventHandler {
         precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
         precondition(Set(detections.map { $0.name }).count == detections.count, "detection names must differ")
         self.detections = detections.map { $0.init() }
-        reacting = (0..<8).map { bit in
+        reacting = (0..<DetectionEvents.count).map { bit in
             detections.indices.filter { detections[$0].events.contains(DetectionEvents(rawValue: 1 << UInt16(bit))) }
         }
         self.site = site
         self.hosts = HostTable(configuration: hosts)
+        self.links = MACBindings(capacity: hosts.bindingCapacity)
         self.ledger = AlertLedger(configuration: ledger)
     }
 
@@ -198,11 +201,13 @@ public struct DetectionEngine: FlowEventHandler {
     public mutating func arp(_ packet: PacketSummary, at time: Timestamp) {
         if start == nil { start = time }
         let sender = packet.source
+        if sender == IPAddress(ipv4: 0) { links.noteJoin(MACAddress(packet.arpSenderMAC), at: time) }  // a probe
         guard sender != IPAddress(ipv4: 0) else { return }
         let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
                                  senderEntry: inventory(of: reference), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
+        learnLink(arp: packet, sender: reference, at: time)
     }
 
     /// Packet time reached `time`: the detections that asked for it hear so, once per `tickInterval` at most. A
@@ -249,6 +254,7 @@ public struct DetectionEngine: FlowEventHandler {
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
         if event == .answered { hosts.flowAnswered(by: annotation.responder, at: time) }
+        if event == .started || event == .answered { learnLink(event, flow, annotation, at: time) }
         let silence = event == .started ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).

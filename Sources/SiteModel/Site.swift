@@ -119,13 +119,17 @@ public struct InventoryEntry: Sendable {
     public var allow: [AllowedActivity]
     /// Line of the entry in the site file, for messages.
     public var line: Int
+    /// The MACs the host is declared with (`mac:`): none, or the only ones its addresses may answer from.
+    public var macs: [MACAddress]
 
-    public init(network: IPNetwork, name: String, state: HostState, allow: [AllowedActivity] = [], line: Int = 0) {
+    public init(network: IPNetwork, name: String, state: HostState, allow: [AllowedActivity] = [],
+                macs: [MACAddress] = [], line: Int = 0) {
         self.network = network
         self.name = name
         self.state = state
         self.allow = allow
         self.line = line
+        self.macs = macs
     }
 }
 
