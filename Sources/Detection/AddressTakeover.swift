@@ -7,7 +7,8 @@
 // A retired server whose address another machine took after days of silence is the pattern.
 //
 // Tunables: severity 1 when the address is declared decommissioned or idle, or was dormant (silent for longer than
-// `learning.dormant_after` before the new MAC appeared): a quiet address coming back as another machine is how a
+// `learning.dormant_after` before the new MAC appeared: no frame from the address, or none from the old MAC before
+// the new one's first): a quiet address coming back as another machine is how a
 // forgotten host's place is taken; else 2. Randomised MACs: on an address not declared with a MAC, a change from a
 // locally administered MAC (a phone or laptop that randomises per network, RFC 7042 2.1) is a lease handed to another
 // client, and so is a change to a MAC that joined within `MACBindings.joinWindow` (10 min: a DHCP exchange, or an
@@ -38,12 +39,18 @@ struct AddressTakeover: Detection {
             if c.time - latest.lastSeen <= IPConflict.window { return }
             if c.arp == .unsolicitedReply && c.time - latest.lastSeen <= ARPSpoof.poisonWindow { return }
         }
+        if c.arp != .none, let gateway = c.gatewayMAC, gateway != c.mac { return }  // arp-spoof's: a live gateway
+        // Dormant: the host record's silence before this frame, or the gap between the old MAC's last frame and the
+        // new one's first (it may have sent IP frames before it first spoke for the address).
+        let appeared = c.previous.first { $0.mac == c.mac }?.firstSeen ?? c.time
+        let gap = latest.map { appeared - $0.lastSeen }
+        let silence = c.silence ?? gap.flatMap { $0 >= site.learning.dormantAfter ? $0 : nil }
         let quiet = c.entry?.state == .decommissioned || c.entry?.state == .idle
         if declared.isEmpty, let latest, latest.mac.isLocallyAdministered || (c.recentJoin && !quiet) {
             leaseChanges &+= 1
             return
         }
-        let severity = quiet || c.silence != nil ? 1 : 2
+        let severity = quiet || silence != nil ? 1 : 2
         var message = "\(describe(c.address, c.entry, vlan: c.vlan)) answered from a new MAC \(describe(c.mac)) "
             + "(\(c.learnedBy.names))"
         if let latest {
@@ -53,9 +60,9 @@ struct AddressTakeover: Detection {
         if !declared.isEmpty {
             message += "; declared with \(declared.map(\.description).joined(separator: ", "))"
         }
-        if let silence = c.silence { message += ", after \(formatDuration(silence)) of silence" }
+        if let silence { message += ", after \(formatDuration(silence)) of silence" }
         var alert = Alert(timestamp: c.time, rule: .addressTakeover, severity: severity, message: message,
-                          reason: c.silence != nil ? "new MAC after silence" : latest == nil ? "undeclared MAC" : "new MAC",
+                          reason: silence != nil ? "new MAC after silence" : latest == nil ? "undeclared MAC" : "new MAC",
                           source: c.address, destination: c.arpTarget, host: AlertHost(c.address, c.entry))
         if quiet { alert.reason = "new MAC on a host declared \(c.entry!.state.rawValue)" }
         ledger.raise(alert, key: SuppressionKey(rule: .addressTakeover, source: c.address))

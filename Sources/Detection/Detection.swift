@@ -106,7 +106,7 @@ public struct LinkBindingContext {
     /// For an ARP frame: the address it was sent to (the target protocol address).
     public var arpTarget: IPAddress?
     /// The MAC of the segment's gateway when the address is the gateway's (bound to a MAC that carries outside
-    /// traffic; see MACBindings.swift).
+    /// traffic, active within `MACBindings.gatewayLiveWindow`; see MACBindings.swift).
     public var gatewayMAC: MACAddress?
     /// The MAC joined within `MACBindings.joinWindow` (a DHCP exchange, or an ARP probe, RFC 5227): the address is
     /// likely a lease it was given, or one it checked was free.

@@ -89,7 +89,7 @@ extension DetectionEngine {
             address: address, vlan: vlan, mac: mac, learnedBy: how, time: time, previous: observation.previous,
             isNewMAC: observation.isNewMAC, firstClaim: firstClaim, knownForLearningPeriod: time - firstSeen >= site.learning.period,
             silence: silence, entry: entry, arp: arp, arpTarget: target,
-            gatewayMAC: links.gateway(among: observation.previous), recentJoin: links.joinedRecently(mac, at: time),
+            gatewayMAC: links.gateway(among: observation.previous, at: time), recentJoin: links.joinedRecently(mac, at: time),
             fromRouter: links.router(mac) != nil)
         for position in reacting[8] { detections[position].linkBinding(context, site: site, ledger: &ledger) }
     }

@@ -193,9 +193,19 @@ public struct MACBindings {
 
     public func router(_ mac: MACAddress) -> RouterMark? { routers[mac.value] }
 
-    /// The MAC of the segment's gateway among `bindings`: one that carries outside traffic.
-    public func gateway(among bindings: [MACBinding]) -> MACAddress? {
-        bindings.first { routers[$0.mac.value]?.carriesOutside == true }?.mac
+    /// A gateway silent for this long is gone, not being impersonated: a router forwards or refreshes its ARP entries
+    /// many times an hour on any segment with traffic, so a new MAC claiming the address of one silent longer has
+    /// replaced it (address-takeover's to judge).
+    public static let gatewayLiveWindow = Duration.seconds(3600)
+
+    /// The MAC of the segment's gateway among `bindings` (one that carries outside traffic), if it was active within
+    /// `gatewayLiveWindow` of `time`.
+    public func gateway(among bindings: [MACBinding], at time: Timestamp) -> MACAddress? {
+        for binding in bindings {
+            guard let mark = routers[binding.mac.value], mark.carriesOutside else { continue }
+            if time - max(binding.lastSeen, mark.lastActive) <= Self.gatewayLiveWindow { return binding.mac }
+        }
+        return nil
     }
 
     /// Whether an ARP request for `address` was seen within `requestWindow` of `time`.
