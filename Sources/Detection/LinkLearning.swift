@@ -22,7 +22,9 @@ extension DetectionEngine {
         let ownPort = fromOriginator ? flow.originatorPort : flow.responderPort
         let peerPort = fromOriginator ? flow.responderPort : flow.originatorPort
         let dhcp = flow.ipProtocol == IPProtocol.udp && ownPort == 68 && peerPort == 67
-        if dhcp { links.noteJoin(mac, at: time) }
+        let nd = flow.ipProtocol == IPProtocol.icmpv6 && (133...137).contains(ownPort)
+        // A DHCP client's exchange, or IPv6 duplicate address detection (a neighbour solicitation from ::): joining.
+        if dhcp || nd && ownPort == 135 && address == IPAddress(ipv6High: 0, low: 0) { links.noteJoin(mac, at: time) }
         guard Self.canBeStation(address) else { return }
         let isLocal = fromOriginator ? annotation.originatorIsLocal : annotation.responderIsLocal
         guard isLocal else {
@@ -31,7 +33,6 @@ extension DetectionEngine {
         }
         let vlan = flow.key.vlan
         if links.noteLocalSender(mac, address: address, vlan: vlan, at: time) { return }
-        let nd = flow.ipProtocol == IPProtocol.icmpv6 && (133...137).contains(ownPort)
         let how: BindingSources = dhcp ? .dhcp : nd ? .neighborDiscovery : .frame
         bind(address, vlan: vlan, mac: mac, how: how, arp: .none, target: nil,
              host: fromOriginator ? annotation.originator : annotation.responder, at: time)

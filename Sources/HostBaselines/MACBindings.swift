@@ -143,8 +143,9 @@ public struct MACBindings {
     /// An ARP reply is solicited when a request for its sender address was seen this recently: a reply comes within
     /// milliseconds, and ARP retries a request after a second, a few times.
     public static let requestWindow = Duration.seconds(10)
-    /// A MAC joined this recently: a DHCP exchange, or an ARP probe (RFC 5227: sender address 0.0.0.0, what a client
-    /// sends for the address it is about to use, DHCP-given or not). The address it then uses is a lease it was
+    /// A MAC joined this recently: a DHCP exchange, an ARP probe (RFC 5227: sender address 0.0.0.0, what a client
+    /// sends for the address it is about to use, DHCP-given or not) or IPv6 duplicate address detection (a neighbour
+    /// solicitation from ::, RFC 4862). The address it then uses is a lease it was
     /// given, or one it checked nobody held (a client probes within seconds of its DHCP acknowledgment).
     public static let joinWindow = Duration.seconds(600)
     public static let routerCapacity = 4096

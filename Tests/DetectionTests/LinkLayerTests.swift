@@ -162,6 +162,23 @@ struct AddressTakeoverTests {
         #expect(!fresh.rules().contains("address-takeover"))
     }
 
+    @Test("an address declared with a MAC: its MAC raises nothing, any other one is a takeover from its first claim")
+    func declaredMAC() throws {
+        var h = try Harness(site + "\nhosts: [{ address: 10.0.0.5, name: erp, state: active }]")
+        var declared = h.engine.site
+        declared.hosts[0].macs = [MACAddress(serverMAC)]  // what the site file's `mac:` gives
+        h.engine.replaceSite(declared, openFlows: &h.flows)
+        h.feed(uses("10.0.0.5", mac: serverMAC))
+        #expect(!h.rules().contains("address-takeover"))
+        h.wait(.seconds(600))
+        h.feed(uses("10.0.0.6", mac: intruderMAC))
+        h.feed([arp("10.0.0.5", mac: intruderMAC, asks: "10.0.0.9")])
+        let takeovers = h.alerts.filter { $0.rule == .addressTakeover }
+        #expect(takeovers.count == 1)
+        #expect(takeovers.first?.message.contains("declared with 00:1b:21:0a:0b:0c") == true)
+        #expect(takeovers.first?.host.name == "erp")
+    }
+
     @Test("a universal MAC replaced by a locally administered one on a long-known server is still a takeover")
     func universalToRandomised() throws {
         var h = try knownServer(silence: .seconds(600))

@@ -72,6 +72,8 @@ struct LinkLayerCommandTests {
         first.tcp(at: base + 7201, peerMAC, routerMAC, peer, 40100, [93, 184, 216, 34], 443, flags: 0x02)
         first.tcp(at: base + 7201, routerMAC, peerMAC, [93, 184, 216, 34], 443, peer, 40100, flags: 0x12)
         var second = FrameCapture()
+        second.tcp(at: base + 5 * 86_400 - 60, peerMAC, routerMAC, peer, 40101, [93, 184, 216, 34], 443, flags: 0x02)
+        second.tcp(at: base + 5 * 86_400 - 60, routerMAC, peerMAC, [93, 184, 216, 34], 443, peer, 40101, flags: 0x12)
         second.uses(at: base + 5 * 86_400, intruderMAC, server, port: 40003, peerMAC: peerMAC, peer)
         second.arp(at: base + 5 * 86_400 + 5, intruderMAC, gateway, peer, reply: true, to: peerMAC)
         let one = work.appendingPathComponent("one.pcap").path, two = work.appendingPathComponent("two.pcap").path
