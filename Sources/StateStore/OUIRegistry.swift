@@ -4,6 +4,7 @@
 // strings made except for the names kept. A file that is absent or unreadable gives no vendors, never an error.
 
 import Foundation
+import Glibc
 import PacketDecoding
 
 public struct OUIRegistry: Sendable {
@@ -24,16 +25,20 @@ public struct OUIRegistry: Sendable {
         let csv = path.hasSuffix(".csv")
         var found: [UInt32: String] = [:]
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
+            guard let base = raw.baseAddress else { return }
+            let bytes = base.assumingMemoryBound(to: UInt8.self), count = raw.count
             var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                if let (oui, name) = csv ? Self.csvLine(line) : Self.textLine(line), wanted.contains(oui),
-                   found[oui] == nil
+            while start < count {
+                // memchr finds each line's end, and only lines shaped like an entry are parsed: a byte loop over the
+                // 5 MB took most of a second in a debug build.
+                let newline: UnsafeMutableRawPointer? = memchr(base + start, 0x0A, count - start)
+                let end = newline.map { base.distance(to: UnsafeRawPointer($0)) } ?? count
+                let line = UnsafeBufferPointer(start: bytes + start, count: end - start)
+                let shaped = csv ? line.count > 9 : line.count > 16 && line[2] == 0x2D && line[5] == 0x2D
+                if shaped, let (oui, name) = csv ? Self.csvLine(line) : Self.textLine(line), wanted.contains(oui),
+                   found[oui] == nil, let text = Self.name(line[name])
                 {
-                    found[oui] = name
+                    found[oui] = text
                 }
                 start = end + 1
             }
@@ -62,12 +67,15 @@ public struct OUIRegistry: Sendable {
         }
     }
 
-    /// Six hex digits at `offsets` of `line`, as an OUI.
-    static func oui(_ line: UnsafeBufferPointer<UInt8>, _ offsets: [Int]) -> UInt32? {
+    /// Six hex digits from `start` of `line` (in pairs `step` apart: 3 for `00-22-72`, 2 for `002272`), as an OUI.
+    static func oui(_ line: UnsafeBufferPointer<UInt8>, from start: Int, step: Int) -> UInt32? {
         var value: UInt32 = 0
-        for offset in offsets {
-            guard offset < line.count, let digit = hex(line[offset]) else { return nil }
-            value = value << 4 | digit
+        for pair in 0..<3 {
+            for digit in 0..<2 {
+                let offset = start + pair * step + digit
+                guard offset < line.count, let nibble = hex(line[offset]) else { return nil }
+                value = value << 4 | nibble
+            }
         }
         return value
     }
@@ -82,21 +90,21 @@ public struct OUIRegistry: Sendable {
 
     static let hexMarker = Array("(hex)".utf8)
 
-    /// `00-22-72   (hex)\t\tAmerican Micro-Fuel Device Corp.`
-    static func textLine(_ line: UnsafeBufferPointer<UInt8>) -> (UInt32, String)? {
+    /// `00-22-72   (hex)\t\tAmerican Micro-Fuel Device Corp.`: the OUI and where the name is.
+    static func textLine(_ line: UnsafeBufferPointer<UInt8>) -> (UInt32, Range<Int>)? {
         guard line.count > 16, line[2] == UInt8(ascii: "-"), line[5] == UInt8(ascii: "-"),
-              let oui = oui(line, [0, 1, 3, 4, 6, 7])
+              let oui = oui(line, from: 0, step: 3)
         else { return nil }
         var i = 8
         while i < line.count && line[i] == 0x20 { i += 1 }
         guard i + hexMarker.count <= line.count, line[i..<(i + hexMarker.count)].elementsEqual(hexMarker) else { return nil }
-        return name(line[(i + hexMarker.count)...]).map { (oui, $0) }
+        return (oui, (i + hexMarker.count)..<line.count)
     }
 
     /// `MA-L,002272,American Micro-Fuel Device Corp.,2181 Buchanan Loop ...` (the name quoted when it holds a comma).
-    static func csvLine(_ line: UnsafeBufferPointer<UInt8>) -> (UInt32, String)? {
+    static func csvLine(_ line: UnsafeBufferPointer<UInt8>) -> (UInt32, Range<Int>)? {
         guard let comma = line.firstIndex(of: UInt8(ascii: ",")), comma + 8 < line.count,
-              line[comma + 7] == UInt8(ascii: ","), let oui = oui(line, Array((comma + 1)...(comma + 6)))
+              line[comma + 7] == UInt8(ascii: ","), let oui = oui(line, from: comma + 1, step: 2)
         else { return nil }
         let start = comma + 8
         var end = start
@@ -107,6 +115,6 @@ public struct OUIRegistry: Sendable {
         } else {
             while end < line.count && line[end] != UInt8(ascii: ",") { end += 1 }
         }
-        return name(line[start..<end]).map { (oui, $0) }
+        return (oui, start..<end)
     }
 }
