@@ -12,8 +12,8 @@
 // snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one section at a time.
 //
 // The sections, each written and read by its stage: `hosts.layout` (the host table's slots), `flows` (the open
-// flows, by flow key), `hosts.macs` (the MAC bindings, MACBindings.swift), then the engine's: `engine.flows` (what each open flow is to the detections), `ledger`, and
-// `detection.<name>` for each detection. A missing section is empty state; a section this build does not know (a
+// flows, by flow key), `hosts.macs` (the MAC bindings, MACBindings.swift), then the engine's: `engine.flows` (what
+// each open flow is to the detections), `ledger`, and `detection.<name>` for each detection. A missing section is empty state; a section this build does not know (a
 // removed detection's, a newer build's) is skipped and said once on standard error; a stage's section of a newer
 // layout than this build reads is refused (the stages' sections refer to each other, so one cannot start empty
 // under the others), a detection's starts that detection empty and is said.
