@@ -10,7 +10,7 @@ if [ ${#packages[@]} -eq 0 ]; then
   # tc mirred), nftables (the NAT port mapping), tcpdump (recording beside the live sensor), ethtool (offloads off),
   # iputils-ping, rsyslog (a real collector for the syslog tests), python3-jsonschema (the JSON Schema test validates
   # output with it; from apt, as a stock Debian Python refuses pip outside a virtual environment, PEP 668).
-  packages=(libpcap-dev libsqlite3-dev pkg-config iproute2 nftables tcpdump ethtool iputils-ping rsyslog python3-jsonschema)
+  packages=(libpcap-dev libsqlite3-dev pkg-config iproute2 nftables tcpdump ethtool iputils-ping rsyslog python3-jsonschema ieee-data)
 fi
 
 missing=()

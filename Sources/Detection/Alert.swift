@@ -14,6 +14,9 @@ public enum RuleID: String, CaseIterable, Sendable {
     case newInboundService = "new-inbound-service"
     case hostScan = "host-scan"
     case inboundScan = "inbound-scan"
+    case addressTakeover = "address-takeover"
+    case arpSpoof = "arp-spoof"
+    case ipConflict = "ip-conflict"
     /// The sensor itself: the kernel or the interface dropped packets beyond the threshold.
     case captureLoss = "capture-loss"
     /// The sensor itself: no packet arrived for longer than the threshold (a dead SPAN port, a pulled cable).

@@ -16,6 +16,7 @@
 // and says so on standard error.
 
 import FlowTracking
+import HostBaselines
 import PacketDecoding
 import SiteModel
 import StateCoding
@@ -36,6 +37,11 @@ public struct DetectionEvents: OptionSet, Sendable {
     /// clock past the next tick (before the packet is analysed), or a quiet live link's sensor clock does
     /// (SensorClock.swift). For what must happen when nothing arrives: a window that closes, a deadline.
     public static let timePassed = DetectionEvents(rawValue: 1 << 7)
+    /// A local address seen sending from a MAC it was not bound to, or from one of several it is bound to (the hosts
+    /// stage's MAC bindings, MACBindings.swift): at a flow's start, its answer, and every ARP frame.
+    public static let linkBinding = DetectionEvents(rawValue: 1 << 8)
+    /// The events there are (bits 0 to `count` - 1).
+    static let count = 9
     public static let allFlowEvents: DetectionEvents = [.started, .answered, .established, .data, .longLived, .ended]
 
     public init(_ event: FlowEvent) {
@@ -60,6 +66,79 @@ public struct ARPContext {
     public var time: Timestamp
 }
 
+/// What kind of ARP frame a binding came from.
+public enum ARPFrameKind: Sendable, Equatable {
+    /// Not ARP: an IP frame from the address.
+    case none
+    /// A request from the address (its sender protocol address), asking for another.
+    case request
+    /// A reply to a request for the address seen within `MACBindings.requestWindow`.
+    case solicitedReply
+    /// A reply no request asked for: what a cache poisoner sends.
+    case unsolicitedReply
+    /// Gratuitous ARP: a request or reply for the sender's own address (an announcement, RFC 5227).
+    case announcement
+}
+
+/// Everything a detection may read about one MAC binding (see `DetectionEvents.linkBinding`).
+public struct LinkBindingContext {
+    public var address: IPAddress
+    /// `outer << 16 | inner`, 0 untagged.
+    public var vlan: UInt32
+    public var mac: MACAddress
+    public var learnedBy: BindingSources
+    public var time: Timestamp
+    /// The address's bindings on this VLAN before this frame (this MAC's own earlier one included, if it had one).
+    public var previous: [MACBinding]
+    /// The MAC was not bound to the address before.
+    public var isNewMAC: Bool
+    /// This frame is the first in which the MAC speaks for the address itself (`MACBinding.claimsAddress`: an ARP
+    /// sender, neighbour discovery, DHCP). Any station that uses an address on the segment does so (it must answer
+    /// ARP or neighbour solicitations for it to get its traffic); a router forwarding others' frames never does.
+    public var firstClaim: Bool
+    /// The address was first seen (in the host table or its bindings) at least the learning period ago.
+    public var knownForLearningPeriod: Bool
+    /// The address was silent for longer than `learning.dormant_after` before this frame, and for how long.
+    public var silence: Duration?
+    /// The address's inventory entry (its `macs` declared or not).
+    public var entry: InventoryEntry?
+    public var arp: ARPFrameKind
+    /// For an ARP frame: the address it was sent to (the target protocol address).
+    public var arpTarget: IPAddress?
+    /// The MAC of the segment's gateway when the address is the gateway's (bound to a MAC that carries outside
+    /// traffic, active within `MACBindings.gatewayLiveWindow`; see MACBindings.swift).
+    public var gatewayMAC: MACAddress?
+    /// The MAC joined within `MACBindings.joinWindow` (a DHCP exchange, or an ARP probe, RFC 5227): the address is
+    /// likely a lease it was given, or one it checked was free.
+    public var recentJoin: Bool
+    /// The MAC carries traffic for others (a router, see MACBindings.swift): only its ARP frames reach detections.
+    public var fromRouter: Bool
+
+    /// The other MACs bound to the address, most recently seen first.
+    public var others: [MACBinding] {
+        previous.filter { $0.mac != mac }.sorted { ($0.lastSeen, $0.mac) > ($1.lastSeen, $1.mac) }
+    }
+
+    /// The other MACs that spoke for the address themselves (not a router's forwarded frames), most recent first.
+    public var claimants: [MACBinding] { others.filter(\.claimsAddress) }
+
+    /// Whether the address is declared with MACs in the inventory.
+    public var declaredMACs: [MACAddress] { entry?.macs ?? [] }
+}
+
+/// `00:11:22:33:44:55`, or with ` (locally administered)` for a MAC not from a vendor's block.
+func describe(_ mac: MACAddress) -> String {
+    mac.isLocallyAdministered ? "\(mac) (locally administered)" : mac.description
+}
+
+/// `10.0.0.5` or `erp-old (10.0.0.5)`, with ` on VLAN 20` when tagged.
+func describe(_ address: IPAddress, _ entry: InventoryEntry?, vlan: UInt32) -> String {
+    let name = entry.map { "\($0.name) (\(address))" } ?? "\(address)"
+    guard vlan != 0 else { return name }
+    let outer = vlan >> 16, inner = vlan & 0xFFFF
+    return name + (inner != 0 ? " on VLAN \(outer)/\(inner)" : " on VLAN \(outer)")
+}
+
 public protocol Detection: SendableMetatype {
     /// Stable name: its saved section's name and its counters' prefix. Never reused for another meaning.
     static var name: String { get }
@@ -77,6 +156,8 @@ public protocol Detection: SendableMetatype {
     /// it ends, saved with it.
     mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger)
     mutating func arp(_ context: ARPContext, ledger: inout AlertLedger)
+    /// A MAC binding (see `DetectionEvents.linkBinding`).
+    mutating func linkBinding(_ context: LinkBindingContext, site: Site, ledger: inout AlertLedger)
     /// Packet time reached `time` (see `DetectionEvents.timePassed`); never called with a time before an earlier one.
     mutating func timePassed(_ time: Timestamp, site: Site, ledger: inout AlertLedger)
     /// Its run counters (state forgotten to stay bounded), by name; not saved. The run summary lists those above
@@ -96,6 +177,7 @@ extension Detection {
     public static var stateVersion: Int { 1 }
     public mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {}
     public mutating func arp(_ context: ARPContext, ledger: inout AlertLedger) {}
+    public mutating func linkBinding(_ context: LinkBindingContext, site: Site, ledger: inout AlertLedger) {}
     public mutating func timePassed(_ time: Timestamp, site: Site, ledger: inout AlertLedger) {}
     public var counters: [DetectionCounter] { [] }
     public func encode(into writer: inout StateWriter) {}
@@ -129,6 +211,9 @@ public enum DetectionRegistry {
         MaintenanceExposure.self,
         NewInboundService.self,
         ScanDetection.self,
+        AddressTakeover.self,
+        IPConflict.self,
+        ARPSpoof.self,
     ]
 }
 

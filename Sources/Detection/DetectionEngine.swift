@@ -75,6 +75,8 @@ public struct DetectionCounters: Sendable, Equatable {
 public struct DetectionEngine: FlowEventHandler {
     public private(set) var site: Site
     public internal(set) var hosts: HostTable
+    /// The MAC each local address sends from (MACBindings.swift; fed by LinkLearning.swift).
+    public internal(set) var links: MACBindings
     public var ledger: AlertLedger
     /// First packet time of the run: learning is measured from it.
     public internal(set) var start: Timestamp?
@@ -131,11 +133,12 @@ public struct DetectionEngine: FlowEventHandler {
         precondition(detections.count <= FlowMarks.capacity, "at most \(FlowMarks.capacity) detections")
         precondition(Set(detections.map { $0.name }).count == detections.count, "detection names must differ")
         self.detections = detections.map { $0.init() }
-        reacting = (0..<8).map { bit in
+        reacting = (0..<DetectionEvents.count).map { bit in
             detections.indices.filter { detections[$0].events.contains(DetectionEvents(rawValue: 1 << UInt16(bit))) }
         }
         self.site = site
         self.hosts = HostTable(configuration: hosts)
+        self.links = MACBindings(capacity: hosts.bindingCapacity)
         self.ledger = AlertLedger(configuration: ledger)
     }
 
@@ -215,6 +218,7 @@ public struct DetectionEngine: FlowEventHandler {
     public mutating func arp(_ packet: PacketSummary, at time: Timestamp) {
         if start == nil { start = time }
         let sender = packet.source
+        if sender == IPAddress(ipv4: 0) { links.noteJoin(MACAddress(packet.arpSenderMAC), at: time) }  // a probe
         let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
         let mac = packet.arpSenderMAC != 0 ? packet.arpSenderMAC : packet.sourceMAC
         // An ARP probe (from 0.0.0.0, RFC 5227) names no host by its address, but a MAC declared in the site file
@@ -223,6 +227,7 @@ public struct DetectionEngine: FlowEventHandler {
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
                                  senderEntry: inventory(of: reference, address: sender, mac: mac), time: time)
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
+        learnLink(arp: packet, sender: reference, at: time)
     }
 
     /// Packet time reached `time`: the detections that asked for it hear so, once per `tickInterval` at most. A
@@ -279,6 +284,7 @@ public struct DetectionEngine: FlowEventHandler {
         guard current || event == .ended else { return }
         let (originatorIsHost, responderIsHost) = (annotation.originator != .none, annotation.responder != .none)
         if event == .answered && responderIsHost { hosts.flowAnswered(by: annotation.responder, at: time) }
+        if event == .started || event == .answered { learnLink(event, flow, annotation, at: time) }
         // The originator's waking is judged only when its own first packet started the flow: not when the flow was
         // turned round (it has sent nothing yet) nor when that packet answered someone (a DHCP server's offer).
         let silence = event == .started && originatorIsHost && flow.originatorSentFirst && !flow.openedByAnswer

@@ -17,6 +17,9 @@ public struct HostTableConfiguration: Sendable {
     public var localCapacity = 65_536
     public var externalCapacity = 65_536
     public var serviceCapacity = 262_144
+    /// (local address, VLAN) entries of MAC bindings (MACBindings.swift): about `MACBindings.bindingEntryBytes` (270)
+    /// bytes each at most, 18 MB when full; as many as the local hosts held, so every local host can keep its MAC.
+    public var bindingCapacity = 65_536
     /// Hash seed; nil picks a random one per table. Nothing but the index's slot layout depends on it; fixing it
     /// makes a run repeatable down to the layout (a fuzzer's crashing input must crash again).
     public var hashSeed: UInt64?

@@ -12,8 +12,8 @@
 // snapshot: nothing analyses after it, so it writes from the tables themselves, one host and one section at a time.
 //
 // The sections, each written and read by its stage: `hosts.layout` (the host table's slots), `flows` (the open
-// flows, by flow key), then the engine's: `engine.flows` (what each open flow is to the detections), `ledger`, and
-// `detection.<name>` for each detection. A missing section is empty state; a section this build does not know (a
+// flows, by flow key), `hosts.macs` (the MAC bindings, MACBindings.swift), then the engine's: `engine.flows` (what
+// each open flow is to the detections), `ledger`, and `detection.<name>` for each detection. A missing section is empty state; a section this build does not know (a
 // removed detection's, a newer build's) is skipped and said once on standard error; a stage's section of a newer
 // layout than this build reads is refused (the stages' sections refer to each other, so one cannot start empty
 // under the others), a detection's starts that detection empty and is said.
@@ -166,6 +166,12 @@ extension Pipeline {
             try analyzer.engine.restoreHosts(learningStart: saved.learningStart, layout: layout, hosts: saved.hosts, services: saved.services,
                                              exposures: saved.exposures)
         }
+        if let section = sections[DetectionEngine.linksSection] {  // absent: saved before bindings existed, none yet
+            try decoding("section \(DetectionEngine.linksSection)") {
+                var reader = try section.reader(upTo: MACBindings.sectionVersion)
+                try analyzer.engine.restoreLinks(from: &reader)
+            }
+        }
         if let section = sections[Self.flowsSection] {
             try decoding("section \(Self.flowsSection)") {
                 var reader = try section.reader(upTo: FlowTable.openFlowsVersion)
@@ -218,7 +224,8 @@ extension Pipeline {
 
     /// Every section a save writes, in order, with the versions of their layouts.
     var stateSections: [(name: String, version: Int)] {
-        [(Self.hostLayoutSection, HostTable.layoutVersion), (Self.flowsSection, FlowTable.openFlowsVersion)]
+        [(Self.hostLayoutSection, HostTable.layoutVersion), (Self.flowsSection, FlowTable.openFlowsVersion),
+         (DetectionEngine.linksSection, MACBindings.sectionVersion)]
             + analyzer.engine.sections
     }
 
@@ -228,6 +235,7 @@ extension Pipeline {
         switch name {
         case hostLayoutSection: engine.hosts.encodeLayout(into: &writer)
         case flowsSection: flows.encodeOpenFlows(into: &writer)
+        case DetectionEngine.linksSection: engine.encodeLinks(into: &writer)
         default: engine.encodeSection(name, openFlows: flows, into: &writer)
         }
         return writer.bytes

@@ -98,6 +98,18 @@ public enum RunSummary {
                 if h.servicesDropped > 0 { parts.append("\(h.servicesDropped) services not learned (ledger full)") }
                 lines.append("  evicted hosts: \(parts.joined(separator: "; "))")
             }
+            let links = engine.links.counters
+            if links.entriesEvicted + links.macsForgotten + engine.leaseChanges > 0 {
+                var parts: [String] = []
+                if links.entriesEvicted > 0 {
+                    parts.append("\(links.entriesEvicted) addresses evicted (of \(engine.hosts.configuration.bindingCapacity) held)")
+                }
+                if links.macsForgotten > 0 { parts.append("\(links.macsForgotten) MACs forgotten (over 4 on an address)") }
+                if engine.leaseChanges > 0 {
+                    parts.append("\(engine.leaseChanges) lease changes to a new MAC, not alerted (randomised or DHCP-given)")
+                }
+                lines.append("  MAC bindings: \(parts.joined(separator: "; "))")
+            }
             let forgotten = engine.forgotten.filter { $0.value > 0 }
             if !forgotten.isEmpty {
                 lines.append("  detection state forgotten to stay bounded: "

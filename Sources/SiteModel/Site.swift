@@ -121,6 +121,7 @@ public struct InventoryEntry: Sendable {
     public var line: Int
     /// The machine's MACs (`mac:`, one or a list). A frame sent from one of them is this host, whatever address
     /// it carries (IPv4 or IPv6, a new DHCP lease, a link-local address): a NIC moves less often than an address.
+    /// On an entry with an address, the only MACs that address may answer from (address-takeover).
     public var macs: [MACAddress]
 
     public init(network: IPNetwork?, name: String, state: HostState, allow: [AllowedActivity] = [],

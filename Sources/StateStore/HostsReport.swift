@@ -6,8 +6,15 @@ import Detection
 import HostBaselines
 import PacketDecoding
 import SiteModel
+import StateCoding
 
 public struct HostsReport: Sendable {
+    /// One MAC a host sent from, on one VLAN (`outer << 16 | inner`, 0 untagged).
+    public struct Link: Sendable {
+        public var vlan: UInt32
+        public var binding: MACBinding
+    }
+
     public struct Service: Sendable {
         public var port: UInt16
         public var ipProtocol: UInt8
@@ -20,6 +27,8 @@ public struct HostsReport: Sendable {
         public var record: HostRecord
         public var entry: InventoryEntry?
         public var services: [Service]
+        /// Its MACs (the state's `hosts.macs` section), most recently seen first.
+        public var links: [Link] = []
         /// The host sent something (an IP packet or an ARP frame), rather than only being addressed.
         public var talked: Bool { record.packetsSent > 0 || record.arpFrames > 0 }
     }
@@ -54,6 +63,13 @@ public struct HostsReport: Sendable {
     public var exposures: [ExposedPort] = []
     public var localHostsSeen = 0
     public var outsideHostsSeen = 0
+    /// Why the MAC bindings could not be read (a damaged section); nil when they were, or none were saved.
+    public var linksProblem: String?
+    /// Vendors of the MACs' blocks (set by the caller: `OUIRegistry.load(macs: report.macs)`); nil: no list.
+    public var vendors: OUIRegistry?
+
+    /// Every MAC in the report (for loading the vendors of only those).
+    public var macs: [MACAddress] { (hosts + unknownHosts).flatMap { $0.links.map(\.binding.mac) } }
 
     public init(state: SavedState, inventory: [InventoryEntry], silentAfter: Duration, includeOutside: Bool) {
         observedFrom = state.learningStart
@@ -69,12 +85,29 @@ public struct HostsReport: Sendable {
         // The site model's lookup: the most specific entry covering an address wins.
         let site = Site(hosts: inventory)
         func entry(for address: IPAddress) -> InventoryEntry? { site.inventory(for: address) }
+        var linksByHost: [IPAddress: [Link]] = [:]
+        if let section = state.sectionsByName[DetectionEngine.linksSection] {
+            do {
+                var reader = try section.reader(upTo: MACBindings.sectionVersion)
+                var links = MACBindings(capacity: Int.max)
+                try links.restore(from: &reader)
+                for (key, macs) in links.all {
+                    linksByHost[key.address, default: []] += macs.map { Link(vlan: key.vlan, binding: $0) }
+                }
+            } catch {
+                linksProblem = "section \(DetectionEngine.linksSection): \(error)"
+            }
+        }
         var all: [Host] = []
         for saved in state.hosts {
             let services = (servicesByHost[saved.record.address] ?? []).sorted {
                 ($0.ipProtocol, $0.port) < ($1.ipProtocol, $1.port)
             }
-            all.append(Host(record: saved.record, entry: entry(for: saved.record.address), services: services))
+            var host = Host(record: saved.record, entry: entry(for: saved.record.address), services: services)
+            host.links = (linksByHost[saved.record.address] ?? []).sorted {
+                ($0.binding.lastSeen, $1.binding.mac, $1.vlan) > ($1.binding.lastSeen, $0.binding.mac, $0.vlan)
+            }
+            all.append(host)
         }
         all.sort { $0.record.address < $1.record.address }
         localHostsSeen = all.filter { $0.record.isLocal && $0.talked }.count

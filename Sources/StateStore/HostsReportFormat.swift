@@ -27,9 +27,9 @@ extension HostsReport {
             [shown($0.entry.name), $0.entry.declared, $0.lastSeen.map(time) ?? "never seen", formatDuration($0.silentFor)]
         }))
         out.append(section("Local hosts seen but not in the inventory (\(unknownHosts.count))",
-                           ["ADDRESS", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
+                           ["ADDRESS", "MAC", "VENDOR", "VLAN", "FIRST SEEN", "LAST FRAME", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            unknownHosts.map {
-            [$0.record.address.description, time($0.record.firstSeen), time($0.record.lastSeen),
+            [$0.record.address.description] + linkCells($0) + [time($0.record.firstSeen), time($0.record.lastSeen),
              "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
         }))
         out.append(section("Declared idle or decommissioned, and sent traffic (\(declaredQuietButTalked.count))",
@@ -52,14 +52,18 @@ extension HostsReport {
         out.append(section("Maintenance ports reached from outside (\(exposures.count) ports, \(exposureRows.count) sources)",
                            ["PORT", "SOURCE", "FLOWS", "FURTHEST", "USE", "FIRST", "LAST"], exposureRows))
         out.append(section("Hosts that sent traffic (\(hosts.count))",
-                           ["ADDRESS", "NAME", "DECLARED", "FIRST SEEN", "LAST FRAME", "LAST CLIENT", "LAST SERVER",
-                            "PACKETS", "FLOWS OUT/IN", "PEERS", "SERVES"],
+                           ["ADDRESS", "NAME", "DECLARED", "MAC", "VENDOR", "VLAN", "FIRST SEEN", "LAST FRAME", "LAST CLIENT",
+                            "LAST SERVER", "PACKETS", "FLOWS OUT/IN", "PEERS", "SERVES"],
                            hosts.map {
-            [$0.record.address.description, $0.entry.map { shown($0.name) } ?? "-", $0.entry?.state.rawValue ?? "-", time($0.record.firstSeen),
+            [$0.record.address.description, $0.entry.map { shown($0.name) } ?? "-", $0.entry?.state.rawValue ?? "-"]
+                + linkCells($0) + [time($0.record.firstSeen),
              time($0.record.lastSeen), $0.record.lastActiveAsClient.map(time) ?? "-",
              $0.record.lastActiveAsServer.map(time) ?? "-", "\($0.record.packetsSent)" + ($0.record.arpFrames > 0 ? " +\($0.record.arpFrames) ARP" : ""),
              "\($0.record.flowsOriginated)/\($0.record.flowsAnswered)", "\($0.record.peers.estimate)", services($0)]
         }))
+        var notes: [String] = []
+        if let linksProblem { notes.append("  (MACs not shown: \(DisplayText.escaped(linksProblem, maximumBytes: 4096)))") }
+        if !notes.isEmpty { out.append("Notes\n" + notes.joined(separator: "\n")) }
         return out.joined(separator: "\n\n")
     }
 
@@ -100,6 +104,7 @@ extension HostsReport {
             }))
             return p.finish()
         }))
+        if let vendors { o.string("oui_list", vendors.path) } else { o.null("oui_list") }
         o.raw("hosts", array(hosts.map(hostJSON)))
         return o.finish()
     }
@@ -126,6 +131,22 @@ extension HostsReport {
         h.number("flows_answered", r.flowsAnswered)
         h.number("arp_frames", r.arpFrames)
         h.number("peers", r.peers.estimate)
+        h.raw("macs", array(host.links.map { link in
+            var m = JSONObjectWriter()
+            m.string("mac", link.binding.mac.description)
+            if link.binding.mac.isLocallyAdministered {
+                m.null("vendor")
+                m.bool("locally_administered", true)
+            } else {
+                if let vendor = vendors?.vendor(of: link.binding.mac) { m.string("vendor", vendor) } else { m.null("vendor") }
+                m.bool("locally_administered", false)
+            }
+            if link.vlan == 0 { m.null("vlan") } else { m.string("vlan", vlanText(link.vlan)) }
+            m.string("learned_by", link.binding.learnedBy.names)
+            m.string("first_seen", link.binding.firstSeen.rfc3339(fractionDigits: 6))
+            m.string("last_seen", link.binding.lastSeen.rfc3339(fractionDigits: 6))
+            return m.finish()
+        }))
         h.raw("services", array(host.services.map { service in
             var s = JSONObjectWriter()
             s.number("port", service.port)
@@ -139,6 +160,24 @@ extension HostsReport {
             return s.finish()
         }))
         return h.finish()
+    }
+
+    /// MAC, vendor and VLAN cells: each of the host's MACs (most recent first), joined by spaces.
+    func linkCells(_ host: Host) -> [String] {
+        guard !host.links.isEmpty else { return ["-", "-", "-"] }
+        let macs = host.links.map(\.binding.mac.description).joined(separator: " ")
+        let vendorCells = host.links.map { link -> String in
+            if link.binding.mac.isLocallyAdministered { return "(locally administered)" }
+            return vendors?.vendor(of: link.binding.mac).map(shown) ?? "?"
+        }
+        let vlans = Array(Set(host.links.map(\.vlan))).sorted().map { $0 == 0 ? "-" : vlanText($0) }
+        return [macs, vendorCells.joined(separator: "; "), vlans.joined(separator: " ")]
+    }
+
+    /// `20`, or `100/20` for an outer and inner tag.
+    func vlanText(_ vlan: UInt32) -> String {
+        let outer = vlan >> 16, inner = vlan & 0xFFFF
+        return inner == 0 ? "\(outer)" : "\(outer)/\(inner)"
     }
 
     func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }

@@ -1,5 +1,6 @@
 // `idlewatch hosts --state FILE`: the inventory as the traffic shows it, from a state file, with the sections to
-// act on: decommission candidates, unknown hosts, quiet hosts that talked, maintenance ports reached from outside.
+// act on: decommission candidates, unknown hosts, quiet hosts that talked, maintenance ports reached from outside;
+// each host with its MACs, their vendors (from the IEEE OUI list, OUIRegistry.swift) and VLANs.
 
 import ArgumentParser
 import Glibc
@@ -32,6 +33,11 @@ struct Hosts: ParsableCommand {
 
     @Flag(name: .long, help: "List outside hosts too (by default only local hosts are listed one by one).")
     var outside = false
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The IEEE OUI list for MAC vendors (oui.txt or oui.csv).",
+        discussion: "Default: /usr/share/ieee-data/oui.txt, then oui.csv (Debian's ieee-data package)."))
+    var oui: String?
 
     func validate() throws {
         // 0 is in the range: a silence of zero or more is every host declared active, the whole list with each one's
@@ -71,8 +77,18 @@ struct Hosts: ParsableCommand {
             inventory = saved.inventory
             inventorySource = "the inventory saved in the state file"
         }
-        let report = HostsReport(state: saved, inventory: inventory,
+        var report = HostsReport(state: saved, inventory: inventory,
                                  silentAfter: .seconds(Int64(silentDays * 86_400)), includeOutside: outside)
+        // The vendor list is read only here, and only for the MACs the report shows.
+        let macs = report.macs
+        if !macs.isEmpty {
+            let paths = oui.map { [$0] } ?? OUIRegistry.defaultPaths
+            report.vendors = OUIRegistry.load(macs: macs, paths: paths)
+            if report.vendors == nil {
+                FileOutput.standardError.write("idlewatch: no OUI list at \(paths.joined(separator: " or ")): MACs are "
+                    + "shown without vendors (Debian's ieee-data package provides the list)\n")
+            }
+        }
         let output = BufferedOutput(descriptor: STDOUT_FILENO)
         output.writeLine(format == .json ? report.json(statePath: state, inventorySource: inventorySource)
                                          : report.text(statePath: state, inventorySource: inventorySource))

@@ -243,7 +243,7 @@ struct StateCorruptionTests {
         var targets: [(table: String, column: String, row: String, name: String)] = [
             ("hosts", "baseline", "rowid = (SELECT rowid FROM hosts ORDER BY slot LIMIT 1)", "baseline"),
         ]
-        for section in ["hosts.layout", "flows", "engine.flows", "ledger", "detection.scans",
+        for section in ["hosts.layout", "flows", "hosts.macs", "engine.flows", "ledger", "detection.scans",
                         "detection.maintenance-port-inbound"] {
             targets.append(("sections", "data", "name = '\(section)'", section))
         }

@@ -109,10 +109,20 @@ struct StateFileTests {
         #expect(try StateSectionTests.schema2Part1() + rest.standardOutput == whole.standardOutput)
         #expect(try DatabaseQueue(path: state).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }
                 == StateFile.schemaVersion)
-        let current = try runIdleWatch(["hosts", "--state", directory.appendingPathComponent("whole.db").path])
-        let after = try runIdleWatch(["hosts", "--state", state]).standardOutput
-        #expect(after.replacingOccurrences(of: state, with: "") == current.standardOutput.replacingOccurrences(
-            of: directory.appendingPathComponent("whole.db").path, with: ""))
+        // The same report, but for the MACs: the version 1 file kept no bindings (they start empty from it), so the
+        // continued state knows only the MACs part 2 showed.
+        func withoutMACs(_ path: String) throws -> NSDictionary {
+            let report = try runIdleWatch(["hosts", "--state", path, "--format", "json"]).standardOutput
+            func strip(_ value: Any) -> Any {
+                if let object = value as? [String: Any] {
+                    return object.filter { $0.key != "macs" && $0.key != "state" }.mapValues(strip)
+                }
+                if let array = value as? [Any] { return array.map(strip) }
+                return value
+            }
+            return strip(try JSONSerialization.jsonObject(with: Data(report.utf8))) as! NSDictionary
+        }
+        #expect(try withoutMACs(state) == withoutMACs(directory.appendingPathComponent("whole.db").path))
     }
 
     @Test("replaying part 1 then part 2 equals replaying both; replaying them again skips every packet")

@@ -100,7 +100,7 @@ struct StateSectionTests {
              try Int.fetchOne(db, sql: "PRAGMA user_version"))
         }
         #expect(!tables.contains("blobs") && user == StateFile.schemaVersion)
-        #expect(sections.prefix(4) == ["hosts.layout", "flows", "engine.flows", "ledger"])
+        #expect(sections.prefix(5) == ["hosts.layout", "flows", "hosts.macs", "engine.flows", "ledger"])
         #expect(sections.contains("detection.scans"))
     }
 
@@ -180,7 +180,7 @@ struct StateSectionTests {
         #expect(said.count == 1 && said[0].contains("skipped sections detection.retired-rule, hosts.future"),
                 "\(unknown.standardError)")
         // Missing sections: those stages start empty, and nothing is said.
-        for section in ["detection.scans", "ledger", "engine.flows", "flows"] {
+        for section in ["detection.scans", "ledger", "engine.flows", "flows", "hosts.macs"] {
             let missing = try split.continued("missing-\(section).db", "DELETE FROM sections WHERE name = '\(section)'").run
             #expect(missing.status == 0, "\(section): \(missing.standardError)")
             #expect(!missing.standardError.contains("section"), "\(section): \(missing.standardError)")
@@ -194,7 +194,7 @@ struct StateSectionTests {
     func newerSections() throws {
         let split = try Split()
         defer { try? FileManager.default.removeItem(at: split.directory) }
-        for stage in ["hosts.layout", "flows", "engine.flows", "ledger"] {
+        for stage in ["hosts.layout", "flows", "hosts.macs", "engine.flows", "ledger"] {
             let (state, before, run) = try split.continued("\(stage).db",
                                                            "UPDATE sections SET version = 99 WHERE name = '\(stage)'")
             #expect(run.status == 2, "\(stage): \(run.standardError)")
