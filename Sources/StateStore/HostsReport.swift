@@ -103,10 +103,15 @@ public struct HostsReport: Sendable {
             let services = (servicesByHost[saved.record.address] ?? []).sorted {
                 ($0.ipProtocol, $0.port) < ($1.ipProtocol, $1.port)
             }
-            var host = Host(record: saved.record, entry: entry(for: saved.record.address), services: services)
-            host.links = (linksByHost[saved.record.address] ?? []).sorted {
+            let links = (linksByHost[saved.record.address] ?? []).sorted {
                 ($0.binding.lastSeen, $1.binding.mac, $1.vlan) > ($1.binding.lastSeen, $0.binding.mac, $0.vlan)
             }
+            // As the sensor judges it: a declared MAC names its machine before the address does (the most recently
+            // seen declared MAC on the address, if any).
+            let byMAC = links.lazy.compactMap { site.inventoryIndex(forMAC: $0.binding.mac.value) }.first
+            var host = Host(record: saved.record, entry: byMAC.map { inventory[$0] } ?? entry(for: saved.record.address),
+                            services: services)
+            host.links = links
             all.append(host)
         }
         all.sort { $0.record.address < $1.record.address }
@@ -117,10 +122,12 @@ public struct HostsReport: Sendable {
         declaredQuietButTalked = all.filter { $0.talked && ($0.entry?.state == .idle || $0.entry?.state == .decommissioned) }
 
         for item in inventory where item.state == .active {
-            // A host declared by its MAC alone has no address to look for in the host table (its addresses are
-            // found through the MAC bindings): it is no candidate by address.
-            guard let network = item.network else { continue }
-            let members = all.filter { $0.talked && network.contains($0.record.address) }
+            // Its addresses, and any address one of its declared MACs was bound to (a host declared by MAC alone
+            // has only those).
+            let members = all.filter { host in
+                host.talked && (item.network?.contains(host.record.address) ?? false
+                    || host.links.contains { item.macs.contains($0.binding.mac) })
+            }
             let last = members.map(\.record.lastSeen).max()
             guard let since = last ?? observedFrom else { continue }
             let silence = now - since

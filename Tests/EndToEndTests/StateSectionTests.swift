@@ -133,6 +133,31 @@ struct StateSectionTests {
                 && damaged.standardError.contains("column macs"), "\(damaged.standardError)")
     }
 
+    @Test("the hosts report judges hosts by their declared MACs as the sensor does: every address a declared MAC was bound to")
+    func reportByDeclaredMAC() throws {
+        let directory = TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let site = directory.appendingPathComponent("site.yaml")
+        // basic-lan.pcap: 10.10.0.1 and fd00:10::1 send from 02:1d:77:0a:00:01, 10.10.0.2 and fd00:10::2 from :02.
+        try """
+            hosts:
+              - { mac: 02:1d:77:0a:00:01, name: old-erp, state: decommissioned }
+              - { mac: 02:1d:77:0a:00:02, name: files, state: active }
+            """.write(to: site, atomically: true, encoding: .utf8)
+        let state = directory.appendingPathComponent("mac.db").path
+        let run = try runIdleWatch(["replay", "--site", site.path, "--format", "json", "--state", state,
+                                    TestPaths.captures.appendingPathComponent("basic-lan.pcap").path])
+        #expect(run.status == 0, "\(run.standardError)")
+        let report = try runIdleWatch(["hosts", "--state", state, "--format", "json", "--silent-days", "0"])
+        #expect(report.status == 0, "\(report.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        let talked = (json["declared_quiet_but_active"] as? [[String: Any]] ?? []).compactMap { $0["address"] as? String }
+        #expect(Set(talked) == ["10.10.0.1", "fd00:10::1"], "\(report.standardOutput)")
+        let candidates = (json["decommission_candidates"] as? [[String: Any]] ?? [])
+        let files = try #require(candidates.first { $0["name"] as? String == "files" }, "\(report.standardOutput)")
+        #expect(files["last_seen"] as? String == "2026-11-21T23:39:40.689436Z", "its last frame, from fd00:10::2")
+    }
+
     /// A state file saved by part 1 of the sample captures, and copies of it changed by SQL and continued by part 2.
     struct Split {
         let directory: URL
