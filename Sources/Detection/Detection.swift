@@ -58,6 +58,11 @@ public struct ARPContext {
     /// The sender's inventory entry, if the site file names it.
     public var senderEntry: InventoryEntry?
     public var time: Timestamp
+    /// The frame's link layer: its source MAC (0 when the link type has none) and VLAN tags, for the alerts it raises.
+    public var link = AlertLink()
+    /// When the frame (or one shortly before, see `HostTable.wakeWindow`) broke the sender's silence: what it did
+    /// last before it.
+    public var senderBeforeSilence: AlertBeforeSilence?
 }
 
 public protocol Detection: SendableMetatype {

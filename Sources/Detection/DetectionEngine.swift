@@ -50,6 +50,10 @@ public struct FlowContext {
     public var maintenance = MaintenanceMatch.none
     public var maintenanceReason = MaintenanceReason.undeclared
     public var declaredPort: MaintenancePort?
+    /// For a host that broke a silence (see `HostTable.beforeSilence`): what it did last before it. The originator's
+    /// for `started`, the responder's for `answered`; nil otherwise.
+    public var originatorBeforeSilence: AlertBeforeSilence?
+    public var responderBeforeSilence: AlertBeforeSilence?
     /// For a service answering (TCP established, a UDP reply, by a local host): whether the host had served that port
     /// and protocol before this flow (the ledger of services is the hosts stage's).
     public var serviceKnownBefore = false
@@ -201,7 +205,10 @@ public struct DetectionEngine: FlowEventHandler {
         guard sender != IPAddress(ipv4: 0) else { return }
         let reference = hosts.arpFrame(from: sender, at: time, dormantAfter: site.learning.dormantAfter, placement: site)
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
-                                 senderEntry: inventory(of: reference), time: time)
+                                 senderEntry: inventory(of: reference), time: time,
+                                 link: AlertLink(sourceMAC: packet.sourceMAC, outerVLAN: packet.outerVLAN,
+                                                 innerVLAN: packet.innerVLAN),
+                                 senderBeforeSilence: beforeSilence(reference, at: time))
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
     }
 
@@ -211,6 +218,21 @@ public struct DetectionEngine: FlowEventHandler {
         guard time >= nextTick else { return }
         nextTick = time + Self.tickInterval
         for position in reacting[7] { detections[position].timePassed(time, site: site, ledger: &ledger) }
+    }
+
+    /// What the host did last before the silence it breaks at `time`, for its alerts.
+    func beforeSilence(_ reference: HostReference, at time: Timestamp) -> AlertBeforeSilence? {
+        guard hosts.isCurrent(reference),
+            let before = hosts.beforeSilence(reference, at: time, dormantAfter: site.learning.dormantAfter)
+        else { return nil }
+        var result = AlertBeforeSilence(lastActive: before.lastActive)
+        if let flow = before.flow {
+            result.lastPeer = flow.peer
+            result.lastPort = flow.port
+            result.lastProtocol = flow.ipProtocol
+            result.lastAsServer = flow.asServer
+        }
+        return result
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {
@@ -249,6 +271,9 @@ public struct DetectionEngine: FlowEventHandler {
         // Finding one side again can evict the other when both are on the same full side (rarely): skip the event.
         guard current || event == .ended else { return }
         if event == .answered { hosts.flowAnswered(by: annotation.responder, at: time) }
+        // Before `takeWaking` clears the waking it reads.
+        let originatorBefore = event == .started ? beforeSilence(annotation.originator, at: time) : nil
+        let responderBefore = event == .answered ? beforeSilence(annotation.responder, at: time) : nil
         let silence = event == .started ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).
@@ -280,10 +305,19 @@ public struct DetectionEngine: FlowEventHandler {
             responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,
             maintenance: annotation.maintenance, maintenanceReason: annotation.maintenanceReason,
             declaredPort: annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil,
+            originatorBeforeSilence: originatorBefore, responderBeforeSilence: responderBefore,
             serviceKnownBefore: serviceKnownBefore)
         let bit = DetectionEvents(event).rawValue.trailingZeroBitCount
         for position in reacting[bit] {
             detections[position].flow(context, site: site, mark: &annotation.marks[position], ledger: &ledger)
+        }
+        // Each host's latest flow, after the detections: a waking host's alert above still saw the one before.
+        if event == .started {
+            hosts.noteFlow(annotation.originator, HostFlowNote(peer: flow.responder, port: flow.responderPort,
+                                                               ipProtocol: flow.ipProtocol, asServer: false))
+        } else if event == .answered {
+            hosts.noteFlow(annotation.responder, HostFlowNote(peer: flow.originator, port: flow.responderPort,
+                                                              ipProtocol: flow.ipProtocol, asServer: true))
         }
     }
 }

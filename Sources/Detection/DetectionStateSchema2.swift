@@ -72,7 +72,8 @@ extension DetectionEngine {
             converted.encode(into: &own)
             var section = StateWriter()
             Self.encodeDetectionSection(own.bytes, marks: marks[position], into: &section)
-            sections[Self.sectionName(of: detection)] = StateSection(version: 1, data: section.bytes)
+            // Read in layout 1, written in this build's layout.
+            sections[Self.sectionName(of: detection)] = StateSection(version: detection.stateVersion, data: section.bytes)
         }
         var ledger = self.ledger
         try ledger.restore(from: &reader)

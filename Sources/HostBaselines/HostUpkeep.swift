@@ -95,3 +95,26 @@ extension HostTable {
         return reference
     }
 }
+
+extension HostTable {
+    /// The host's latest flow (as client: `peer` is the responder; as server: the originator). The engine calls it
+    /// after the detections have judged the flow's event, so an alert about a host that woke still finds the flow
+    /// it had before its silence.
+    public mutating func noteFlow(_ reference: HostReference, _ note: HostFlowNote) {
+        self[reference].lastFlow = note
+    }
+
+    /// When the host was last active before the silence it breaks at `time`, and its last flow then: the silence
+    /// it broke within `wakeWindow` before (`touch` noted it), or the one it is breaking with this very frame (its
+    /// record not touched yet: a flow's responder answering). Nil when it broke none.
+    public func beforeSilence(_ reference: HostReference, at time: Timestamp,
+                              dormantAfter: Duration) -> (lastActive: Timestamp, flow: HostFlowNote?)? {
+        let record = self[reference]
+        if time - record.lastSeen >= dormantAfter {
+            return (record.lastSeen, record.lastFlow)
+        }
+        guard let woke = record.wokeAt, let silence = record.silenceBeforeWaking, time - woke <= HostTable.wakeWindow
+        else { return nil }
+        return (woke + Duration(nanoseconds: 0 &- silence.nanoseconds), record.flowBeforeSilence)
+    }
+}

@@ -167,6 +167,8 @@ public final class LiveSensor {
             }
             if settings.statisticsInterval > 0 && now >= nextStatistics {
                 nextStatistics = now + settings.statisticsInterval
+                // What suppression held back since the last interval is reported now, not only at exit.
+                pipeline.reportHeldBack()
                 logStatistics(ring.statistics)
             }
         }
