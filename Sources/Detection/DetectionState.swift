@@ -258,7 +258,7 @@ extension AlertLedger {
 
     /// Layout 1 (schema 2 files and version 1 sections) kept each key's time and count only: its alert's id reads as
     /// 0 (unknown) and the span of what it held as the alert's time.
-    mutating func restore(from reader: inout StateReader, version: Int = 1) throws {
+    mutating func restore(from reader: inout StateReader, version: Int = DetectionEngine.ledgerVersion) throws {
         let full = version >= 2
         nextID = try reader.uint64()
         lastRaised = [:]

@@ -67,7 +67,7 @@ extension DetectionEngine {
         for position in detections.indices where type(of: detections[position]).savedInSchema2Layout {
             let detection = type(of: detections[position])
             var converted = detection.init()
-            try converted.restore(from: &reader)
+            try converted.restore(from: &reader, version: 1)
             var own = StateWriter()
             converted.encode(into: &own)
             var section = StateWriter()
@@ -76,7 +76,7 @@ extension DetectionEngine {
             sections[Self.sectionName(of: detection)] = StateSection(version: detection.stateVersion, data: section.bytes)
         }
         var ledger = self.ledger
-        try ledger.restore(from: &reader)
+        try ledger.restore(from: &reader, version: 1)
         var ledgerSection = StateWriter()
         ledger.encode(into: &ledgerSection)
         sections[Self.ledgerSection] = StateSection(version: Self.ledgerVersion, data: ledgerSection.bytes)

@@ -191,9 +191,9 @@ extension MaintenancePortInbound {
         }
     }
 
-    /// Layout 1 (schema 2 files, and sections of version 1): session times only.
+    /// The layout this build writes.
     mutating func restore(from reader: inout StateReader) throws {
-        try restore(from: &reader, version: 1)
+        try restore(from: &reader, version: Self.stateVersion)
     }
 
     /// Layout 2 adds each session's duration after its time, and the history's count after its sessions; a layout

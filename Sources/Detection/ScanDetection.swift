@@ -129,12 +129,15 @@ struct ScanDetection: Detection {
         ledger.raise(alert, key: SuppressionKey(rule: .hostScan, source: sender))
     }
 
-    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
+    /// `counted`: this detection's byte for the flow, 1 once its failure was counted (when refused), so its end does
+    /// not count it again: the windows would take it as seen again, the counts of what was tried would not.
+    mutating func flow(_ context: FlowContext, site: Site, mark counted: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         let refused = context.event == .answered && flow.responderState == .reset
         guard context.event == .ended || refused, flow.ipProtocol == IPProtocol.tcp,
-            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established)
+            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established), counted == 0
         else { return }
+        counted = 1
         let rule: RuleID
         if context.originatorIsLocal {
             rule = .hostScan
@@ -289,9 +292,9 @@ extension ScanDetection {
         }
     }
 
-    /// Layout 1 (schema 2 files, and sections of version 1): no counts of what was tried.
+    /// The layout this build writes.
     mutating func restore(from reader: inout StateReader) throws {
-        try restore(from: &reader, version: 1)
+        try restore(from: &reader, version: Self.stateVersion)
     }
 
     /// Layout 2 adds each scanner's hosts tried after its hosts, and each host window's ports tried after its

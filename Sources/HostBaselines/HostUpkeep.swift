@@ -109,12 +109,13 @@ extension HostTable {
     /// record not touched yet: a flow's responder answering). Nil when it broke none.
     public func beforeSilence(_ reference: HostReference, at time: Timestamp,
                               dormantAfter: Duration) -> (lastActive: Timestamp, flow: HostFlowNote?)? {
-        let record = self[reference]
-        if time - record.lastSeen >= dormantAfter {
-            return (record.lastSeen, record.lastFlow)
+        let i = Int(reference.index)  // fields read in place: the record is about 400 bytes
+        if time - storage[i].lastSeen >= dormantAfter {
+            return (storage[i].lastSeen, storage[i].lastFlow)
         }
-        guard let woke = record.wokeAt, let silence = record.silenceBeforeWaking, time - woke <= HostTable.wakeWindow
+        guard let woke = storage[i].wokeAt, let silence = storage[i].silenceBeforeWaking,
+            time - woke <= HostTable.wakeWindow
         else { return nil }
-        return (woke + Duration(nanoseconds: 0 &- silence.nanoseconds), record.flowBeforeSilence)
+        return (woke + Duration(nanoseconds: 0 &- silence.nanoseconds), storage[i].flowBeforeSilence)
     }
 }
