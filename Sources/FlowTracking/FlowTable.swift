@@ -197,8 +197,10 @@ public struct FlowTable {
     public mutating func process<Handler: FlowEventHandler>(
         _ packet: PacketSummary, at time: Timestamp, wireLength: Int, handler: inout Handler
     ) -> PacketDisposition {
-        guard packet.isIP else { return PacketDisposition(outcome: .notIP) }
+        // Every frame moves packet time, ARP included: flows that expired before it end before the stages above
+        // see it (an ARP frame an hour after a scan must not find the scan's attempts still open).
         advanceTime(to: time, handler: &handler)
+        guard packet.isIP else { return PacketDisposition(outcome: .notIP) }
         return account(packet, at: time, wireLength: wireLength, handler: &handler)
     }
 

@@ -159,7 +159,8 @@ public enum AlertFormatter {
         return text
     }
 
-    /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`, always one line: characters that could
+    /// `TIME sev1 RULE [stage] SRC -> DST: MESSAGE (alert N, incident M)`, then what is known in brackets (`details`:
+    /// link layer, flow so far, counts, what a woken host did before), always one line: characters that could
     /// forge or hide text (`DisplayText.isUnsafe`) are escaped.
     public static func text(_ alert: Alert) -> String {
         var line = alert.timestamp.rfc3339(fractionDigits: 6) + " sev\(alert.severity) " + alert.rule.rawValue
