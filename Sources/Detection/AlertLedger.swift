@@ -80,6 +80,9 @@ public struct HeldBackRecord: Sendable, Equatable {
     public var lastHeld: Timestamp
     /// The latest held-back alert's counts.
     public var tally: AlertTally
+    /// For capture-health rules (held back on their own path, Sources/Sensor/SensorHealth.swift): the interface;
+    /// `source` is then `::`, not written.
+    public var interface: String?
 
     public init(timestamp: Timestamp, occasion: Occasion, rule: RuleID, source: IPAddress,
                 destination: IPAddress? = nil, port: UInt16? = nil, detail: String = "", held: UInt64, alert: UInt64,
@@ -229,6 +232,12 @@ public struct AlertLedger {
         HeldBackRecord(timestamp: time, occasion: occasion, rule: key.rule, source: key.source,
                        destination: key.destination, port: key.port, detail: key.detail, held: value.held,
                        alert: value.alert, firstHeld: value.firstHeld, lastHeld: value.lastHeld, tally: value.tally)
+    }
+
+    /// Queues a closing record judged on another path (capture health, SensorHealth.swift), in order with the
+    /// ledger's own.
+    public mutating func reportJudged(_ record: HeldBackRecord) {
+        pendingHeldBack.append(record)
     }
 
     /// Alerts held back by suppression and not yet reported (in a later alert or a closing record).

@@ -90,9 +90,11 @@ public enum AlertFormatter {
         var w = JSONObjectWriter()
         w.string("timestamp", record.timestamp.rfc3339(fractionDigits: 6))
         w.string("event_type", "alert_summary")
-        w.string("src_ip", record.source.description)
-        if let destination = record.destination { w.string("dest_ip", destination.description) }
-        if let port = record.port { w.number("dest_port", port) }
+        if record.interface == nil {
+            w.string("src_ip", record.source.description)
+            if let destination = record.destination { w.string("dest_ip", destination.description) }
+            if let port = record.port { w.number("dest_port", port) }
+        }
         w.object("alert_summary") { a in
             a.string("rule", record.rule.rawValue)
             a.number("held_back", record.held)
@@ -103,14 +105,15 @@ public enum AlertFormatter {
             a.string("reason", record.occasion.rawValue)
             tallyFields(record.tally, &a)
         }
+        if let interface = record.interface { w.object("sensor") { s in s.string("interface", interface) } }
         return w.finish()
     }
 
     /// `TIME alert-summary RULE SRC -> DST:PORT: N alerts held back after alert M, FIRST to LAST (REASON) [...]`.
     public static func text(_ record: HeldBackRecord) -> String {
         var line = record.timestamp.rfc3339(fractionDigits: 6) + " alert-summary " + record.rule.rawValue + " "
-        line += record.source.description
-        if let destination = record.destination { line += " -> " + endpoint(destination, record.port) }
+        line += record.interface.map { DisplayText.escaped($0) } ?? record.source.description
+        if record.interface == nil, let destination = record.destination { line += " -> " + endpoint(destination, record.port) }
         line += ": \(record.held) similar alert\(record.held == 1 ? "" : "s") held back"
         line += record.alert > 0 ? " after alert \(record.alert)" : ""
         line += ", " + record.firstHeld.rfc3339(fractionDigits: 6) + " to " + record.lastHeld.rfc3339(fractionDigits: 6)

@@ -283,7 +283,8 @@ public struct SyslogFormatter: Sendable {
         }
         parameter("event", "alert_summary")
         parameter("rule", record.rule.rawValue)
-        parameter("src", record.source.description)
+        parameter("src", record.interface == nil ? record.source.description : nil)
+        parameter("interface", record.interface)
         parameter("dst", record.destination?.description)
         parameter("dstport", record.port.map { String($0) })
         parameter("held", String(record.held))

@@ -164,10 +164,14 @@ public struct Pipeline: PacketHandler {
     /// `endingFlows` ends them anyway (the input is complete and the flows' records and verdicts are wanted now).
     public mutating func finish(endingFlows: Bool = false) {
         settleHeldPackets(atEnd: true)
-        if state == nil || endingFlows { flows.endAll(handler: &analyzer) }
         // What suppression held back and no later alert reported: one closing record per key, after the alerts
-        // the end raised, before the flush.
-        analyzer.engine.ledger.reportHeldBack(at: clock, occasion: .endOfRun)
+        // the end raised, before the flush. With a state file that goes on (flows kept open), the counts are saved
+        // with the rest and reported by the run that continues it, so a replay split in parts writes what one
+        // run writes.
+        if state == nil || endingFlows {
+            flows.endAll(handler: &analyzer)
+            analyzer.engine.ledger.reportHeldBack(at: clock, occasion: .endOfRun)
+        }
         writeAlerts()
         output?.flush()
         if let state {
