@@ -14,22 +14,30 @@ extension Dictionary where Key: Comparable {
     /// costs O(log n) per new key, where filtering alone on every insertion into a full table would cost O(n).
     /// Returns how many entries were forgotten while still inside the window (state lost to the bound, for the
     /// run summary; entries past the window carried nothing).
+    /// `forgetting` sees every entry dropped, stale or not (the alert ledger reports the counts a dropped
+    /// suppression key held).
     @discardableResult
     public mutating func makeRoom(capacity: Int, now: Timestamp, window: Duration, rank: (Value) -> Int = { _ in 0 },
-                           lastActivity: (Value) -> Timestamp) -> Int {
+                           lastActivity: (Value) -> Timestamp,
+                           forgetting: (Key, Value) -> Void = { _, _ in }) -> Int {
         guard count >= capacity else { return 0 }
-        removeStale(now: now, window: window, lastActivity: lastActivity)
+        removeStale(now: now, window: window, lastActivity: lastActivity, forgetting: forgetting)
         guard count >= capacity * 3 / 4 else { return 0 }
         let ordered = map { (rank: rank($0.value), last: lastActivity($0.value), key: $0.key) }
             .sorted { ($0.rank, $0.last, $0.key) < ($1.rank, $1.last, $1.key) }
         let forgotten = count / 2
-        for entry in ordered.prefix(forgotten) { self[entry.key] = nil }
+        for entry in ordered.prefix(forgotten) {
+            if let value = removeValue(forKey: entry.key) { forgetting(entry.key, value) }
+        }
         return forgotten
     }
 
     /// Drops the entries whose last activity is older than `window`, in place: `filter` would build a second table
     /// as large as the first, doubling the peak memory of a full table exactly when a flood fills it.
-    public mutating func removeStale(now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp) {
-        for key in compactMap({ now - lastActivity($0.value) > window ? $0.key : nil }) { removeValue(forKey: key) }
+    public mutating func removeStale(now: Timestamp, window: Duration, lastActivity: (Value) -> Timestamp,
+                                     forgetting: (Key, Value) -> Void = { _, _ in }) {
+        for key in compactMap({ now - lastActivity($0.value) > window ? $0.key : nil }) {
+            if let value = removeValue(forKey: key) { forgetting(key, value) }
+        }
     }
 }

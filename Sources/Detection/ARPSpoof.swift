@@ -80,8 +80,9 @@ struct ARPSpoof: Detection {
 
     func raise(_ c: LinkBindingContext, severity: Int, reason: String, message: String, key: SuppressionKey,
                ledger: inout AlertLedger) {
-        let alert = Alert(timestamp: c.time, rule: .arpSpoof, severity: severity, message: message, reason: reason,
+        var alert = Alert(timestamp: c.time, rule: .arpSpoof, severity: severity, message: message, reason: reason,
                           source: c.address, destination: c.arpTarget, host: AlertHost(c.address, c.entry))
+        alert.link = c.alertLink
         ledger.raise(alert, key: key)
     }
 

@@ -65,6 +65,7 @@ struct AddressTakeover: Detection {
                           reason: silence != nil ? "new MAC after silence" : latest == nil ? "undeclared MAC" : "new MAC",
                           source: c.address, destination: c.arpTarget, host: AlertHost(c.address, c.entry))
         if quiet { alert.reason = "new MAC on a host declared \(c.entry!.state.rawValue)" }
+        alert.link = c.alertLink
         ledger.raise(alert, key: SuppressionKey(rule: .addressTakeover, source: c.address))
     }
 }

@@ -89,6 +89,15 @@ public struct Alert: Sendable {
     public var suppressedBefore: UInt64 = 0
     /// For capture-health alerts: the interface concerned.
     public var interface: String?
+    /// Below IP: the MAC each side sent from and the VLAN tags (all unknown for capture-health alerts).
+    public var link = AlertLink()
+    /// The flow that raised it, as it stood then (its packet included): nil for alerts not raised by a flow (ARP,
+    /// capture health).
+    public var flowSoFar: AlertFlow?
+    /// What a threshold stands for, counted (scans, password guessing).
+    public var tally = AlertTally()
+    /// For a host that broke a silence: what it did last before it.
+    public var beforeSilence: AlertBeforeSilence?
 
     public init(timestamp: Timestamp, rule: RuleID, severity: Int, message: String, reason: String? = nil,
                 stage: Stage? = nil, source: IPAddress, sourcePort: UInt16? = nil, destination: IPAddress? = nil,
@@ -109,6 +118,109 @@ public struct Alert: Sendable {
     }
 }
 
+/// What an alert knows below IP. MACs are 0 when unknown: the link type carries none, or that side never sent.
+public struct AlertLink: Sendable, Equatable {
+    /// The source MAC of the latest frame the alert's source sent (for an ARP frame: the frame's source MAC).
+    public var sourceMAC: UInt64 = 0
+    /// The source MAC of the latest frame the alert's destination sent (never the MAC the source addressed it by:
+    /// that can be a router's or a group MAC).
+    public var destinationMAC: UInt64 = 0
+    /// 802.1Q/802.1ad tags, outer then inner (0: absent).
+    public var outerVLAN: UInt16 = 0
+    public var innerVLAN: UInt16 = 0
+
+    public init(sourceMAC: UInt64 = 0, destinationMAC: UInt64 = 0, outerVLAN: UInt16 = 0, innerVLAN: UInt16 = 0) {
+        self.sourceMAC = sourceMAC
+        self.destinationMAC = destinationMAC
+        self.outerVLAN = outerVLAN
+        self.innerVLAN = innerVLAN
+    }
+
+    /// The tags as Suricata writes them: `[outer]` or `[outer, inner]`; empty when untagged.
+    public var vlans: [UInt16] {
+        if innerVLAN != 0 { return [outerVLAN, innerVLAN] }
+        return outerVLAN != 0 ? [outerVLAN] : []
+    }
+}
+
+/// The flow an alert was raised on, as far as it had got (Suricata's alert `flow` object): originator to
+/// responder is "to server".
+public struct AlertFlow: Sendable, Equatable {
+    public var packetsToServer: UInt64
+    public var packetsToClient: UInt64
+    /// Bytes on the wire, link layer included.
+    public var bytesToServer: UInt64
+    public var bytesToClient: UInt64
+    public var start: Timestamp
+    /// From its first packet to its latest.
+    public var age: Duration
+
+    public init(packetsToServer: UInt64, packetsToClient: UInt64, bytesToServer: UInt64, bytesToClient: UInt64,
+                start: Timestamp, age: Duration) {
+        self.packetsToServer = packetsToServer
+        self.packetsToClient = packetsToClient
+        self.bytesToServer = bytesToServer
+        self.bytesToClient = bytesToClient
+        self.start = start
+        self.age = age
+    }
+
+    public init(_ flow: Flow) {
+        self.init(packetsToServer: flow.originatorPackets, packetsToClient: flow.responderPackets,
+                  bytesToServer: flow.originatorBytes, bytesToClient: flow.responderBytes, start: flow.firstSeen,
+                  age: flow.duration)
+    }
+}
+
+/// What a threshold stands for, counted so far: nil where the rule does not count it. Fixed size, so the ledger can
+/// keep the latest one per suppression key (an alert held back still moves the count on, and the closing record
+/// says where it got).
+public struct AlertTally: Sendable, Equatable {
+    /// Scans: distinct ports of the destination, and distinct hosts, the source failed to reach since its window
+    /// opened (see ScanDetection.swift for how they stay exact past the windows' bounds).
+    public var portsTried: UInt64?
+    public var hostsTried: UInt64?
+    /// Password guessing: short sessions from the source to the service since its history began, and the shortest,
+    /// median and longest of the last ones kept (`MaintenancePortInbound.sessionsKept`).
+    public var sessions: UInt64?
+    public var shortestSession: Duration?
+    public var medianSession: Duration?
+    public var longestSession: Duration?
+
+    public init(portsTried: UInt64? = nil, hostsTried: UInt64? = nil, sessions: UInt64? = nil,
+                shortestSession: Duration? = nil, medianSession: Duration? = nil, longestSession: Duration? = nil) {
+        self.portsTried = portsTried
+        self.hostsTried = hostsTried
+        self.sessions = sessions
+        self.shortestSession = shortestSession
+        self.medianSession = medianSession
+        self.longestSession = longestSession
+    }
+
+    public var isEmpty: Bool { self == AlertTally() }
+}
+
+/// For a host that woke from a silence: when it was last active before it and what it did then.
+public struct AlertBeforeSilence: Sendable, Equatable {
+    /// Its last frame before the silence.
+    public var lastActive: Timestamp
+    /// Its last flow before the silence: the peer, the service (the responder's port and the protocol) and whether
+    /// the host was the client or the server. Nil when no flow was seen (only ARP, or saved before this was kept).
+    public var lastPeer: IPAddress?
+    public var lastPort: UInt16 = 0
+    public var lastProtocol: UInt8 = 0
+    public var lastAsServer = false
+
+    public init(lastActive: Timestamp, lastPeer: IPAddress? = nil, lastPort: UInt16 = 0, lastProtocol: UInt8 = 0,
+                lastAsServer: Bool = false) {
+        self.lastActive = lastActive
+        self.lastPeer = lastPeer
+        self.lastPort = lastPort
+        self.lastProtocol = lastProtocol
+        self.lastAsServer = lastAsServer
+    }
+}
+
 /// `TCP/445`, `UDP/53`, `ICMP type 8`, `GRE` for messages.
 func describe(_ flow: Flow) -> String {
     switch flow.ipProtocol {
@@ -121,12 +233,24 @@ func describe(_ flow: Flow) -> String {
 
 extension Alert {
     /// An alert about a flow: originator as source, responder as destination.
-    init(flow: Flow, at time: Timestamp, rule: RuleID, severity: Int, host: AlertHost) {
+    init(flow: Flow, at time: Timestamp, rule: RuleID, severity: Int, host: AlertHost,
+         beforeSilence: AlertBeforeSilence? = nil) {
         let hasPorts = flow.ipProtocol == IPProtocol.tcp || flow.ipProtocol == IPProtocol.udp
             || flow.ipProtocol == IPProtocol.icmp || flow.ipProtocol == IPProtocol.icmpv6 || flow.ipProtocol == IPProtocol.sctp
         self.init(timestamp: time, rule: rule, severity: severity, message: "", source: flow.originator,
                   sourcePort: hasPorts ? flow.originatorPort : nil, destination: flow.responder,
                   destinationPort: hasPorts ? flow.responderPort : nil, ipProtocol: flow.ipProtocol,
                   flowID: flow.id, host: host)
+        link = AlertLink(flow)
+        flowSoFar = AlertFlow(flow)
+        self.beforeSilence = beforeSilence
+    }
+}
+
+extension AlertLink {
+    /// A flow's: the originator's MAC as the source's, the responder's as the destination's.
+    init(_ flow: Flow) {
+        self.init(sourceMAC: flow.originatorMAC, destinationMAC: flow.responderMAC, outerVLAN: flow.outerVLAN,
+                  innerVLAN: flow.innerVLAN)
     }
 }

@@ -18,11 +18,12 @@ struct DecommissionedHostActive: Detection {
         let (sender, target, time) = (context.sender, context.target, context.time)
         guard let entry = context.senderEntry, entry.state == .decommissioned else { return }
         let what = sender == target ? "a gratuitous ARP" : "ARP for \(target)"
+        var alert = Alert(timestamp: time, rule: .decommissionedHostActive, severity: Self.severity, message: "",
+                          source: sender, destination: target, host: AlertHost(sender, entry))
+        alert.link = context.link
+        alert.beforeSilence = context.senderBeforeSilence
         raise(entry: entry, address: sender, at: time, reason: "arp",
-              message: "decommissioned host \(entry.name) (\(sender)) sent \(what)",
-              alert: Alert(timestamp: time, rule: .decommissionedHostActive, severity: Self.severity, message: "",
-                           source: sender, destination: target, host: AlertHost(sender, entry)),
-              ledger: &ledger)
+              message: "decommissioned host \(entry.name) (\(sender)) sent \(what)", alert: alert, ledger: &ledger)
     }
 
     mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
@@ -33,14 +34,16 @@ struct DecommissionedHostActive: Detection {
             raise(entry: entry, address: flow.originator, at: context.time, reason: "originated",
                   message: "decommissioned host \(entry.name) (\(flow.originator)) sent \(describe(flow)) to \(flow.responder)",
                   alert: Alert(flow: flow, at: context.time, rule: .decommissionedHostActive,
-                               severity: Self.severity, host: AlertHost(flow.originator, entry)),
+                               severity: Self.severity, host: AlertHost(flow.originator, entry),
+                               beforeSilence: context.originatorBeforeSilence),
                   ledger: &ledger)
         case .answered:
             guard let entry = context.responderEntry, entry.state == .decommissioned else { return }
             raise(entry: entry, address: flow.responder, at: context.time, reason: "answered",
                   message: "decommissioned host \(entry.name) (\(flow.responder)) answered \(describe(flow)) from \(flow.originator)",
                   alert: Alert(flow: flow, at: context.time, rule: .decommissionedHostActive,
-                               severity: Self.severity, host: AlertHost(flow.responder, entry)),
+                               severity: Self.severity, host: AlertHost(flow.responder, entry),
+                               beforeSilence: context.responderBeforeSilence),
                   ledger: &ledger)
         default:
             return

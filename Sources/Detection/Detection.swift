@@ -64,6 +64,11 @@ public struct ARPContext {
     /// The sender's inventory entry, if the site file names it.
     public var senderEntry: InventoryEntry?
     public var time: Timestamp
+    /// The frame's link layer: its source MAC (0 when the link type has none) and VLAN tags, for the alerts it raises.
+    public var link = AlertLink()
+    /// When the frame (or one shortly before, see `HostTable.wakeWindow`) broke the sender's silence: what it did
+    /// last before it.
+    public var senderBeforeSilence: AlertBeforeSilence?
 }
 
 /// What kind of ARP frame a binding came from.
@@ -81,6 +86,14 @@ public enum ARPFrameKind: Sendable, Equatable {
 }
 
 /// Everything a detection may read about one MAC binding (see `DetectionEvents.linkBinding`).
+extension LinkBindingContext {
+    /// What an alert about this observation knows below IP: the MAC that sent it, and its VLAN tags.
+    public var alertLink: AlertLink {
+        AlertLink(sourceMAC: mac.value, outerVLAN: UInt16(truncatingIfNeeded: vlan >> 16),
+                  innerVLAN: UInt16(truncatingIfNeeded: vlan))
+    }
+}
+
 public struct LinkBindingContext {
     public var address: IPAddress
     /// `outer << 16 | inner`, 0 untagged.

@@ -59,6 +59,10 @@ public struct FlowContext {
     public var maintenance = MaintenanceMatch.none
     public var maintenanceReason = MaintenanceReason.undeclared
     public var declaredPort: MaintenancePort?
+    /// For a host that broke a silence (see `HostTable.beforeSilence`): what it did last before it. The originator's
+    /// for `started`, the responder's for `answered`; nil otherwise.
+    public var originatorBeforeSilence: AlertBeforeSilence?
+    public var responderBeforeSilence: AlertBeforeSilence?
     /// For a service answering (TCP established, a UDP reply, by a local host): whether the host had served that port
     /// and protocol before this flow (the ledger of services is the hosts stage's).
     public var serviceKnownBefore = false
@@ -225,7 +229,10 @@ public struct DetectionEngine: FlowEventHandler {
         // still names its machine: a retired host probing for an address is that host waking.
         guard reference != .none || site.inventoryIndex(forMAC: mac) != nil else { return }
         let context = ARPContext(sender: sender, target: packet.destination, isReply: packet.arpOperation == 2,
-                                 senderEntry: inventory(of: reference, address: sender, mac: mac), time: time)
+                                 senderEntry: inventory(of: reference, address: sender, mac: mac), time: time,
+                                 link: AlertLink(sourceMAC: packet.sourceMAC, outerVLAN: packet.outerVLAN,
+                                                 innerVLAN: packet.innerVLAN),
+                                 senderBeforeSilence: beforeSilence(reference, at: time))
         for position in reacting[6] { detections[position].arp(context, ledger: &ledger) }
         learnLink(arp: packet, sender: reference, at: time)
     }
@@ -236,6 +243,21 @@ public struct DetectionEngine: FlowEventHandler {
         guard time >= nextTick else { return }
         nextTick = time + Self.tickInterval
         for position in reacting[7] { detections[position].timePassed(time, site: site, ledger: &ledger) }
+    }
+
+    /// What the host did last before the silence it breaks at `time`, for its alerts.
+    func beforeSilence(_ reference: HostReference, at time: Timestamp) -> AlertBeforeSilence? {
+        guard hosts.isCurrent(reference),
+            let before = hosts.beforeSilence(reference, at: time, dormantAfter: site.learning.dormantAfter)
+        else { return nil }
+        var result = AlertBeforeSilence(lastActive: before.lastActive)
+        if let flow = before.flow {
+            result.lastPeer = flow.peer
+            result.lastPort = flow.port
+            result.lastProtocol = flow.ipProtocol
+            result.lastAsServer = flow.asServer
+        }
+        return result
     }
 
     func inventory(of reference: HostReference) -> InventoryEntry? {
@@ -287,8 +309,11 @@ public struct DetectionEngine: FlowEventHandler {
         if event == .started || event == .answered { learnLink(event, flow, annotation, at: time) }
         // The originator's waking is judged only when its own first packet started the flow: not when the flow was
         // turned round (it has sent nothing yet) nor when that packet answered someone (a DHCP server's offer).
-        let silence = event == .started && originatorIsHost && flow.originatorSentFirst && !flow.openedByAnswer
-            ? hosts.takeWaking(annotation.originator, at: time) : nil
+        let judgesWaking = event == .started && originatorIsHost && flow.originatorSentFirst && !flow.openedByAnswer
+        // Before `takeWaking` clears the waking it reads.
+        let originatorBefore = judgesWaking ? beforeSilence(annotation.originator, at: time) : nil
+        let responderBefore = event == .answered && responderIsHost ? beforeSilence(annotation.responder, at: time) : nil
+        let silence = judgesWaking ? hosts.takeWaking(annotation.originator, at: time) : nil
         // Volume is judged when a flow has carried its packets: fold the decayed activity of both sides (an evicted
         // host's activity went with it).
         var rates = (originatorRecent: 0.0, originatorLearned: 0.0, responderRecent: 0.0, responderLearned: 0.0)
@@ -324,10 +349,20 @@ public struct DetectionEngine: FlowEventHandler {
             responderRecentRate: rates.responderRecent, responderLearnedRate: rates.responderLearned,
             maintenance: annotation.maintenance, maintenanceReason: annotation.maintenanceReason,
             declaredPort: annotation.maintenance.isDeclared ? site.maintenancePort(reachedBy: flow) : nil,
+            originatorBeforeSilence: originatorBefore, responderBeforeSilence: responderBefore,
             serviceKnownBefore: serviceKnownBefore)
         let bit = DetectionEvents(event).rawValue.trailingZeroBitCount
         for position in reacting[bit] {
             detections[position].flow(context, site: site, mark: &annotation.marks[position], ledger: &ledger)
+        }
+        // Each host's latest flow, after the detections: a waking host's alert above still saw the one before.
+        // An end that is no host has no record to note it in.
+        if event == .started && originatorIsHost {
+            hosts.noteFlow(annotation.originator, HostFlowNote(peer: flow.responder, port: flow.responderPort,
+                                                               ipProtocol: flow.ipProtocol, asServer: false))
+        } else if event == .answered && responderIsHost {
+            hosts.noteFlow(annotation.responder, HostFlowNote(peer: flow.originator, port: flow.responderPort,
+                                                              ipProtocol: flow.ipProtocol, asServer: true))
         }
     }
 }

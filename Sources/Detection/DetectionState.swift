@@ -20,7 +20,9 @@ extension DetectionEngine {
     public static let flowFactsSection = "engine.flows"
     public static let ledgerSection = "ledger"
     static let flowFactsVersion = 1
-    static let ledgerVersion = 1
+    /// Version 2: each suppression key also keeps its alert's id, the span of what it held back and the latest
+    /// held-back alert's counts (for the closing records, AlertLedger.swift).
+    static let ledgerVersion = 2
 
     /// A detection's section name.
     public static func sectionName(of detection: any Detection.Type) -> String { "detection." + detection.name }
@@ -118,7 +120,7 @@ extension DetectionEngine {
         if let saved = sections[Self.ledgerSection] {
             try within(Self.ledgerSection) {
                 var reader = try saved.reader(upTo: Self.ledgerVersion)
-                try ledger.restore(from: &reader)
+                try ledger.restore(from: &reader, version: saved.version)
                 guard reader.isAtEnd else { throw StateDecodingError("trailing bytes") }
             }
         }
@@ -257,6 +259,10 @@ extension AlertLedger {
             writer.put(key.detail)
             writer.put(value.time)
             writer.put(value.held)
+            writer.put(value.alert)
+            writer.put(value.firstHeld)
+            writer.put(value.lastHeld)
+            value.tally.encode(into: &writer)
         }
         writer.putCount(incidents.count)
         for (host, incident) in incidents.sorted(by: { $0.key < $1.key }) {
@@ -266,10 +272,13 @@ extension AlertLedger {
         }
     }
 
-    mutating func restore(from reader: inout StateReader) throws {
+    /// Layout 1 (schema 2 files and version 1 sections) kept each key's time and count only: its alert's id reads as
+    /// 0 (unknown) and the span of what it held as the alert's time.
+    mutating func restore(from reader: inout StateReader, version: Int = DetectionEngine.ledgerVersion) throws {
+        let full = version >= 2
         nextID = try reader.uint64()
         lastRaised = [:]
-        for _ in 0..<(try reader.count(minimumItemSize: 40)) {
+        for _ in 0..<(try reader.count(minimumItemSize: full ? 65 : 40)) {
             let ruleName = try reader.string()
             guard let rule = RuleID(rawValue: ruleName) else {
                 throw StateDecodingError("saved suppression names an unknown rule '\(ruleName)'")
@@ -279,7 +288,17 @@ extension AlertLedger {
             let port = try reader.bool() ? try reader.uint16() : nil
             let key = SuppressionKey(rule: rule, source: source, destination: destination, port: port,
                                      detail: try reader.string())
-            lastRaised[key] = (try reader.timestamp(), try reader.uint64())
+            var value = Suppression(time: try reader.timestamp(), alert: 0)
+            value.held = try reader.uint64()
+            if full {
+                value.alert = try reader.uint64()
+                value.firstHeld = try reader.timestamp()
+                value.lastHeld = try reader.timestamp()
+                value.tally = try AlertTally(from: &reader)
+            } else {
+                (value.firstHeld, value.lastHeld) = (value.time, value.time)
+            }
+            lastRaised[key] = value
         }
         incidents = [:]
         for _ in 0..<(try reader.count(minimumItemSize: 33)) {
@@ -294,5 +313,38 @@ extension AlertLedger {
         incidents.filter { time - $0.value.last <= configuration.incidentWindow }
             .map { (host: $0.key, id: $0.value.id, last: $0.value.last) }
             .sorted { $0.id < $1.id }
+    }
+}
+
+extension AlertTally {
+    /// A byte saying which counts are present, then each present one (UInt64 counts, then durations).
+    func encode(into writer: inout StateWriter) {
+        let counts = [portsTried, hostsTried, sessions]
+        let durations = [shortestSession, medianSession, longestSession]
+        var present: UInt8 = 0
+        for (bit, value) in counts.enumerated() where value != nil { present |= 1 << UInt8(bit) }
+        for (bit, value) in durations.enumerated() where value != nil { present |= 1 << UInt8(bit + 3) }
+        writer.put(present)
+        for value in counts { if let value { writer.put(value) } }
+        for value in durations { if let value { writer.put(value) } }
+    }
+
+    init(from reader: inout StateReader) throws {
+        let present = try reader.uint8()
+        guard present < 1 << 6 else { throw StateDecodingError("saved alert counts are malformed (\(present))") }
+        var counts: [UInt64?] = []
+        for bit in 0..<3 { counts.append(present & 1 << UInt8(bit) != 0 ? try reader.uint64() : nil) }
+        var durations: [Duration?] = []
+        for bit in 3..<6 {
+            guard present & 1 << UInt8(bit) != 0 else {
+                durations.append(nil)
+                continue
+            }
+            let duration = try reader.duration()
+            guard duration.nanoseconds >= 0 else { throw StateDecodingError("saved session duration is negative") }
+            durations.append(duration)
+        }
+        self.init(portsTried: counts[0], hostsTried: counts[1], sessions: counts[2], shortestSession: durations[0],
+                  medianSession: durations[1], longestSession: durations[2])
     }
 }

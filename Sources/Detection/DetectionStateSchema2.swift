@@ -67,15 +67,16 @@ extension DetectionEngine {
         for position in detections.indices where type(of: detections[position]).savedInSchema2Layout {
             let detection = type(of: detections[position])
             var converted = detection.init()
-            try converted.restore(from: &reader)
+            try converted.restore(from: &reader, version: 1)
             var own = StateWriter()
             converted.encode(into: &own)
             var section = StateWriter()
             Self.encodeDetectionSection(own.bytes, marks: marks[position], into: &section)
-            sections[Self.sectionName(of: detection)] = StateSection(version: 1, data: section.bytes)
+            // Read in layout 1, written in this build's layout.
+            sections[Self.sectionName(of: detection)] = StateSection(version: detection.stateVersion, data: section.bytes)
         }
         var ledger = self.ledger
-        try ledger.restore(from: &reader)
+        try ledger.restore(from: &reader, version: 1)
         var ledgerSection = StateWriter()
         ledger.encode(into: &ledgerSection)
         sections[Self.ledgerSection] = StateSection(version: Self.ledgerVersion, data: ledgerSection.bytes)

@@ -27,6 +27,7 @@ struct DormantHostActive: Detection {
         let name = entry.map { "\($0.name) (\(flow.originator))" } ?? "\(flow.originator)"
         alert.message = "\(name) sent \(describe(flow)) to \(flow.responder) after \(formatDuration(silence)) of silence"
         alert.reason = "silent \(formatDuration(silence))"
+        alert.beforeSilence = context.originatorBeforeSilence
         ledger.raise(alert, key: SuppressionKey(rule: .dormantHostActive, source: flow.originator))
     }
 }

@@ -39,9 +39,10 @@ struct IPConflict: Detection {
         let message = "\(describe(c.address, c.entry, vlan: c.vlan)) is used by two MACs: \(describe(c.mac)) now "
             + "(\(c.learnedBy.names)) and \(describe(rival.mac)) \(formatDuration(c.time - answered)) before "
             + "(since \(rival.firstSeen.rfc3339(fractionDigits: 0)))"
-        let alert = Alert(timestamp: c.time, rule: .ipConflict, severity: Self.severity, message: message,
+        var alert = Alert(timestamp: c.time, rule: .ipConflict, severity: Self.severity, message: message,
                           reason: "two MACs answering", source: c.address, destination: c.arpTarget,
                           host: AlertHost(c.address, c.entry))
+        alert.link = c.alertLink
         ledger.raise(alert, key: SuppressionKey(rule: .ipConflict, source: c.address))
     }
 }

@@ -56,6 +56,8 @@ struct IdleHostActive: Detection {
         var alert = Alert(timestamp: time, rule: .idleHostActive, severity: Self.severity,
                           message: "idle host \(entry.name) (\(sender)) sent ARP, which its allow list does not cover",
                           source: sender, host: AlertHost(sender, entry))
+        alert.link = context.link
+        alert.beforeSilence = context.senderBeforeSilence
         alert.reason = "arp"
         ledger.raise(alert, key: SuppressionKey(rule: .idleHostActive, source: sender))
     }
@@ -88,7 +90,8 @@ struct IdleHostActive: Detection {
         let direction = verb == "sent" ? "to" : "from"
         let outside = (verb == "sent" ? !context.responderIsLocal : !context.originatorIsLocal) ? " outside" : ""
         var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
-                          host: AlertHost(idleAddress, entry))
+                          host: AlertHost(idleAddress, entry),
+                          beforeSilence: verb == "sent" ? context.originatorBeforeSilence : context.responderBeforeSilence)
         alert.message = "idle host \(entry.name) (\(idleAddress)) \(verb) \(describe(flow)) \(direction)\(outside) \(peer), "
             + "beyond its allow list [\(entry.allow.map(\.description).joined(separator: ", "))]"
         alert.reason = "\(verb == "sent" ? "originated" : "answered") \(describe(flow).lowercased())"
@@ -104,7 +107,9 @@ struct IdleHostActive: Detection {
             return
         }
         var alert = Alert(flow: flow, at: context.time, rule: .idleHostActive, severity: Self.severity,
-                          host: AlertHost(idleAddress, entry))
+                          host: AlertHost(idleAddress, entry),
+                          beforeSilence: context.event == .started ? context.originatorBeforeSilence
+                              : context.event == .answered ? context.responderBeforeSilence : nil)
         switch context.event {
         case .started, .answered:
             guard learnedPeers[idleAddress]?.contains(peer) != true else { return }

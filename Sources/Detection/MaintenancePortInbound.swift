@@ -11,6 +11,11 @@
 // interactive (the flow's long-lived event, 5 minutes by default), guessing (one source completed
 // `guessingSessions` short sessions, each under `shortSession`, to one host and port within `guessingWindow`).
 //
+// What a guessing alert counts (`alert.sessions`, `alert.session_shortest`/`_median`/`_longest`, and its message): the
+// short sessions since the source's history with the service began (exact: a count beside the bounded window; the
+// history restarts after `guessingWindow` without one), and the shortest, median and longest of those the window
+// holds (within `guessingWindow`, at most the last `sessionsKept`).
+//
 // Severity: 1 from session on (someone got in) and for `closed`; 2 at open; 3 for a probe.
 // Suppression: one alert per source, host, port and stage per interval; repeats are counted.
 // Reads: `FlowContext.maintenance` (what the flow is to the site's ports, judged by the engine: see
@@ -27,6 +32,8 @@ struct MaintenancePortInbound: Detection {
     static let name = "maintenance-port-inbound"
     static let events = DetectionEvents.allFlowEvents
     static let savedInSchema2Layout = true
+    /// Version 2: each history's count of short sessions, and each session's duration.
+    static let stateVersion = 2
 
     /// Short sessions from one source to one service that make it password guessing (Zeek's SSH bruteforcing
     /// script uses 30 failed logins in 30 minutes; a session here is one TCP connection carrying data both ways,
@@ -52,10 +59,22 @@ struct MaintenancePortInbound: Detection {
     /// Only the most recent sessions matter for the count: four times `guessingSessions` are kept per history, the
     /// oldest forgotten first, so the work per session stays bounded.
     static let sessionsKept = MaintenancePortInbound.guessingSessions * 4
+    /// One short session: how long it lasted (members of a history are counted, not distinct).
+    struct SessionLength: Comparable {
+        var duration: Duration
+        static func < (a: SessionLength, b: SessionLength) -> Bool { a.duration < b.duration }
+    }
+    /// The short sessions of one (source, host, port): those within `guessingWindow` (at most `sessionsKept`), and
+    /// how many since the history began.
+    struct History: WindowEntry {
+        var sessions = WindowMembers<SessionLength>()
+        var counted: UInt64 = 0
+        var lastActive: Timestamp { sessions.lastActive }
+        var memberCount: Int { sessions.count }
+    }
     /// Short sessions per (source, host, port) within `guessingWindow`, counted (not distinct).
-    var shortSessions = BoundedWindow<GuessKey, WindowMembers<Occurrence>>(
-        window: MaintenancePortInbound.guessingWindow, capacity: MaintenancePortInbound.historyCapacity,
-        memberCapacity: MaintenancePortInbound.sessionsKept)
+    var shortSessions = BoundedWindow<GuessKey, History>(
+        window: MaintenancePortInbound.guessingWindow, capacity: MaintenancePortInbound.historyCapacity)
 
     /// Histories dropped to stay within `historyCapacity` while still inside the window.
     var counters: [DetectionCounter] {
@@ -87,9 +106,15 @@ struct MaintenancePortInbound: Detection {
             guard flow.originatorSentData, flow.responderPayload > 0, flow.duration < shortSession else { return }
             let key = GuessKey(source: flow.originator, host: flow.responder, port: flow.responderPort,
                                ipProtocol: flow.ipProtocol)
-            guard let times = shortSessions.occur(Occurrence(), for: key, at: context.time) else { return }
-            if times.count >= guessingSessions {
-                raise(.guessing, context, &raisedStages, ledger: &ledger, sessions: times.count)
+            let (window, kept) = (guessingWindow, Self.sessionsKept)
+            guard let history = shortSessions.update(key, at: context.time, { history -> History in
+                history.sessions.occur(SessionLength(duration: flow.duration), at: context.time, window: window,
+                                       capacity: kept, whenFull: .forgetOldest)
+                history.counted &+= 1
+                return history
+            }) else { return }
+            if history.sessions.count >= guessingSessions {
+                raise(.guessing, context, &raisedStages, ledger: &ledger, history: history)
             }
         default:
             return
@@ -97,7 +122,7 @@ struct MaintenancePortInbound: Detection {
     }
 
     mutating func raise(_ stage: Stage, _ context: FlowContext, _ raisedStages: inout UInt8, ledger: inout AlertLedger,
-                        sessions: Int = 0) {
+                        history: History = History()) {
         let flow = context.flow
         let bit: UInt8 = 1 << UInt8(stage.rawValue)
         guard stage == .guessing || raisedStages & bit == 0 else { return }
@@ -124,7 +149,15 @@ struct MaintenancePortInbound: Detection {
         case .open: how = "the port answered"
         case .session: how = "a session exchanged data"
         case .interactive: how = "a session has lasted \(formatDuration(flow.duration))"
-        case .guessing: how = "\(sessions) short sessions within \(formatDuration(guessingWindow)): guessing"
+        case .guessing:
+            let inWindow = history.sessions.count
+            how = UInt64(inWindow) == history.counted
+                ? "\(inWindow) short sessions within \(formatDuration(guessingWindow)): guessing"
+                : "\(history.counted) short sessions, \(inWindow) of them within the last \(formatDuration(guessingWindow)): guessing"
+            let lengths = history.sessions.oldestFirst.map(\.member.duration).sorted()
+            alert.tally = AlertTally(sessions: history.counted, shortestSession: lengths.first,
+                                     medianSession: lengths.isEmpty ? nil : lengths[(lengths.count - 1) / 2],
+                                     longestSession: lengths.last)
         }
         alert.message = "outside host \(flow.originator) reached \(target) \(why): \(how)"
         let key = SuppressionKey(rule: .maintenancePortInbound, source: flow.originator, destination: flow.responder,
@@ -147,22 +180,43 @@ public enum MaintenanceReason: String, Sendable, BitwiseCopyable {
 // bytes).
 extension MaintenancePortInbound {
     func encode(into writer: inout StateWriter) {
-        shortSessions.encode(into: &writer) { key, times, writer in
+        shortSessions.encode(into: &writer) { key, history, writer in
             writer.put(key.source)
             writer.put(key.host)
             writer.put(key.port)
             writer.put(key.ipProtocol)
-            times.encode(into: &writer, inMemberOrder: false) { session, writer in writer.put(session.time) }
+            history.sessions.encode(into: &writer, inMemberOrder: false) { session, writer in
+                writer.put(session.time)
+                writer.put(session.member.duration)
+            }
+            writer.put(history.counted)
         }
     }
 
+    /// The layout this build writes.
     mutating func restore(from reader: inout StateReader) throws {
-        try shortSessions.restore(from: &reader, minimumItemSize: 41) { reader in
+        try restore(from: &reader, version: Self.stateVersion)
+    }
+
+    /// Layout 2 adds each session's duration after its time, and the history's count after its sessions; a layout
+    /// 1 history's sessions come back with no duration (0) and counted as many as it holds.
+    mutating func restore(from reader: inout StateReader, version: Int) throws {
+        let counted = version >= 2
+        try shortSessions.restore(from: &reader, minimumItemSize: counted ? 49 : 41) { reader in
             let key = GuessKey(source: try reader.address(), host: try reader.address(), port: try reader.uint16(),
                                ipProtocol: try reader.uint8())
-            return (key, try WindowMembers.decode(from: &reader, minimumItemSize: 8, distinct: false) {
-                .init(member: Occurrence(), time: try $0.timestamp())
-            })
+            var history = History()
+            history.sessions = try WindowMembers.decode(from: &reader, minimumItemSize: counted ? 16 : 8,
+                                                        distinct: false) {
+                let time = try $0.timestamp()
+                let duration = counted ? try $0.duration() : Duration(nanoseconds: 0)
+                guard duration.nanoseconds >= 0 else {
+                    throw StateDecodingError("saved short session has a negative duration (\(duration.nanoseconds) ns)")
+                }
+                return .init(member: SessionLength(duration: duration), time: time)
+            }
+            history.counted = max(counted ? try reader.uint64() : 0, UInt64(history.sessions.count))
+            return (key, history)
         }
     }
 }

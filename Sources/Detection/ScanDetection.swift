@@ -9,6 +9,14 @@
 // Thresholds (Zeek's scan.zeek defaults): 15 distinct ports of one host (port scan) or 25 distinct hosts (address
 // scan), within 5 minutes. Severity 2. One alert per scanner per suppression interval; what follows is counted.
 //
+// What an alert counts (`alert.ports_tried`, `alert.hosts_tried`, and its message): the ports of the destination and the
+// hosts the source failed to reach since its window opened, exact past the windows' bounds (60 ports, 100 hosts): each
+// window keeps a count beside its members, raised by every attempt at a member it does not hold (a new one, or one
+// refused because the window is full). A scanner that tries each port once (nmap, masscan) is counted exactly; one
+// that retries a port it tried beyond the first 60 is counted once per try. The alert fires at the threshold; the
+// count a scan of 1,000 ports reaches is in the alerts held back after it, and so in the closing record
+// (`alert_summary`, AlertLedger.swift) that reports them.
+//
 // Memory: a source's first failure is noted in a compact table of its own (no per-source tables), and only its second
 // gives it a window: a SYN flood leaves one failure per forged source, and a million of them must neither cost a
 // scanner's worth of memory each nor push the real scanners out. Both tables hold `scannerCapacity` sources. The
@@ -27,6 +35,8 @@ struct ScanDetection: Detection {
     static let name = "scans"
     static let events: DetectionEvents = [.arp, .answered, .ended]
     static let savedInSchema2Layout = true
+    /// Version 2: each scanner's hosts tried and each host window's ports tried (`tried`).
+    static let stateVersion = 2
     static let severity = 2
     let portScanThreshold = ScanDetection.portScanThreshold
     let addressScanThreshold = ScanDetection.addressScanThreshold
@@ -49,14 +59,23 @@ struct ScanDetection: Detection {
     /// A source with at least two failures in its window: the hosts it failed to reach, and per host the ports.
     struct ScannerState: WindowEntry {
         var failedHosts = WindowMembers<IPAddress>()
+        /// Hosts tried since the window opened (see the header): exact past `failedHosts`' bound.
+        var hostsTried: UInt64 = 0
         /// Hosts beyond four times the address threshold get no port window (their ports cannot make a port scan
         /// before the address scan is reported).
-        var failedPorts = BoundedWindow<IPAddress, WindowMembers<UInt16>>(
+        var failedPorts = BoundedWindow<IPAddress, PortWindow>(
             window: ScanDetection.window, capacity: ScanDetection.addressScanThreshold * ScanDetection.boundFactor,
             whenFull: .refuseNew, memberCapacity: ScanDetection.portScanThreshold * ScanDetection.boundFactor, membersWhenFull: .refuseNew)
         var last = Timestamp.zero
         var lastActive: Timestamp { last }
         var memberCount: Int { failedHosts.count }
+    }
+    /// The failed ports of one host, and how many ports were tried (see the header): exact past the bound.
+    struct PortWindow: WindowEntry {
+        var ports = WindowMembers<UInt16>()
+        var tried: UInt64 = 0
+        var lastActive: Timestamp { ports.lastActive }
+        var memberCount: Int { ports.count }
     }
     /// Sources with at least two failures in their window.
     var scanners = BoundedWindow<IPAddress, ScannerState>(window: ScanDetection.window,
@@ -102,6 +121,7 @@ struct ScanDetection: Detection {
         else { return }
         var alert = Alert(timestamp: time, rule: .hostScan, severity: Self.severity, message: "", source: sender,
                           host: AlertHost(sender, senderEntry))
+        alert.link = context.link
         let who = senderEntry.map { "\($0.name) (\(sender))" } ?? "\(sender)"
         alert.message = "local host \(who) sent ARP requests for \(pending.count) addresses in \(formatDuration(window)) "
             + "that no host answered: host discovery"
@@ -109,14 +129,17 @@ struct ScanDetection: Detection {
         ledger.raise(alert, key: SuppressionKey(rule: .hostScan, source: sender))
     }
 
-    mutating func flow(_ context: FlowContext, site: Site, mark: inout UInt8, ledger: inout AlertLedger) {
+    /// `counted`: this detection's byte for the flow, 1 once its failure was counted (when refused), so its end does
+    /// not count it again: the windows would take it as seen again, the counts of what was tried would not.
+    mutating func flow(_ context: FlowContext, site: Site, mark counted: inout UInt8, ledger: inout AlertLedger) {
         let flow = context.flow
         let refused = context.event == .answered && flow.responderState == .reset
         guard context.event == .ended || refused, flow.ipProtocol == IPProtocol.tcp,
-            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established),
+            flow.originatorHistory.contains(.syn), !flow.raised.contains(.established), counted == 0,
             // A scanner is a host, and so is what it failed to reach: a SYN to a broadcast address is no host's port.
             context.originatorIsHost, context.responderIsHost
         else { return }
+        counted = 1
         let rule: RuleID
         if context.originatorIsLocal {
             rule = .hostScan
@@ -146,13 +169,13 @@ struct ScanDetection: Detection {
             }
             return state.note(host, port: port, at: time)
         }) else { return }
-        let (hostCount, portCount) = failed
+        let (hostCount, portCount) = (failed.hosts, failed.ports)
 
-        let kind: String, count: Int
+        let kind: String, count: UInt64
         if portCount >= portScanThreshold {
-            (kind, count) = ("port", portCount)
+            (kind, count) = ("port", failed.portsTried)
         } else if hostCount >= addressScanThreshold {
-            (kind, count) = ("address", hostCount)
+            (kind, count) = ("address", failed.hostsTried)
         } else {
             return
         }
@@ -162,6 +185,11 @@ struct ScanDetection: Detection {
         var alert = Alert(timestamp: time, rule: rule, severity: Self.severity, message: "", source: scanner,
                           destination: kind == "port" ? flow.responder : nil, ipProtocol: IPProtocol.tcp,
                           host: AlertHost(local, entry))
+        // The attempt that crossed the threshold, for its link layer and counters.
+        alert.link = AlertLink(flow)
+        if kind == "address" { alert.link.destinationMAC = 0 }
+        alert.flowSoFar = AlertFlow(flow)
+        alert.tally = AlertTally(portsTried: kind == "port" ? failed.portsTried : nil, hostsTried: failed.hostsTried)
         let who = rule == .hostScan ? "local host \(entry.map { "\($0.name) (\(scanner))" } ?? "\(scanner)")"
             : "outside host \(scanner)"
         alert.message = kind == "port"
@@ -189,15 +217,25 @@ struct ScanDetection: Detection {
 }
 
 extension ScanDetection.ScannerState {
-    /// Notes a failed attempt to `host`:`port`; returns the failed hosts and the failed ports of `host` after it.
-    mutating func note(_ host: IPAddress, port: UInt16, at time: Timestamp) -> (hosts: Int, ports: Int) {
+    /// Notes a failed attempt to `host`:`port`; returns the failed hosts and the failed ports of `host` after it
+    /// (as the bounded windows hold them), and the hosts and ports of `host` tried (see the file header).
+    mutating func note(_ host: IPAddress, port: UInt16, at time: Timestamp)
+        -> (hosts: Int, ports: Int, hostsTried: UInt64, portsTried: UInt64)
+    {
         last = time
-        failedHosts.observe(host, at: time, window: ScanDetection.window,
-                            capacity: ScanDetection.addressScanThreshold * ScanDetection.boundFactor,
-                            whenFull: .refuseNew)
+        let hostOutcome = failedHosts.observe(host, at: time, window: ScanDetection.window,
+                                              capacity: ScanDetection.addressScanThreshold * ScanDetection.boundFactor,
+                                              whenFull: .refuseNew)
+        // Held already (seen again): not a new host; anything else (added, or refused by the full window) is.
+        if hostOutcome != .seenAgain { hostsTried &+= 1 }
         // A host refused a port window counts its one port, as it always did: no port scan from it.
-        let ports = failedPorts.observe(port, for: host, at: time)?.members.count ?? 1
-        return (failedHosts.count, ports)
+        let window = ScanDetection.window, capacity = ScanDetection.portScanThreshold * ScanDetection.boundFactor
+        let ports = failedPorts.update(host, at: time) { entry -> (Int, UInt64) in
+            let outcome = entry.ports.observe(port, at: time, window: window, capacity: capacity, whenFull: .refuseNew)
+            if outcome != .seenAgain { entry.tried &+= 1 }
+            return (entry.ports.count, entry.tried)
+        } ?? (1, 1)
+        return (failedHosts.count, ports.0, hostsTried, ports.1)
     }
 }
 
@@ -214,22 +252,26 @@ extension ScanDetection {
             writer.putCount(1)
             writer.put(first.value.host)
             writer.put(first.time)
+            writer.put(UInt64(1))
             writer.putCount(1)
             writer.put(first.value.host)
             writer.putCount(1)
             writer.put(first.value.port)
             writer.put(first.time)
+            writer.put(UInt64(1))
         }
         for (source, state) in scanners.sorted {
             writer.put(source)
             writer.put(state.last)
             encode(state.failedHosts, into: &writer)
-            state.failedPorts.encode(into: &writer) { host, ports, writer in
+            writer.put(state.hostsTried)
+            state.failedPorts.encode(into: &writer) { host, window, writer in
                 writer.put(host)
-                ports.encode(into: &writer) { sighting, writer in
+                window.ports.encode(into: &writer) { sighting, writer in
                     writer.put(sighting.member)
                     writer.put(sighting.time)
                 }
+                writer.put(window.tried)
             }
         }
         arpRequests.encode(into: &writer) { requester, targets, writer in
@@ -252,26 +294,42 @@ extension ScanDetection {
         }
     }
 
+    /// The layout this build writes.
     mutating func restore(from reader: inout StateReader) throws {
+        try restore(from: &reader, version: Self.stateVersion)
+    }
+
+    /// Layout 2 adds each scanner's hosts tried after its hosts, and each host window's ports tried after its
+    /// ports; a layout 1 section gets the counts its windows hold.
+    mutating func restore(from reader: inout StateReader, version: Int) throws {
+        let counted = version >= 2
         scanners.removeAll()
         firstFailures.removeAll()
         var firsts: [(source: IPAddress, first: FirstFailure, time: Timestamp)] = []
-        for _ in 0..<(try reader.count(minimumItemSize: 33)) {
+        for _ in 0..<(try reader.count(minimumItemSize: counted ? 41 : 33)) {
             let source = try reader.address()
             var state = ScannerState()
             state.last = try reader.timestamp()
             state.failedHosts = try Self.decodeTimes(from: &reader)
-            try state.failedPorts.restore(from: &reader, minimumItemSize: 21) { reader in
+            state.hostsTried = counted ? try reader.uint64() : UInt64(state.failedHosts.count)
+            try state.failedPorts.restore(from: &reader, minimumItemSize: counted ? 29 : 21) { reader in
                 let host = try reader.address()
-                return (host, try WindowMembers.decode(from: &reader, minimumItemSize: 10, distinct: true) {
+                var window = PortWindow()
+                window.ports = try WindowMembers.decode(from: &reader, minimumItemSize: 10, distinct: true) {
                     .init(member: try $0.uint16(), time: try $0.timestamp())
-                })
+                }
+                window.tried = max(counted ? try reader.uint64() : 0, UInt64(window.ports.count))
+                return (host, window)
             }
+            // Never fewer tried than held (a damaged count must not make a message say less than the window shows).
+            state.hostsTried = max(state.hostsTried, UInt64(state.failedHosts.count))
             let hosts = state.failedHosts.oldestFirst, ports = state.failedPorts.sorted
-            if hosts.count == 1, ports.count == 1, ports[0].entry.count == 1, ports[0].key == hosts[0].member,
-                ports[0].entry.oldestFirst[0].time == hosts[0].time
+            if hosts.count == 1, ports.count == 1, ports[0].entry.ports.count == 1, ports[0].key == hosts[0].member,
+                ports[0].entry.ports.oldestFirst[0].time == hosts[0].time, state.hostsTried == 1,
+                ports[0].entry.tried <= 1
             {
-                firsts.append((source, FirstFailure(host: hosts[0].member, port: ports[0].entry.oldestFirst[0].member),
+                firsts.append((source, FirstFailure(host: hosts[0].member,
+                                                    port: ports[0].entry.ports.oldestFirst[0].member),
                                hosts[0].time))
             } else {
                 scanners.restore(source, state)

@@ -197,8 +197,10 @@ public struct FlowTable {
     public mutating func process<Handler: FlowEventHandler>(
         _ packet: PacketSummary, at time: Timestamp, wireLength: Int, handler: inout Handler
     ) -> PacketDisposition {
-        guard packet.isIP else { return PacketDisposition(outcome: .notIP) }
+        // Every frame moves packet time, ARP included: flows that expired before it end before the stages above
+        // see it (an ARP frame an hour after a scan must not find the scan's attempts still open).
         advanceTime(to: time, handler: &handler)
+        guard packet.isIP else { return PacketDisposition(outcome: .notIP) }
         return account(packet, at: time, wireLength: wireLength, handler: &handler)
     }
 
@@ -304,17 +306,18 @@ public struct FlowTable {
         if index < 0 {
             index = insert(key, hash: hash, senderIsA: senderIsA, packet: packet, at: time, handler: &handler)
             isNew = true
-            handler.flowEvent(.started, entries[Int(index)], storage: &storage[Int(index)], at: time)
         }
         let fromOriginator = update(index, packet: packet, senderIsA: senderIsA, at: time, wireLength: wireLength,
-                                    handler: &handler)
+                                    isNew: isNew, handler: &handler)
         return PacketDisposition(outcome: .counted, flowIndex: index, fromOriginator: fromOriginator, isNewFlow: isNew)
     }
 
-    /// Applies the packet to the flow's counters and state; returns whether it came from the originator.
+    /// Applies the packet to the flow's counters and state, then raises its events (`started` first for a new
+    /// flow): every event sees the flow with the packet that raised it counted, so an alert's packets and bytes
+    /// include the packet it was raised on. Returns whether it came from the originator.
     mutating func update<Handler: FlowEventHandler>(
         _ index: Int32, packet: PacketSummary, senderIsA: Bool, at time: Timestamp, wireLength: Int,
-        handler: inout Handler
+        isNew: Bool = false, handler: inout Handler
     ) -> Bool {
         let i = Int(index)
         let fromOriginator = senderIsA == entries[i].originatorIsA
@@ -361,6 +364,7 @@ public struct FlowTable {
         } else {
             entries[i].responderState = .active
         }
+        if isNew { handler.flowEvent(.started, entries[i], storage: &storage[i], at: time) }
         raiseEvents(i, at: time, handler: &handler)
         let newClass = classify(entries[i])
         if newClass != entries[i].timeoutClass {
@@ -457,8 +461,6 @@ public struct FlowTable {
         flow.firstFrameToGroupMAC = MACAddress.isGroup(packet.destinationMAC)
         flow.originatorSentFirst = originatorIsA == senderIsA
         flow.openedByAnswer = answer
-        // The sender's MAC before `started` is raised (the packet's counters come after it, in `update`).
-        if originatorIsA == senderIsA { flow.originatorMAC = packet.sourceMAC } else { flow.responderMAC = packet.sourceMAC }
         nextID &+= 1
         flow.timeoutClass = classify(flow)
         entries[Int(index)] = flow

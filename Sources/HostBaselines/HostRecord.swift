@@ -38,6 +38,10 @@ public struct HostRecord: Sendable {
     /// Distinct peers it talked to or was reached by.
     public var peers = DistinctCounter()
     public var learningPeers = DistinctCounter()
+    /// The last flow it started or answered, and the one it had when it last broke a silence (copied when the
+    /// silence was broken): what a host that woke did before, for its alert. Fixed size, saved with the baseline.
+    public var lastFlow: HostFlowNote?
+    public var flowBeforeSilence: HostFlowNote?
 
     public init(address: IPAddress, isLocal: Bool, firstSeen: Timestamp) {
         self.address = address
@@ -51,6 +55,22 @@ public struct HostRecord: Sendable {
     /// same (their destination-only hosts have counted no frame).
     @inlinable
     public var hasSent: Bool { packetsSent > 0 || arpFrames > 0 }
+}
+
+/// One flow as a host's record remembers it: the peer, the service (the responder's port and the protocol) and
+/// whether the host was the server.
+public struct HostFlowNote: Sendable, Equatable {
+    public var peer: IPAddress
+    public var port: UInt16
+    public var ipProtocol: UInt8
+    public var asServer: Bool
+
+    public init(peer: IPAddress, port: UInt16, ipProtocol: UInt8, asServer: Bool) {
+        self.peer = peer
+        self.port = port
+        self.ipProtocol = ipProtocol
+        self.asServer = asServer
+    }
 }
 
 /// A reference to a host table slot that notices when the slot was reused.

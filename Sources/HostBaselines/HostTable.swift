@@ -152,6 +152,7 @@ public struct HostTable {
         if time - last >= dormantAfter {
             storage[i].wokeAt = time
             storage[i].silenceBeforeWaking = time - last
+            storage[i].flowBeforeSilence = storage[i].lastFlow
         }
         if time > last { storage[i].lastSeen = time }
     }

@@ -26,6 +26,16 @@ extension HostRecord {
         writer.put(wokeAt)
         writer.put(silenceBeforeWaking != nil)
         if let silenceBeforeWaking { writer.put(silenceBeforeWaking) }
+        // Since layout version 2: the last flow and the flow before the last silence.
+        for note in [lastFlow, flowBeforeSilence] {
+            writer.put(note != nil)
+            if let note {
+                writer.put(note.peer)
+                writer.put(note.port)
+                writer.put(note.ipProtocol)
+                writer.put(note.asServer)
+            }
+        }
     }
 
     /// Decayed sums are packets, bytes and flows: a file holding a negative, infinite or NaN one (or one beyond
@@ -55,6 +65,15 @@ extension HostRecord {
         if let silenceBeforeWaking, silenceBeforeWaking.nanoseconds < 0 {
             throw StateDecodingError("saved silence before waking is negative (\(silenceBeforeWaking.nanoseconds) ns)")
         }
+        // A baseline of layout version 1 ends here: it kept no flows.
+        guard !reader.isAtEnd else { return }
+        func note() throws -> HostFlowNote? {
+            guard try reader.bool() else { return nil }
+            return HostFlowNote(peer: try reader.address(), port: try reader.uint16(), ipProtocol: try reader.uint8(),
+                                asServer: try reader.bool())
+        }
+        lastFlow = try note()
+        flowBeforeSilence = try note()
     }
 }
 
@@ -116,8 +135,11 @@ extension HostTable {
     }
 
     /// The version of the `hosts.layout` section this build writes and reads (the schema 2 file's `host_layout`
-    /// blob is its version 1, read as it is).
-    public static let layoutVersion = 1
+    /// blob is its version 1, read as it is). Version 2: the same layout, and every host's baseline ends with its
+    /// last flow and the flow before its last silence (`encodeBaseline`); a version 1 baseline, which ends before
+    /// them, reads as one without them. Raised so that a build that knows only version 1 refuses the file instead
+    /// of failing on each baseline's trailing bytes.
+    public static let layoutVersion = 2
 
     /// Slot count, every slot's generation, the free list, the eviction generator and the newcomer queues (outside,
     /// local; added in schema version 2 at the end, so a version 1 layout reads as one without them).

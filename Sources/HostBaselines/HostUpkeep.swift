@@ -156,3 +156,28 @@ extension HostTable {
         return reference
     }
 }
+
+extension HostTable {
+    /// The host's latest flow (as client: `peer` is the responder; as server: the originator). The engine calls it
+    /// after the detections have judged the flow's event, so an alert about a host that woke still finds the flow
+    /// it had before its silence.
+    public mutating func noteFlow(_ reference: HostReference, _ note: HostFlowNote) {
+        guard isCurrent(reference) else { return }  // no host by nature, or evicted
+        self[reference].lastFlow = note
+    }
+
+    /// When the host was last active before the silence it breaks at `time`, and its last flow then: the silence
+    /// it broke within `wakeWindow` before (`touch` noted it), or the one it is breaking with this very frame (its
+    /// record not touched yet: a flow's responder answering). Nil when it broke none.
+    public func beforeSilence(_ reference: HostReference, at time: Timestamp,
+                              dormantAfter: Duration) -> (lastActive: Timestamp, flow: HostFlowNote?)? {
+        let i = Int(reference.index)  // fields read in place: the record is about 400 bytes
+        if time - storage[i].lastSeen >= dormantAfter {
+            return (storage[i].lastSeen, storage[i].lastFlow)
+        }
+        guard let woke = storage[i].wokeAt, let silence = storage[i].silenceBeforeWaking,
+            time - woke <= HostTable.wakeWindow
+        else { return nil }
+        return (woke + Duration(nanoseconds: 0 &- silence.nanoseconds), storage[i].flowBeforeSilence)
+    }
+}

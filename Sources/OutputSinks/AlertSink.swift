@@ -15,6 +15,8 @@ public protocol AlertSink: AnyObject {
     var takesFlowRecords: Bool { get }
     /// Takes the alert: formats it and hands it on or queues it, never waiting for the destination.
     func send(_ alert: Alert)
+    /// Takes a closing record of what suppression held back (`event_type: "alert_summary"`), as `send` an alert.
+    func send(heldBack record: HeldBackRecord)
     /// Takes the record of a flow that ended. Called only when `takesFlowRecords`; default: ignored.
     func send(flowRecord flow: Flow)
     /// Called periodically (the live loop every 50 ms; a replay after each batch that was not full, before each
@@ -77,6 +79,10 @@ public final class SinkSet {
 
     public func send(_ alert: Alert) {
         for sink in sinks { sink.send(alert) }
+    }
+
+    public func send(heldBack record: HeldBackRecord) {
+        for sink in sinks { sink.send(heldBack: record) }
     }
 
     public func send(flowRecord flow: Flow) {

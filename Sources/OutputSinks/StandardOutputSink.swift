@@ -26,6 +26,10 @@ public final class StandardOutputSink: AlertSink {
         output.writeLine(format == .json ? AlertFormatter.json(alert) : AlertFormatter.text(alert))
     }
 
+    public func send(heldBack record: HeldBackRecord) {
+        output.writeLine(format == .json ? AlertFormatter.json(record) : AlertFormatter.text(record))
+    }
+
     public func send(flowRecord flow: Flow) {
         output.writeLine(format == .json ? FlowRecordFormatter.json(flow) : FlowRecordFormatter.text(flow), kind: .record)
     }

@@ -179,14 +179,18 @@ public struct SyslogFormatter: Sendable {
     /// `<130>Nov 21 10:04:05 sensor1 idlewatch[4242]: TEXT` with the packet time in UTC (RFC 3164 has no zone and
     /// no year; TEXT starts with the full RFC 3339 time and carries rule, severity, addresses and ports).
     public func rfc3164(_ alert: Alert) -> String {
-        let civil = CivilTime(secondsSinceEpoch: alert.timestamp.seconds)
+        rfc3164Header(priority: priority(of: alert), time: alert.timestamp) + SyslogFormatter.oneLine(AlertFormatter.text(alert))
+    }
+
+    /// `<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: ` for `time` in UTC.
+    func rfc3164Header(priority: Int, time: Timestamp) -> String {
+        let civil = CivilTime(secondsSinceEpoch: time.seconds)
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        var line = "<\(priority(of: alert))>" + months[Int(civil.month) - 1] + " "
+        var line = "<\(priority)>" + months[Int(civil.month) - 1] + " "
         line += (civil.day < 10 ? " " : "") + String(civil.day) + " "
         line += twoDigits(civil.hour) + ":" + twoDigits(civil.minute) + ":" + twoDigits(civil.second) + " "
         if !omitsHostnameIn3164 { line += hostname + " " }
         line += appName + "[" + String(processID) + "]: "
-        line += SyslogFormatter.oneLine(AlertFormatter.text(alert))
         return line
     }
 
@@ -216,6 +220,80 @@ public struct SyslogFormatter: Sendable {
         parameter("hoststate", alert.host.state?.rawValue)
         parameter("community_id", AlertFormatter.communityID(alert))
         parameter("suppressed", alert.suppressedBefore > 0 ? String(alert.suppressedBefore) : nil)
+        parameter("srcmac", alert.link.sourceMAC != 0 ? MACAddress(alert.link.sourceMAC).description : nil)
+        parameter("dstmac", alert.link.destinationMAC != 0 ? MACAddress(alert.link.destinationMAC).description : nil)
+        let vlans = alert.link.vlans
+        parameter("vlan", vlans.isEmpty ? nil : vlans.map { String($0) }.joined(separator: ","))
+        if let flow = alert.flowSoFar {
+            parameter("pkts_toserver", String(flow.packetsToServer))
+            parameter("pkts_toclient", String(flow.packetsToClient))
+            parameter("bytes_toserver", String(flow.bytesToServer))
+            parameter("bytes_toclient", String(flow.bytesToClient))
+            parameter("flow_start", flow.start.rfc3339(fractionDigits: 6))
+            parameter("flow_age", decimalSeconds(flow.age.nanoseconds, digits: 6))
+        }
+        SyslogFormatter.tallyParameters(alert.tally, parameter)
+        if let before = alert.beforeSilence {
+            parameter("last_active_before", before.lastActive.rfc3339(fractionDigits: 6))
+            if let peer = before.lastPeer {
+                parameter("last_peer", peer.description)
+                parameter("last_service", AlertFormatter.service(port: before.lastPort, ipProtocol: before.lastProtocol))
+                parameter("last_role", before.lastAsServer ? "server" : "client")
+            }
+        }
+        return element + "]"
+    }
+
+    /// The counts behind a threshold, named as in the JSON's `alert` object.
+    static func tallyParameters(_ tally: AlertTally, _ parameter: (String, String?) -> Void) {
+        parameter("ports_tried", tally.portsTried.map { String($0) })
+        parameter("hosts_tried", tally.hostsTried.map { String($0) })
+        parameter("sessions", tally.sessions.map { String($0) })
+        parameter("session_shortest", tally.shortestSession.map { decimalSeconds($0.nanoseconds, digits: 6) })
+        parameter("session_median", tally.medianSession.map { decimalSeconds($0.nanoseconds, digits: 6) })
+        parameter("session_longest", tally.longestSession.map { decimalSeconds($0.nanoseconds, digits: 6) })
+    }
+
+    /// A closing record of what suppression held back (AlertLedger.swift) as bytes, ready for framing: severity
+    /// `notice` (a count, not an intrusion), MSGID `alert-summary`, its own structured data, and its text line.
+    public func message(_ record: HeldBackRecord) -> [UInt8] {
+        let priority = SyslogFormatter.priority(facility: facility, severity: .notice)
+        let text = SyslogFormatter.oneLine(AlertFormatter.text(record))
+        switch format {
+        case .rfc5424:
+            var header = "<\(priority)>1 " + record.timestamp.rfc3339(fractionDigits: 6) + " " + hostname + " "
+            header += appName + " " + String(processID) + " alert-summary " + structuredData(record) + " "
+            var bytes = Array(header.utf8)
+            if text.utf8.contains(where: { $0 >= 0x80 }) { bytes += SyslogFormatter.byteOrderMark }
+            bytes += text.utf8
+            return bytes
+        case .rfc3164:
+            return Array((rfc3164Header(priority: priority, time: record.timestamp) + text).utf8)
+        }
+    }
+
+    /// `[idlewatch@32473 event="alert_summary" rule="..." held="985" alert="12" ...]`.
+    public func structuredData(_ record: HeldBackRecord) -> String {
+        var element = "[" + SyslogFormatter.structuredDataID
+        func parameter(_ name: String, _ value: String?) {
+            guard let value else { return }
+            element += " " + name + "=\""
+            SyslogFormatter.appendEscapedParameterValue(SyslogFormatter.oneLine(DisplayText.escaped(value)), to: &element)
+            element += "\""
+        }
+        parameter("event", "alert_summary")
+        parameter("rule", record.rule.rawValue)
+        parameter("src", record.interface == nil ? record.source.description : nil)
+        parameter("interface", record.interface)
+        parameter("dst", record.destination?.description)
+        parameter("dstport", record.port.map { String($0) })
+        parameter("held", String(record.held))
+        parameter("alert", record.alert > 0 ? String(record.alert) : nil)
+        parameter("first_held", record.firstHeld.rfc3339(fractionDigits: 6))
+        parameter("last_held", record.lastHeld.rfc3339(fractionDigits: 6))
+        parameter("detail", record.detail.isEmpty ? nil : record.detail)
+        parameter("reason", record.occasion.rawValue)
+        SyslogFormatter.tallyParameters(record.tally, parameter)
         return element + "]"
     }
 

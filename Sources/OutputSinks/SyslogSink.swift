@@ -177,6 +177,18 @@ public final class SyslogSink {
         pump(now: monotonicSeconds())
     }
 
+    /// Queues the closing record as `send` an alert.
+    public func send(heldBack record: HeldBackRecord) {
+        counters.accepted &+= 1
+        guard !isClosed else {
+            counters.undeliverable &+= 1
+            counters.lastError = "a closing record sent after the sink was closed"
+            return
+        }
+        enqueue(formatter.message(record))
+        pump(now: monotonicSeconds())
+    }
+
     /// Retries a connection that is due and writes what is queued. Cheap when there is nothing to do.
     public func tick() {
         guard !isClosed else { return }

@@ -167,10 +167,16 @@ public final class LiveSensor {
             }
             if settings.statisticsInterval > 0 && now >= nextStatistics {
                 nextStatistics = now + settings.statisticsInterval
+                // What suppression held back since the last interval is reported now, not only at exit.
+                pipeline.writeHeldBack(health.takeHeldBack(at: WallClock.now(), occasion: .interval,
+                                                           interface: source.name))
+                pipeline.reportHeldBack()
                 logStatistics(ring.statistics)
             }
         }
         reader.join()
+        // The capture-health repeats held back since the last one: reported, not lost with the process.
+        pipeline.writeHeldBack(health.takeHeldBack(at: WallClock.now(), occasion: .endOfRun, interface: source.name))
         pipeline.finish()
         // Each output gets a bounded time to deliver what it holds, so a reader or collector that stopped reading
         // cannot keep the process from ending; what is left is counted.
@@ -288,6 +294,7 @@ public final class LiveSensor {
     func raiseHealth(_ rule: RuleID, severity: Int, limitRepeats: Bool, message: String) {
         let now = WallClock.monotonic()
         guard let heldBefore = health.admit(rule, at: now, limitRepeats: limitRepeats) else {
+            health.noteHeldBack(rule, at: WallClock.now())
             pipeline.countSensorAlertHeldBack(rule)
             return
         }

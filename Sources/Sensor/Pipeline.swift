@@ -65,6 +65,8 @@ public struct Pipeline: PacketHandler {
     let output: SinkSet?
     /// Alerts written so far, for callers that collect them (tests, the state store).
     public var onAlert: ((Alert) -> Void)?
+    /// Closing records of what suppression held back (AlertLedger.swift), for callers that collect them.
+    public var onHeldBack: ((HeldBackRecord) -> Void)?
     /// Called every `progressInterval` packets (for a progress line); nil for none.
     public var progress: ((UInt64) -> Void)?
     public var progressInterval: UInt64 = 1 << 16
@@ -162,7 +164,14 @@ public struct Pipeline: PacketHandler {
     /// `endingFlows` ends them anyway (the input is complete and the flows' records and verdicts are wanted now).
     public mutating func finish(endingFlows: Bool = false) {
         settleHeldPackets(atEnd: true)
-        if state == nil || endingFlows { flows.endAll(handler: &analyzer) }
+        // What suppression held back and no later alert reported: one closing record per key, after the alerts
+        // the end raised, before the flush. With a state file that goes on (flows kept open), the counts are saved
+        // with the rest and reported by the run that continues it, so a replay split in parts writes what one
+        // run writes.
+        if state == nil || endingFlows {
+            flows.endAll(handler: &analyzer)
+            analyzer.engine.ledger.reportHeldBack(at: clock, occasion: .endOfRun)
+        }
         writeAlerts()
         output?.flush()
         if let state {
@@ -176,11 +185,24 @@ public struct Pipeline: PacketHandler {
         analyzer.engine.replaceSite(site, openFlows: &flows)
     }
 
-    /// Writes what the ledger raised. With detections off it holds only capture-health alerts (SensorHealth.swift).
+    /// Live, at each statistics interval: a closing record for every key that held alerts back since its last
+    /// alert or record (see `AlertLedger.reportHeldBack`), written now.
+    public mutating func reportHeldBack() {
+        analyzer.engine.ledger.reportHeldBack(at: clock, occasion: .interval)
+        writeAlerts()
+    }
+
+    /// Writes what the ledger raised, then the closing records it reported (a key forgotten while an alert was
+    /// raised reports before that alert is written, and is written after it). With detections off it holds only
+    /// capture-health alerts (SensorHealth.swift).
     mutating func writeAlerts() {
         for alert in analyzer.engine.ledger.drain() {
             onAlert?(alert)
             output?.send(alert)
+        }
+        for record in analyzer.engine.ledger.drainHeldBack() {
+            onHeldBack?(record)
+            output?.send(heldBack: record)
         }
     }
 }

@@ -12,7 +12,8 @@
 //   not again until packets have come back), so every silence is reported; nothing is held back.
 // - capture-loss: judged every 10 s, so a lasting loss would repeat every 10 s: at most once per
 //   `repeatInterval` (the ledger's suppression interval, 1 h, as before), the ones held back counted and shown
-//   as `suppressed_before` on the next, as the ledger does.
+//   as `suppressed_before` on the next, as the ledger does, or in a closing record (`takeHeldBack`: at each
+//   statistics interval and at the stop), so none waits for a next one that may never come.
 // - Incidents: health alerts of one sensor within `incidentWindow` (the ledger's, 24 h) of the previous one continue
 //   its incident, as the ledger linked them before (they name no host): a loss and then a silence on the same port
 //   are one story. Kept for the run only (a restart opens a new one), not in the state file.
@@ -27,6 +28,9 @@ public struct SensorHealth: Sendable {
     public let incidentWindow: Double
     /// Per repeat-limited rule: when it was last raised (monotonic) and how many were held back since.
     var lastRaised: [RuleID: (monotonic: Double, held: UInt64)] = [:]
+    /// Per repeat-limited rule: the id of its last alert, and when (wall clock) the first and the latest alert held
+    /// back since it (or since the last closing record) were noticed.
+    var heldSpan: [RuleID: (alert: UInt64, first: Timestamp, last: Timestamp)] = [:]
     /// The incident the last health alert belongs to, and when (monotonic) that alert was raised.
     var incident: (id: UInt64, monotonic: Double)?
 
@@ -57,6 +61,31 @@ public struct SensorHealth: Sendable {
     /// After the ledger numbered it: `alert` as written.
     public mutating func noteRaised(_ alert: Alert, at monotonic: Double) {
         incident = (alert.incident, monotonic)
+        heldSpan[alert.rule] = (alert.id, alert.timestamp, alert.timestamp)
+    }
+
+    /// An alert of `rule` that `admit` held back was noticed at `time` (wall clock): the span its closing record gives.
+    public mutating func noteHeldBack(_ rule: RuleID, at time: Timestamp) {
+        let span = heldSpan[rule] ?? (0, time, time)
+        let first = (lastRaised[rule]?.held ?? 0) <= 1 ? time : span.first
+        heldSpan[rule] = (span.alert, first, max(span.last, time))
+    }
+
+    /// A closing record for each rule that held alerts back since its last alert or record (in rule order), and
+    /// its count started again: its next alert's `suppressed_before` counts only what is held back after this.
+    public mutating func takeHeldBack(at time: Timestamp, occasion: HeldBackRecord.Occasion,
+                                      interface: String) -> [HeldBackRecord] {
+        var records: [HeldBackRecord] = []
+        for (rule, last) in lastRaised.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where last.held > 0 {
+            let span = heldSpan[rule] ?? (0, time, time)
+            var record = HeldBackRecord(timestamp: max(time, span.last), occasion: occasion, rule: rule,
+                                        source: .unspecified, held: last.held, alert: span.alert,
+                                        firstHeld: span.first, lastHeld: span.last)
+            record.interface = interface
+            records.append(record)
+            lastRaised[rule] = (last.monotonic, 0)
+        }
+        return records
     }
 }
 
@@ -67,6 +96,12 @@ extension Pipeline {
         let raised = analyzer.engine.ledger.raiseJudged(alert, incident: incident, heldBefore: heldBefore)
         writeAlerts()
         return raised
+    }
+
+    /// Writes the closing records `SensorHealth.takeHeldBack` gave, in order with the alerts already raised.
+    public mutating func writeHeldBack(_ records: [HeldBackRecord]) {
+        for record in records { analyzer.engine.ledger.reportJudged(record) }
+        writeAlerts()
     }
 
     /// Counts a sensor alert `SensorHealth` held back, in the ledger's figure of alerts held back.

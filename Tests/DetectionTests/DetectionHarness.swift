@@ -55,6 +55,8 @@ struct Harness {
     var flows = FlowTable()
     var engine: DetectionEngine
     var alerts: [Alert] = []
+    /// Closing records of what suppression held back, as the pipeline writes them.
+    var heldBack: [HeldBackRecord] = []
     var time = start
 
     init(_ yaml: String = "", hosts: HostTableConfiguration = HostTableConfiguration(),
@@ -77,15 +79,19 @@ struct Harness {
                 }
             }
             alerts += engine.ledger.drain()
+            heldBack += engine.ledger.drainHeldBack()
             time = time + spacing
         }
     }
 
     mutating func wait(_ duration: Duration) { time = time + duration }
 
+    /// As `Pipeline.finish`: every open flow ends, then a closing record for each key that held alerts back.
     mutating func finish() {
         flows.endAll(handler: &engine)
+        engine.ledger.reportHeldBack(at: time, occasion: .endOfRun)
         alerts += engine.ledger.drain()
+        heldBack += engine.ledger.drainHeldBack()
     }
 
     func rules() -> [String] { alerts.map(\.rule.rawValue) }

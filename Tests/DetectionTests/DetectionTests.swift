@@ -258,7 +258,7 @@ struct ScanTests {
         h.finish()
         #expect(h.alerts.map(\.rule) == [.hostScan])
         let state = try #require(h.engine.scans.scanners[ip("10.0.0.5")])
-        #expect((state.failedPorts[ip("10.0.0.9")]?.count ?? 0) <= 15 * 4)
+        #expect((state.failedPorts[ip("10.0.0.9")]?.ports.count ?? 0) <= 15 * 4)
         #expect(state.failedHosts.count <= 25 * 4)
     }
 

@@ -142,6 +142,7 @@ struct AddressTakeoverTests {
         #expect(takeovers.first?.message.contains("00:50:56:11:22:33") == true)
         #expect(takeovers.first?.message.contains("it was 00:1b:21:0a:0b:0c for 2h") == true)
         #expect(takeovers.first?.reason == "new MAC after silence")
+        #expect(takeovers.first?.link.sourceMAC == intruderMAC, "the alert's src_mac is the new MAC")
     }
 
     @Test("without the silence it is severity 2; declared decommissioned it is 1; an unknown address raises nothing")
@@ -254,6 +255,7 @@ struct IPConflictTests {
         #expect(conflicts.first?.message.contains("00:1b:21:0a:0b:0c") == true)
         #expect(conflicts.first?.message.contains("00:50:56:11:22:33") == true)
         #expect((h.engine.ledger.suppressedByRule[.ipConflict] ?? 0) >= 1)
+        #expect(conflicts.first?.link.sourceMAC == intruderMAC)
     }
 
     @Test("a MAC that answered minutes before is no conflict; a router's copy of a routed frame is none either")
@@ -292,6 +294,7 @@ struct ARPSpoofTests {
         #expect(spoofs.first?.severity == 1)
         #expect(spoofs.first?.reason == "gateway claimed")
         #expect(spoofs.first?.message.contains("the gateway is 00:00:0c:07:ac:01") == true)
+        #expect(spoofs.first?.link.sourceMAC == intruderMAC)
         #expect(!h.rules().contains("ip-conflict"))
     }
 

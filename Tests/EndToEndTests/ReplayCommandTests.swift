@@ -186,6 +186,7 @@ struct JSONSchemaTests {
         let records = try parseJSONLines(result.standardOutput)
         #expect(records.contains { $0["event_type"] as? String == "alert" })
         #expect(records.contains { $0["event_type"] as? String == "flow" })
+        #expect(records.contains { $0["event_type"] as? String == "alert_summary" }, "the scans' closing records")
         // The first Python that has jsonschema: the one on PATH, else Debian's (python3-jsonschema, which
         // scripts/install-deps.sh installs), which a private Python on PATH (pyenv) does not see.
         let python = try sh("for p in python3 /usr/bin/python3; do $p -c 'import jsonschema' 2>/dev/null && { echo $p; exit; }; done; echo python3")

@@ -6,6 +6,7 @@
 import Detection
 import Foundation
 import Glibc
+import OutputSinks
 import PacketDecoding
 import Sensor
 import Testing
@@ -39,6 +40,37 @@ struct SensorHealthTests {
         #expect(pipeline.analyzer.engine.ledger.raised == 2)
         pipeline.countSensorAlertHeldBack(.captureLoss)
         #expect(pipeline.analyzer.engine.ledger.suppressed == 1)
+    }
+}
+
+@Suite("Capture-health closing records")
+struct SensorHealthHeldBackTests {
+    @Test("capture-loss repeats held back are reported in a closing record with the interface, counted once")
+    func heldBackReported() {
+        var health = SensorHealth(configuration: AlertLedgerConfiguration())
+        var pipeline = Pipeline(configuration: PipelineConfiguration(), output: nil)
+        final class Box { var records: [HeldBackRecord] = [] }
+        let box = Box()
+        pipeline.onHeldBack = { box.records.append($0) }
+        let noticed = Timestamp(seconds: 1_800_000_000)
+        #expect(health.admit(.captureLoss, at: 0, limitRepeats: true) == 0)
+        let loss = Alert(timestamp: noticed, rule: .captureLoss, severity: 2, message: "lost", source: .unspecified,
+                         host: AlertHost(address: .unspecified))
+        health.noteRaised(pipeline.raiseSensorAlert(loss, incident: nil, heldBefore: 0), at: 0)
+        for second in [10, 20, 30] {
+            #expect(health.admit(.captureLoss, at: Double(second), limitRepeats: true) == nil)
+            health.noteHeldBack(.captureLoss, at: noticed + .seconds(Int64(second)))
+        }
+        pipeline.writeHeldBack(health.takeHeldBack(at: noticed + .seconds(40), occasion: .interval, interface: "eth0"))
+        #expect(box.records.count == 1)
+        let record = box.records[0]
+        #expect(record.held == 3 && record.alert == 1 && record.interface == "eth0")
+        #expect(record.firstHeld == noticed + .seconds(10) && record.lastHeld == noticed + .seconds(30))
+        #expect(AlertFormatter.json(record) == #"{"timestamp":"2027-01-15T08:00:40.000000Z","event_type":"alert_summary","alert_summary":{"rule":"capture-loss","held_back":3,"alert":1,"first_held":"2027-01-15T08:00:10.000000Z","last_held":"2027-01-15T08:00:30.000000Z","reason":"interval"},"sensor":{"interface":"eth0"}}"#)
+        #expect(AlertFormatter.text(record) == "2027-01-15T08:00:40.000000Z alert-summary capture-loss eth0: 3 similar alerts held back after alert 1, 2027-01-15T08:00:10.000000Z to 2027-01-15T08:00:30.000000Z (interval)")
+        // Counted once: the next loss alert says nothing was held back before it; nothing is left to report.
+        #expect(health.admit(.captureLoss, at: 3600, limitRepeats: true) == 0)
+        #expect(health.takeHeldBack(at: noticed + .seconds(3600), occasion: .endOfRun, interface: "eth0").isEmpty)
     }
 }
 

@@ -19,6 +19,15 @@ struct StateSectionTests {
         try String(contentsOfFile: schema2Directory.appendingPathComponent("part1.json").path, encoding: .utf8)
     }
 
+    /// JSON alert lines without what alerts gained after the schema 2 build wrote part1.json (issue 16: MACs, VLANs,
+    /// the flow so far, counts, a woken host's last activity), so its lines compare with this build's.
+    static func withoutLaterAlertContent(_ lines: String) -> String {
+        lines.replacing(/,"(src_mac|dest_mac|last_active_before|last_peer|last_service|last_role)":"[^"]*"/, with: "")
+            .replacing(/,"vlan":\[[^\]]*\]/, with: "").replacing(/,"flow":\{[^}]*\}/, with: "")
+            .replacing(/,"(ports_tried|hosts_tried|sessions|session_shortest|session_median|session_longest)":[0-9.]+/,
+                       with: "")
+    }
+
     /// The whole sample directory replayed in one run with a new state file (JSON alerts).
     static func wholeRun(in directory: URL) throws -> String {
         let whole = try runIdleWatch(["replay", "--site", sampleSite, "--format", "json", "--state",
@@ -92,7 +101,8 @@ struct StateSectionTests {
         #expect(rest.status == 0, "\(rest.standardError)")
         #expect(rest.standardError.contains("(51 hosts, 40 open flows)"), "\(rest.standardError)")
         #expect(!rest.standardOutput.isEmpty)
-        #expect(try Self.schema2Part1() + rest.standardOutput == whole, "part 1 (schema 2) and the rest differ from one run")
+        #expect(try Self.schema2Part1() + Self.withoutLaterAlertContent(rest.standardOutput)
+                    == Self.withoutLaterAlertContent(whole), "part 1 (schema 2) and the rest differ from one run")
         // Its first save replaced the blobs with sections, and says schema 3.
         let (tables, sections, user) = try DatabaseQueue(path: state).read { db in
             (try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'"),
@@ -233,7 +243,7 @@ struct StateSectionTests {
         #expect(newer.status == 0, "\(newer.standardError)")
         let said = newer.standardError.components(separatedBy: "\n").filter { $0.contains("section") }
         #expect(said == ["idlewatch: state \(split.directory.appendingPathComponent("newer-scans.db").path): section "
-            + "detection.scans has layout version 7, newer than this IdleWatch reads (1): scans starts with empty state"],
+            + "detection.scans has layout version 7, newer than this IdleWatch reads (2): scans starts with empty state"],
                 "\(newer.standardError)")
         #expect(newer.standardOutput == missing.standardOutput, "started empty, as without the section")
     }

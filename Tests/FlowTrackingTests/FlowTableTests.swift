@@ -486,6 +486,28 @@ struct FlowLinkLayerTests {
         #expect(handler.atStart == clientMAC)
     }
 
+    @Test("every event sees the packet that raised it counted: started with one packet, answered with the reply")
+    func startedCountsItsPacket() {
+        struct Counts: FlowEventHandler {
+            var seen: [(FlowEvent, UInt64, UInt64, UInt64)] = []
+            mutating func flowEvent(_ event: FlowEvent, _ flow: Flow, at time: Timestamp) {
+                seen.append((event, flow.originatorPackets, flow.responderPackets, flow.originatorBytes))
+            }
+        }
+        var table = FlowTable(configuration: FlowTableConfiguration())
+        var handler = Counts()
+        _ = table.process(tcp(client, 40000, server, 22, .syn), at: t0, wireLength: 74, handler: &handler)
+        _ = table.process(tcp(server, 22, client, 40000, [.syn, .ack]), at: t0 + .milliseconds(1), wireLength: 74,
+                          handler: &handler)
+        #expect(handler.seen.map { "\($0.0) \($0.1)/\($0.2) \($0.3)" } == ["started 1/0 74", "answered 1/1 74",
+                                                                              "established 1/1 74"])
+        // A flow whose first packet is the server's: started already counts it on the responder's side.
+        var flipped = Counts()
+        var table2 = FlowTable(configuration: FlowTableConfiguration())
+        _ = table2.process(tcp(server, 22, client, 40000, [.syn, .ack]), at: t0, wireLength: 74, handler: &flipped)
+        #expect(flipped.seen.first.map { "\($0.0) \($0.1)/\($0.2)" } == "started 0/1")
+    }
+
     @Test("a first frame to a broadcast MAC is marked (a directed broadcast names no host)")
     func groupAddressedFirstFrame() {
         let r = run([framed(udp(client, 137, IPAddress("10.0.0.255")!, 137), from: clientMAC, to: 0xFFFF_FFFF_FFFF)])
