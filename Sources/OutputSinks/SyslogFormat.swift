@@ -196,52 +196,46 @@ public struct SyslogFormatter: Sendable {
 
     /// `[idlewatch@32473 rule="..." severity="1" src="..." ...]`; parameters the alert does not have are left out.
     public func structuredData(_ alert: Alert) -> String {
-        var element = "[" + SyslogFormatter.structuredDataID
-        func parameter(_ name: String, _ value: String?) {
-            guard let value else { return }
-            element += " " + name + "=\""
-            SyslogFormatter.appendEscapedParameterValue(SyslogFormatter.oneLine(DisplayText.escaped(value)), to: &element)
-            element += "\""
-        }
-        let ports = AlertFormatter.hasPorts(alert)
-        parameter("rule", alert.rule.rawValue)
-        parameter("severity", String(alert.severity))
-        parameter("src", alert.source.description)
-        parameter("srcport", ports ? alert.sourcePort.map { String($0) } : nil)
-        parameter("dst", alert.destination?.description)
-        parameter("dstport", ports ? alert.destinationPort.map { String($0) } : nil)
-        parameter("proto", alert.ipProtocol.map { FlowRecordFormatter.protocolName($0) })
-        parameter("stage", alert.stage?.description)
-        parameter("reason", alert.reason)
-        parameter("incident", String(alert.incident))
-        parameter("alert", String(alert.id))
-        parameter("host", alert.host.address.description)
-        parameter("hostname", alert.host.name)
-        parameter("hoststate", alert.host.state?.rawValue)
-        parameter("community_id", AlertFormatter.communityID(alert))
-        parameter("suppressed", alert.suppressedBefore > 0 ? String(alert.suppressedBefore) : nil)
-        parameter("srcmac", alert.link.sourceMAC != 0 ? MACAddress(alert.link.sourceMAC).description : nil)
-        parameter("dstmac", alert.link.destinationMAC != 0 ? MACAddress(alert.link.destinationMAC).description : nil)
-        let vlans = alert.link.vlans
-        parameter("vlan", vlans.isEmpty ? nil : vlans.map { String($0) }.joined(separator: ","))
-        if let flow = alert.flowSoFar {
-            parameter("pkts_toserver", String(flow.packetsToServer))
-            parameter("pkts_toclient", String(flow.packetsToClient))
-            parameter("bytes_toserver", String(flow.bytesToServer))
-            parameter("bytes_toclient", String(flow.bytesToClient))
-            parameter("flow_start", flow.start.rfc3339(fractionDigits: 6))
-            parameter("flow_age", decimalSeconds(flow.age.nanoseconds, digits: 6))
-        }
-        SyslogFormatter.tallyParameters(alert.tally, parameter)
-        if let before = alert.beforeSilence {
-            parameter("last_active_before", before.lastActive.rfc3339(fractionDigits: 6))
-            if let peer = before.lastPeer {
-                parameter("last_peer", peer.description)
-                parameter("last_service", AlertFormatter.service(port: before.lastPort, ipProtocol: before.lastProtocol))
-                parameter("last_role", before.lastAsServer ? "server" : "client")
+        SyslogFormatter.element { parameter in
+            let ports = AlertFormatter.hasPorts(alert)
+            parameter("rule", alert.rule.rawValue)
+            parameter("severity", String(alert.severity))
+            parameter("src", alert.source.description)
+            parameter("srcport", ports ? alert.sourcePort.map { String($0) } : nil)
+            parameter("dst", alert.destination?.description)
+            parameter("dstport", ports ? alert.destinationPort.map { String($0) } : nil)
+            parameter("proto", alert.ipProtocol.map { FlowRecordFormatter.protocolName($0) })
+            parameter("stage", alert.stage?.description)
+            parameter("reason", alert.reason)
+            parameter("incident", String(alert.incident))
+            parameter("alert", String(alert.id))
+            parameter("host", alert.host.address.description)
+            parameter("hostname", alert.host.name)
+            parameter("hoststate", alert.host.state?.rawValue)
+            parameter("community_id", AlertFormatter.communityID(alert))
+            parameter("suppressed", alert.suppressedBefore > 0 ? String(alert.suppressedBefore) : nil)
+            parameter("srcmac", alert.link.sourceMAC != 0 ? MACAddress(alert.link.sourceMAC).description : nil)
+            parameter("dstmac", alert.link.destinationMAC != 0 ? MACAddress(alert.link.destinationMAC).description : nil)
+            let vlans = alert.link.vlans
+            parameter("vlan", vlans.isEmpty ? nil : vlans.map { String($0) }.joined(separator: ","))
+            if let flow = alert.flowSoFar {
+                parameter("pkts_toserver", String(flow.packetsToServer))
+                parameter("pkts_toclient", String(flow.packetsToClient))
+                parameter("bytes_toserver", String(flow.bytesToServer))
+                parameter("bytes_toclient", String(flow.bytesToClient))
+                parameter("flow_start", flow.start.rfc3339(fractionDigits: 6))
+                parameter("flow_age", decimalSeconds(flow.age.nanoseconds, digits: 6))
+            }
+            SyslogFormatter.tallyParameters(alert.tally, parameter)
+            if let before = alert.beforeSilence {
+                parameter("last_active_before", before.lastActive.rfc3339(fractionDigits: 6))
+                if let peer = before.lastPeer {
+                    parameter("last_peer", peer.description)
+                    parameter("last_service", AlertFormatter.service(port: before.lastPort, ipProtocol: before.lastProtocol))
+                    parameter("last_role", before.lastAsServer ? "server" : "client")
+                }
             }
         }
-        return element + "]"
     }
 
     /// The counts behind a threshold, named as in the JSON's `alert` object.
@@ -274,26 +268,33 @@ public struct SyslogFormatter: Sendable {
 
     /// `[idlewatch@32473 event="alert_summary" rule="..." held="985" alert="12" ...]`.
     public func structuredData(_ record: HeldBackRecord) -> String {
-        var element = "[" + SyslogFormatter.structuredDataID
-        func parameter(_ name: String, _ value: String?) {
+        SyslogFormatter.element { parameter in
+            parameter("event", "alert_summary")
+            parameter("rule", record.rule.rawValue)
+            parameter("src", record.interface == nil ? record.source.description : nil)
+            parameter("interface", record.interface)
+            parameter("dst", record.destination?.description)
+            parameter("dstport", record.port.map { String($0) })
+            parameter("held", String(record.held))
+            parameter("alert", record.alert > 0 ? String(record.alert) : nil)
+            parameter("first_held", record.firstHeld.rfc3339(fractionDigits: 6))
+            parameter("last_held", record.lastHeld.rfc3339(fractionDigits: 6))
+            parameter("detail", record.detail.isEmpty ? nil : record.detail)
+            parameter("reason", record.occasion.rawValue)
+            SyslogFormatter.tallyParameters(record.tally, parameter)
+        }
+    }
+
+    /// One SD-ELEMENT, `[idlewatch@32473 NAME="VALUE" ...]`: `fill` gives the parameters in order; a nil value is
+    /// left out, and every value is escaped (DisplayText, one line, RFC 5424's three characters).
+    static func element(_ fill: (_ parameter: (String, String?) -> Void) -> Void) -> String {
+        var element = "[" + structuredDataID
+        fill { name, value in
             guard let value else { return }
             element += " " + name + "=\""
-            SyslogFormatter.appendEscapedParameterValue(SyslogFormatter.oneLine(DisplayText.escaped(value)), to: &element)
+            appendEscapedParameterValue(oneLine(DisplayText.escaped(value)), to: &element)
             element += "\""
         }
-        parameter("event", "alert_summary")
-        parameter("rule", record.rule.rawValue)
-        parameter("src", record.interface == nil ? record.source.description : nil)
-        parameter("interface", record.interface)
-        parameter("dst", record.destination?.description)
-        parameter("dstport", record.port.map { String($0) })
-        parameter("held", String(record.held))
-        parameter("alert", record.alert > 0 ? String(record.alert) : nil)
-        parameter("first_held", record.firstHeld.rfc3339(fractionDigits: 6))
-        parameter("last_held", record.lastHeld.rfc3339(fractionDigits: 6))
-        parameter("detail", record.detail.isEmpty ? nil : record.detail)
-        parameter("reason", record.occasion.rawValue)
-        SyslogFormatter.tallyParameters(record.tally, parameter)
         return element + "]"
     }
 

@@ -167,25 +167,23 @@ public final class SyslogSink {
 
     /// Queues the alert and writes what the socket takes now.
     public func send(_ alert: Alert) {
-        counters.accepted &+= 1
-        guard !isClosed else {
-            counters.undeliverable &+= 1
-            counters.lastError = "alert \(alert.id) sent after the sink was closed"
-            return
-        }
-        enqueue(formatter.message(alert))
-        pump(now: monotonicSeconds())
+        deliver(formatter.message(alert), what: "alert \(alert.id)")
     }
 
     /// Queues the closing record as `send` an alert.
     public func send(heldBack record: HeldBackRecord) {
+        deliver(formatter.message(record), what: "a closing record")
+    }
+
+    /// Counts `message` accepted, queues it (or counts it undeliverable after `close`) and writes what it can.
+    private func deliver(_ message: @autoclosure () -> [UInt8], what: String) {
         counters.accepted &+= 1
         guard !isClosed else {
             counters.undeliverable &+= 1
-            counters.lastError = "a closing record sent after the sink was closed"
+            counters.lastError = "\(what) sent after the sink was closed"
             return
         }
-        enqueue(formatter.message(record))
+        enqueue(message())
         pump(now: monotonicSeconds())
     }
 
