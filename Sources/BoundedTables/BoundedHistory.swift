@@ -23,8 +23,15 @@ extension Dictionary where Key: Comparable {
         guard count >= capacity else { return 0 }
         removeStale(now: now, window: window, lastActivity: lastActivity, forgetting: forgetting)
         guard count >= capacity * 3 / 4 else { return 0 }
+        // Compared field by field: a tuple `<` in this generic code asks the runtime for the tuple's type metadata
+        // on every comparison (a lock and a hash each), which made sorting a full 4,096-entry table a quarter of a
+        // replay's CPU time.
         let ordered = map { (rank: rank($0.value), last: lastActivity($0.value), key: $0.key) }
-            .sorted { ($0.rank, $0.last, $0.key) < ($1.rank, $1.last, $1.key) }
+            .sorted { a, b in
+                if a.rank != b.rank { return a.rank < b.rank }
+                if a.last != b.last { return a.last < b.last }
+                return a.key < b.key
+            }
         let forgotten = count / 2
         for entry in ordered.prefix(forgotten) {
             if let value = removeValue(forKey: entry.key) { forgetting(entry.key, value) }
