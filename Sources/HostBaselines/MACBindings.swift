@@ -15,9 +15,10 @@
 //
 // Bounds (each counted when reached, in `counters`): `HostTableConfiguration.bindingCapacity` (address, VLAN) entries,
 // about `bindingEntryBytes` each; when full, the least recently seen half goes (`BoundedWindow`'s order); at most
-// `macsPerAddress` (4) MACs per entry, the least recently seen forgotten for a fifth; `routerCapacity` router marks
-// and per-MAC address counts; `recentCapacity` recent ARP requests (for telling a solicited reply from an unsolicited
-// one) and clients that joined recently (a DHCP exchange or an ARP probe).
+// `macsPerAddress` (4) MACs per entry, the least recently seen forgotten for a fifth; per-MAC address counts for as
+// many MACs as there are entries (one or two sightings each for a station, about 100 bytes: 6.5 MB at 65,536);
+// `routerCapacity` router marks; `recentCapacity` recent ARP requests (for telling a solicited reply from an
+// unsolicited one) and clients that joined recently (a DHCP exchange or an ARP probe).
 //
 // Saved as the state file's section `hosts.macs` (version 1): every table in key order, every value checked on read.
 
